@@ -1,0 +1,44 @@
+# fieldapp — the two promises of the README:
+#   make run    start PostGIS, migrate, load demo data, serve on http://127.0.0.1:5000
+#   make test   run the whole test suite against a real PostGIS server
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DATABASE_URL ?= postgresql://fieldapp:fieldapp@127.0.0.1:5432/fieldapp
+export FIELDAPP_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: run test install postgis migrate demo serve lint bench-ingest clean-venv
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+postgis:
+	bash scripts/postgis.sh
+
+migrate: install postgis
+	$(BIN)/fieldapp db upgrade
+
+demo: migrate
+	$(BIN)/fieldapp demo
+
+serve:
+	$(BIN)/gunicorn --config gunicorn.conf.py 'fieldapp:create_app()'
+
+run: demo serve
+
+test: install postgis
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check fieldapp tests bench
+
+bench-ingest: migrate
+	$(BIN)/python bench/ingest.py

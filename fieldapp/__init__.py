@@ -1,0 +1,58 @@
+"""fieldapp: evidence backend for citizen pollution monitoring."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config=None) -> Flask:
+    """Build the app: config, extensions, request class, blueprints, errors, CLI."""
+    from fieldapp.config import Config
+    from fieldapp.http import EvidenceRequest
+
+    app = Flask(__name__)
+    app.request_class = EvidenceRequest
+    app.config.from_object(config or Config())
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from fieldapp.extensions import api, db, migrate
+    from fieldapp.storage.blobs import BlobStore
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    app.config.setdefault("API_SPEC_OPTIONS", {
+        "info": {"description": "Evidence backend for citizen pollution monitoring."},
+        "security": [{"bearerAuth": []}],
+        "components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer"},
+        }},
+    })
+    api.init_app(app)
+    app.extensions["blob_store"] = BlobStore(app.config["FIELDAPP_DATA_DIR"])
+
+
+def register_blueprints(app: Flask) -> None:
+    from fieldapp.accounts.routes import blp as auth_blp
+    from fieldapp.extensions import api
+    from fieldapp.health import blp as health_blp
+    from fieldapp.photos.routes import blp as photos_blp
+    from fieldapp.reports.routes import blp as reports_blp
+
+    for blueprint in (health_blp, auth_blp, reports_blp, photos_blp):
+        api.register_blueprint(blueprint)
+
+
+def register_cli(app: Flask) -> None:
+    from fieldapp.cli import register
+
+    register(app)

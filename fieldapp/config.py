@@ -1,0 +1,59 @@
+"""Configuration, read only from the environment (12-factor)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """DATABASE_URL as SQLAlchemy wants it: the stack's driver is psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg2://" + database_url[len(prefix):]
+    return database_url
+
+
+class Config:
+    """Settings for a running server; every value may be overridden by the environment."""
+
+    def __init__(self, **overrides):
+        self.SQLALCHEMY_DATABASE_URI = sqlalchemy_url(os.environ.get(
+            "DATABASE_URL", "postgresql://fieldapp:fieldapp@127.0.0.1:5432/fieldapp"
+        ))
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.FIELDAPP_DATA_DIR = Path(
+            os.environ.get("FIELDAPP_DATA_DIR", Path.cwd() / "var")
+        ).resolve()
+        self.FIELDAPP_MAX_PHOTO_BYTES = _int("FIELDAPP_MAX_PHOTO_BYTES", 50 * MB)
+        self.FIELDAPP_MAX_PHOTOS = _int("FIELDAPP_MAX_PHOTOS", 20)
+        self.FIELDAPP_PREVIEW_PX = _int("FIELDAPP_PREVIEW_PX", 1600)
+        self.FIELDAPP_THUMBNAIL_PX = _int("FIELDAPP_THUMBNAIL_PX", 320)
+        self.FIELDAPP_PAGE_SIZE_MAX = _int("FIELDAPP_PAGE_SIZE_MAX", 500)
+        # Checks thresholds are read by evidence.checks.Thresholds.from_mapping.
+        self.FIELDAPP_CHECK_SETTINGS = {
+            k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_CHECK_")
+        }
+        # Whole request: every photo at the cap plus room for the report JSON and framing.
+        self.MAX_CONTENT_LENGTH = (
+            self.FIELDAPP_MAX_PHOTO_BYTES * self.FIELDAPP_MAX_PHOTOS + MB
+        )
+        self.API_TITLE = "fieldapp"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.JSON_SORT_KEYS = False
+        for key, value in overrides.items():
+            setattr(self, key, value)

@@ -1,0 +1,83 @@
+"""The one error family and the one JSON error shape.
+
+Every error leaves the API as
+``{"code", "status", "message", "errors"?: {field: [...]}, "sub_code"?}``.
+Code raises a typed ``FieldappError`` (or lets webargs raise a 422); views never build
+error dicts.
+"""
+from __future__ import annotations
+
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+
+class FieldappError(HTTPException):
+    """Base of every error the API reports on purpose."""
+
+    code = 400
+    sub_code: str | None = None
+
+    def __init__(self, message: str, *, errors: dict | None = None, sub_code: str | None = None):
+        super().__init__(description=message)
+        self.data = {"message": message}
+        if errors:
+            self.data["errors"] = errors
+        if sub_code or self.sub_code:
+            self.data["sub_code"] = sub_code or self.sub_code
+
+
+class BadRequest(FieldappError):
+    code = 400
+
+
+class Unauthorized(FieldappError):
+    code = 401
+
+
+class Forbidden(FieldappError):
+    code = 403
+
+
+class NotFound(FieldappError):
+    code = 404
+
+
+class Conflict(FieldappError):
+    code = 409
+
+
+class PayloadTooLarge(FieldappError):
+    code = 413
+
+
+class UnsupportedMediaType(FieldappError):
+    code = 415
+
+
+class Unprocessable(FieldappError):
+    code = 422
+
+
+def field_error(field: str, message: str, cls=Unprocessable, sub_code: str | None = None):
+    """An error about one named input field."""
+    return cls(f"{field}: {message}", errors={field: [message]}, sub_code=sub_code)
+
+
+class ErrorShapingApi(Api):
+    """flask-smorest's Api whose single HTTP error handler also carries message and sub_code."""
+
+    def handle_http_exception(self, error):
+        payload, code, headers = super().handle_http_exception(error)
+        data = getattr(error, "data", None) or {}
+        payload.setdefault("message", _default_message(error))
+        if data.get("sub_code"):
+            payload["sub_code"] = data["sub_code"]
+        if code == 401:
+            headers = {**headers, "WWW-Authenticate": 'Bearer realm="fieldapp"'}
+        return payload, code, headers
+
+
+def _default_message(error: HTTPException) -> str:
+    if error.code == 422:
+        return "The request's fields are not valid; see errors."
+    return error.description or error.name

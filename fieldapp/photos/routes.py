@@ -1,0 +1,62 @@
+from flask import send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from fieldapp.accounts.auth import current_user, require
+from fieldapp.photos import service
+from fieldapp.reports.schemas import PhotoSchema
+
+blp = Blueprint("photos", __name__, url_prefix="/api/v1/photos",
+                description="Photos: metadata, originals, derivatives")
+
+
+@blp.route("/<uuid:photo_id>")
+class PhotoById(MethodView):
+    @require()
+    @blp.response(200, PhotoSchema)
+    def get(self, photo_id):
+        """A photo's hash, EXIF reading, checks, verdict and receipt."""
+        return service.get_photo(photo_id, current_user())
+
+
+@blp.route("/<uuid:photo_id>/original")
+class Original(MethodView):
+    @require()
+    @blp.response(200, description="The original bytes, exactly as received.")
+    def get(self, photo_id):
+        """Download the original; the read is a custody event."""
+        photo, path = service.open_original(photo_id, current_user())
+        response = send_file(path, mimetype=photo.media_type, as_attachment=True,
+                             download_name=f"{photo.sha256}{_suffix(photo.media_type)}",
+                             conditional=False, etag=photo.sha256)
+        response.headers["Digest"] = f"sha-256={_b64(photo.sha256)}"
+        response.headers["X-Content-SHA256"] = photo.sha256
+        return response
+
+
+def _derivative_view(kind: str):
+    class Derivative(MethodView):
+        @require()
+        @blp.response(200, description=f"JPEG {kind}, every metadata field stripped.")
+        def get(self, photo_id):
+            path = service.derivative(photo_id, current_user(), kind)
+            return send_file(path, mimetype="image/jpeg", max_age=86400)
+
+    Derivative.get.__doc__ = f"The photo's {kind}: JPEG, orientation applied, no metadata."
+    Derivative.__name__ = f"{kind.title()}View"
+    return Derivative
+
+
+blp.route("/<uuid:photo_id>/preview")(_derivative_view("preview"))
+blp.route("/<uuid:photo_id>/thumbnail")(_derivative_view("thumbnail"))
+
+
+def _suffix(media_type: str) -> str:
+    return {"image/jpeg": ".jpg", "image/heic": ".heic", "image/heif": ".heif",
+            "image/png": ".png", "image/tiff": ".tiff"}.get(media_type, "")
+
+
+def _b64(hex_digest: str) -> str:
+    import base64
+
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()

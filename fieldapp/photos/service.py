@@ -1,0 +1,71 @@
+"""Reading photos: metadata, the original (a custody event), metadata-free derivatives."""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+from flask import current_app
+
+from fieldapp.accounts.models import User
+from fieldapp.custody import service as custody
+from fieldapp.errors import FieldappError, NotFound
+from fieldapp.evidence import imaging
+from fieldapp.extensions import db
+from fieldapp.reports.models import Photo
+from fieldapp.reports.service import can_see
+
+DERIVATIVE_SIZES = {"preview": "FIELDAPP_PREVIEW_PX", "thumbnail": "FIELDAPP_THUMBNAIL_PX"}
+
+
+class OriginalMissing(FieldappError):
+    code = 500
+    sub_code = "ORIGINAL_MISSING"
+
+
+def blob_store():
+    return current_app.extensions["blob_store"]
+
+
+def get_photo(photo_id: uuid.UUID, user: User) -> Photo:
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or not can_see(user, photo.report):
+        raise NotFound("no such photo")
+    return photo
+
+
+def open_original(photo_id: uuid.UUID, user: User):
+    """The exact stored bytes; the read is recorded in the custody chain first."""
+    photo = get_photo(photo_id, user)
+    path = blob_store().path_for(photo.sha256)
+    if not path.exists():
+        raise OriginalMissing(f"the original of photo {photo.id} is missing from storage")
+    custody.append("original_read", "photo", photo.id, actor_id=user.id,
+                   details={"sha256": photo.sha256, "role": user.role})
+    db.session.commit()
+    return photo, path
+
+
+def derivative(photo_id: uuid.UUID, user: User, kind: str) -> Path:
+    """Path of a metadata-stripped JPEG, made on first request and kept."""
+    photo = get_photo(photo_id, user)
+    return ensure_derivative(photo.sha256, kind)
+
+
+def ensure_derivative(sha256: str, kind: str) -> Path:
+    store = blob_store()
+    target = store.derivative_path(sha256, kind)
+    if target.exists():
+        return target
+    max_side = current_app.config[DERIVATIVE_SIZES[kind]]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=store.tmp_dir, prefix=f"{kind}-", suffix=".jpg")
+    os.close(fd)
+    try:
+        imaging.make_derivative(store.path_for(sha256), temp, max_side)
+        os.replace(temp, target)  # atomic: a reader sees the whole file or none
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return target

@@ -1,0 +1,71 @@
+from flask import jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from fieldapp.accounts.auth import current_user, require
+from fieldapp.geo.geometry import to_geojson
+from fieldapp.reports import service
+from fieldapp.reports.schemas import (
+    PhotoFilesSchema, ReportFormSchema, ReportListArgsSchema, ReportPageSchema, ReportSchema,
+)
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
+                description="Volunteers' photo reports")
+
+
+@blp.route("")
+class Reports(MethodView):
+    @require()
+    @blp.arguments(ReportFormSchema, location="form")
+    @blp.arguments(PhotoFilesSchema, location="files")
+    @blp.response(201, ReportSchema)
+    @blp.alt_response(200, schema=ReportSchema, description="An idempotent retry: the report "
+                      "already stored under this client_id, nothing new written.")
+    def post(self, form, files):
+        """Submit a report: `report` (JSON) and 1-20 `photos` as multipart/form-data."""
+        report, created = service.submit(current_user(), form["report"], files["photos"])
+        return report, (201 if created else 200)
+
+    @require()
+    @blp.arguments(ReportListArgsSchema, location="query")
+    @blp.response(200, ReportPageSchema)
+    @blp.alt_response(200, content_type="application/geo+json",
+                      description="With format=geojson: an RFC 7946 FeatureCollection.")
+    def get(self, args):
+        """List reports (volunteers see their own), filtered and paginated."""
+        items, total = service.list_reports(current_user(), args)
+        page = {"items": items, "total": total, "page": args["page"],
+                "page_size": args["page_size"]}
+        if wants_geojson(args):
+            return feature_collection(page)
+        return page
+
+
+@blp.route("/<uuid:report_id>")
+class ReportById(MethodView):
+    @require()
+    @blp.response(200, ReportSchema)
+    def get(self, report_id):
+        """One report with its photos, checks and receipts."""
+        return service.get_report(report_id, current_user())
+
+
+def wants_geojson(args: dict) -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "application/geo+json"])
+    return args["format"] == "geojson" or best == "application/geo+json"
+
+
+def feature_collection(page: dict):
+    schema = ReportSchema()
+    features = []
+    for report in page["items"]:
+        properties = schema.dump(report)
+        features.append({"type": "Feature", "id": properties["id"],
+                         "geometry": to_geojson(report.location), "properties": properties})
+    response = jsonify({
+        "type": "FeatureCollection", "features": features,
+        "numberMatched": page["total"], "numberReturned": len(features),
+        "page": page["page"], "page_size": page["page_size"],
+    })
+    response.mimetype = "application/geo+json"
+    return response

@@ -1,0 +1,209 @@
+"""Request and response schemas for reports and their photos (also the OpenAPI contract)."""
+from __future__ import annotations
+
+import json
+import math
+
+from flask_smorest.fields import Upload
+from marshmallow import (
+    Schema, ValidationError, fields, post_load, validate, validates_schema,
+)
+
+from fieldapp.geo.coordinates import CRS_CHOICES
+from fieldapp.reports.models import CATEGORIES, VERDICTS
+
+
+class ClaimLocationSchema(Schema):
+    lon = fields.Float(required=True, allow_nan=False, validate=validate.Range(-180, 180))
+    lat = fields.Float(required=True, allow_nan=False, validate=validate.Range(-90, 90))
+    crs = fields.String(load_default="wgs84", validate=validate.OneOf(CRS_CHOICES))
+    accuracy_m = fields.Float(load_default=None, allow_none=True, allow_nan=False,
+                              validate=validate.Range(min=0, max=100_000))
+
+
+class ReportClaimSchema(Schema):
+    client_id = fields.UUID(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    observed_at = fields.AwareDateTime(required=True, format="iso")
+    location = fields.Nested(ClaimLocationSchema, required=True)
+    site_id = fields.UUID(load_default=None, allow_none=True)
+
+
+class JsonPart(fields.Field):
+    """A multipart text part holding JSON, validated by a nested schema."""
+
+    def __init__(self, schema: type[Schema], **kwargs):
+        super().__init__(**kwargs)
+        self.schema = schema
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if hasattr(value, "read"):  # sent as a file part (application/json)
+            value = value.read(1024 * 1024)
+        try:
+            parsed = json.loads(value)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"not valid JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise ValidationError("must be a JSON object")
+        return self.schema().load(parsed)
+
+
+class ReportFormSchema(Schema):
+    report = JsonPart(ReportClaimSchema, required=True, metadata={
+        "type": "string", "description": "The report claim as JSON (see ReportClaim)."})
+
+
+class PhotoFilesSchema(Schema):
+    photos = fields.List(Upload(), required=True, metadata={
+        "description": "1 to 20 photos: JPEG, HEIC/HEIF, PNG or TIFF."})
+
+
+class ReportListArgsSchema(Schema):
+    bbox = fields.String(metadata={"description": "minlon,minlat,maxlon,maxlat (WGS-84)"})
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    verdict = fields.String(validate=validate.OneOf(VERDICTS))
+    observed_from = fields.AwareDateTime(format="iso")
+    observed_to = fields.AwareDateTime(format="iso")
+    site_id = fields.UUID()
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "geojson")))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+    @post_load
+    def parse_bbox(self, data, **kwargs):
+        if "bbox" in data:
+            data["bbox"] = parse_bbox(data["bbox"])
+        return data
+
+    @validates_schema
+    def check_window(self, data, **kwargs):
+        start, end = data.get("observed_from"), data.get("observed_to")
+        if start and end and start > end:
+            raise ValidationError("must not be after observed_to", "observed_from")
+
+
+def parse_bbox(raw: str) -> tuple[float, float, float, float]:
+    try:
+        parts = tuple(float(p) for p in raw.split(","))
+    except ValueError:
+        raise ValidationError("must be four numbers: minlon,minlat,maxlon,maxlat",
+                              "bbox") from None
+    if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
+        raise ValidationError("must be four numbers: minlon,minlat,maxlon,maxlat", "bbox")
+    minlon, minlat, maxlon, maxlat = parts
+    if not (-180 <= minlon <= 180 and -180 <= maxlon <= 180 and -90 <= minlat <= maxlat <= 90):
+        raise ValidationError("outside WGS-84 range or min > max", "bbox")
+    if minlon > maxlon:
+        raise ValidationError("minlon > maxlon (antimeridian boxes are not supported)", "bbox")
+    return parts
+
+
+class CheckSchema(Schema):
+    name = fields.String()
+    result = fields.String(validate=validate.OneOf(("pass", "warn", "fail", "unknown")))
+    detail = fields.String()
+
+
+class GpsSchema(Schema):
+    lat = fields.Float()
+    lon = fields.Float()
+    alt = fields.Float(allow_none=True)
+    timestamp = fields.String(allow_none=True)
+
+
+class ExifSchema(Schema):
+    reader = fields.String(allow_none=True)
+    make = fields.String(allow_none=True)
+    model = fields.String(allow_none=True)
+    software = fields.String(allow_none=True)
+    creator_tool = fields.String(allow_none=True)
+    datetime_original = fields.String(allow_none=True)
+    offset_time_original = fields.String(allow_none=True)
+    datetime = fields.String(allow_none=True)
+    gps = fields.Nested(GpsSchema, allow_none=True)
+    gps_problems = fields.List(fields.String())
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    orientation = fields.Integer(allow_none=True)
+    has_thumbnail = fields.Boolean()
+    errors = fields.List(fields.String())
+
+
+class ReceiptSchema(Schema):
+    received_at = fields.DateTime(format="iso")
+    custody_hash = fields.String()
+
+
+class PhotoSchema(Schema):
+    id = fields.UUID()
+    report_id = fields.UUID()
+    sha256 = fields.String()
+    media_type = fields.String()
+    size = fields.Integer()
+    exif = fields.Nested(ExifSchema)
+    checks = fields.Method("get_checks", metadata={"type": "array"})
+    verdict = fields.String()
+    capture_time = fields.DateTime(format="iso", allow_none=True)
+    receipt = fields.Method("get_receipt")
+    links = fields.Method("get_links")
+
+    def get_checks(self, photo):
+        return photo.checks.get("checks", [])
+
+    def get_receipt(self, photo):
+        return ReceiptSchema().dump(
+            {"received_at": photo.received_at, "custody_hash": photo.receipt_hash})
+
+    def get_links(self, photo):
+        base = f"/api/v1/photos/{photo.id}"
+        return {"self": base, "original": f"{base}/original", "preview": f"{base}/preview",
+                "thumbnail": f"{base}/thumbnail"}
+
+
+class ClaimOutSchema(Schema):
+    lon = fields.Float()
+    lat = fields.Float()
+    crs = fields.String()
+    accuracy_m = fields.Float(allow_none=True)
+
+
+class PointSchema(Schema):
+    lon = fields.Float()
+    lat = fields.Float()
+
+
+class ReportLocationSchema(Schema):
+    claim = fields.Nested(ClaimOutSchema)
+    wgs84 = fields.Nested(PointSchema)
+
+
+class ReportSchema(Schema):
+    id = fields.UUID()
+    client_id = fields.UUID()
+    volunteer = fields.String(attribute="volunteer.pseudonym")
+    category = fields.String()
+    description = fields.String()
+    observed_at = fields.DateTime(format="iso")
+    received_at = fields.DateTime(format="iso")
+    location = fields.Method("get_location", metadata={"type": "object"})
+    site_id = fields.UUID(allow_none=True)
+    verdict = fields.String()
+    photos = fields.List(fields.Nested(PhotoSchema))
+
+    def get_location(self, report):
+        from fieldapp.geo.geometry import lon_lat
+
+        lon, lat = lon_lat(report.location)
+        return {
+            "claim": {"lon": report.claim_lon, "lat": report.claim_lat, "crs": report.claim_crs,
+                      "accuracy_m": report.accuracy_m},
+            "wgs84": {"lon": lon, "lat": lat},
+        }
+
+
+class ReportPageSchema(Schema):
+    items = fields.List(fields.Nested(ReportSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()

@@ -1,0 +1,324 @@
+"""Submitting and listing reports. A submission is one unit of work.
+
+Flow: validate the photos already streamed to hashing spools (type by content, size, a
+decodable image), read their EXIF, then in one transaction: settle idempotency on the
+phone's client_id, look up duplicates, run the checks, link the originals into the blob
+store, insert the report, its photos and their custody events, commit. Any failure before
+the commit leaves no row; temp files die with the request, and a blob linked before a
+failed commit is harmless (content-addressed, reused by the next identical upload).
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import cast, func, select, text
+from sqlalchemy.dialects.postgresql import BIT
+from sqlalchemy.exc import IntegrityError
+
+from fieldapp.accounts.models import User
+from fieldapp.custody import chain, service as custody
+from fieldapp.errors import Conflict, NotFound, UnsupportedMediaType, field_error
+from fieldapp.evidence import checks, exif, imaging, media
+from fieldapp.extensions import db
+from fieldapp.geo.coordinates import to_wgs84
+from fieldapp.geo.geometry import point_element
+from fieldapp.reports.models import VERDICTS, Photo, Report
+
+_WORST_FIRST = tuple(reversed(VERDICTS))
+
+
+@dataclass
+class Inspected:
+    """One uploaded photo, read and checked for type, before anything is stored."""
+
+    spool: object
+    filename: str | None
+    media_type: str
+    metadata: dict
+    phash: str | None
+    thumbnail_distance: int | None
+
+    @property
+    def sha256(self) -> str:
+        return self.spool.sha256
+
+
+def blob_store():
+    return current_app.extensions["blob_store"]
+
+
+def thresholds() -> checks.Thresholds:
+    return checks.Thresholds.from_mapping(current_app.config["FIELDAPP_CHECK_SETTINGS"])
+
+
+def submit(user: User, claim: dict, uploads: list) -> tuple[Report, bool]:
+    """Store a report; returns (report, created). created is False for an idempotent retry."""
+    received_at = datetime.now(UTC)
+    inspected = [inspect_upload(i, upload) for i, upload in enumerate(_checked_count(uploads))]
+    fingerprint = report_fingerprint(claim, [p.sha256 for p in inspected])
+    try:
+        existing = _lock_client_id(claim["client_id"])
+        if existing is not None:
+            db.session.rollback()
+            return _settle_retry(existing, fingerprint, user), False
+        report = _create(user, claim, inspected, fingerprint, received_at)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = _by_client_id(claim["client_id"])
+        if existing is None:
+            raise
+        return _settle_retry(existing, fingerprint, user), False
+    except Exception:
+        db.session.rollback()
+        raise
+    return report, True
+
+
+def _checked_count(uploads: list) -> list:
+    limit = current_app.config["FIELDAPP_MAX_PHOTOS"]
+    if not uploads:
+        raise field_error("photos", "at least one photo is required")
+    if len(uploads) > limit:
+        raise field_error("photos", f"at most {limit} photos per report")
+    return uploads
+
+
+def inspect_upload(index: int, upload) -> Inspected:
+    """Type by content, non-empty, decodable; then EXIF and perceptual hashes."""
+    field = f"photos[{index}]"
+    spool = upload.stream
+    if spool.size == 0:
+        raise field_error(field, "the file is empty")
+    media_type = media.sniff(spool.head)
+    if media_type is None:
+        raise field_error(field, "not a JPEG, HEIC/HEIF, PNG or TIFF image (judged by content)",
+                          cls=UnsupportedMediaType, sub_code="PHOTO_TYPE")
+    spool.flush()
+    phash = imaging.perceptual_hash(spool.name)
+    if phash is None:
+        raise field_error(field, "the image cannot be decoded (truncated or corrupt)",
+                          sub_code="PHOTO_UNDECODABLE")
+    return Inspected(
+        spool=spool, filename=_safe_filename(upload.filename), media_type=media_type,
+        metadata=exif.read_metadata(spool.name), phash=phash,
+        thumbnail_distance=imaging.embedded_thumbnail_distance(spool.name),
+    )
+
+
+def _safe_filename(name: str | None) -> str | None:
+    if not name:
+        return None
+    return name.replace("\\", "/").rsplit("/", 1)[-1][:255] or None
+
+
+def report_fingerprint(claim: dict, photo_hashes: list[str]) -> str:
+    body = {
+        "category": claim["category"], "description": claim["description"],
+        "observed_at": claim["observed_at"].isoformat(),
+        "location": claim["location"],
+        "site_id": str(claim["site_id"]) if claim.get("site_id") else None,
+        "photos": photo_hashes,
+    }
+    return hashlib.sha256(chain.canonical_json(body)).hexdigest()
+
+
+def _lock_client_id(client_id: uuid.UUID) -> Report | None:
+    """Serialise submissions of one client_id; return the report already stored, if any."""
+    db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:cid, 0))"),
+                       {"cid": str(client_id)})
+    return _by_client_id(client_id)
+
+
+def _by_client_id(client_id: uuid.UUID) -> Report | None:
+    return db.session.scalar(select(Report).where(Report.client_id == client_id))
+
+
+def _settle_retry(existing: Report, fingerprint: str, user: User) -> Report:
+    if existing.volunteer_id != user.id or existing.fingerprint != fingerprint:
+        raise Conflict("client_id was already used for a different report",
+                       errors={"client_id": ["already used for a different report"]},
+                       sub_code="CLIENT_ID_REUSED")
+    return existing
+
+
+def _create(user, claim, inspected, fingerprint, received_at) -> Report:
+    loc = claim["location"]
+    lon, lat = to_wgs84(loc["lon"], loc["lat"], loc["crs"])
+    report = Report(
+        id=uuid.uuid4(), client_id=claim["client_id"], fingerprint=fingerprint,
+        volunteer_id=user.id, category=claim["category"], description=claim["description"],
+        observed_at=claim["observed_at"], received_at=received_at,
+        claim_lon=loc["lon"], claim_lat=loc["lat"], claim_crs=loc["crs"],
+        accuracy_m=loc.get("accuracy_m"), location=point_element(lon, lat),
+        site_id=claim.get("site_id"), verdict="consistent",
+    )
+    db.session.add(report)
+    db.session.flush()
+    custody.append("received", "report", report.id, actor_id=user.id, occurred_at=received_at,
+                   details={"client_id": str(report.client_id), "fingerprint": fingerprint,
+                            "photos": [p.sha256 for p in inspected]})
+    claim_for_checks = checks.Claim(lon=loc["lon"], lat=loc["lat"], crs=loc["crs"],
+                                    accuracy_m=loc.get("accuracy_m"),
+                                    observed_at=claim["observed_at"])
+    for position, item in enumerate(inspected):
+        report.photos.append(_store_photo(report, position, item, claim_for_checks,
+                                          received_at, user))
+    report.verdict = worst_verdict(p.verdict for p in report.photos)
+    return report
+
+
+def _store_photo(report, position, item: Inspected, claim, received_at, user) -> Photo:
+    blob_store().commit_spool(item.spool)
+    outcome = run_photo_checks(item.metadata, claim, received_at, item.sha256, item.phash,
+                               item.thumbnail_distance, exclude_report=report.id)
+    photo = Photo(id=uuid.uuid4(), report_id=report.id, position=position, sha256=item.sha256,
+                  media_type=item.media_type, size=item.spool.size, filename=item.filename,
+                  received_at=received_at, checked_at=received_at, receipt_hash="")
+    apply_outcome(photo, item.metadata, item.phash, outcome)
+    db.session.add(photo)
+    db.session.flush()
+    receipt = custody.append(
+        "received", "photo", photo.id, actor_id=user.id, occurred_at=received_at,
+        details={"sha256": photo.sha256, "size": photo.size, "media_type": photo.media_type,
+                 "report_id": str(report.id), "position": position})
+    photo.receipt_hash = receipt.hash
+    custody.append("verified", "photo", photo.id, actor_id=None,
+                   details={"sha256": photo.sha256, "verdict": photo.verdict,
+                            "checks_sha256": _checks_digest(outcome)})
+    return photo
+
+
+def run_photo_checks(metadata, claim, received_at, sha256, phash, thumbnail_distance,
+                     exclude_report) -> dict:
+    limits = thresholds()
+    found = checks.Found(
+        duplicate_report_ids=tuple(_reports_with_sha(sha256, exclude_report)),
+        near_duplicates=tuple(_near_duplicates(phash, sha256, exclude_report,
+                                               limits.near_duplicate_max_distance)),
+        thumbnail_distance=thumbnail_distance,
+        decodable=phash is not None,
+    )
+    return checks.run_checks(metadata, claim, received_at, found, limits)
+
+
+def apply_outcome(photo: Photo, metadata: dict, phash: str | None, outcome: dict) -> None:
+    photo.exif = metadata
+    photo.checks = outcome
+    photo.verdict = outcome["verdict"]
+    photo.capture_time = (datetime.fromisoformat(outcome["capture_time"])
+                          if outcome.get("capture_time") else None)
+    gps = metadata.get("gps")
+    photo.exif_location = point_element(gps["lon"], gps["lat"]) if gps else None
+    photo.phash = phash_to_int(phash) if phash else None
+
+
+def _checks_digest(outcome: dict) -> str:
+    return hashlib.sha256(chain.canonical_json(outcome)).hexdigest()
+
+
+def _reports_with_sha(sha256: str, exclude_report) -> list[str]:
+    rows = db.session.scalars(
+        select(Photo.report_id).where(Photo.sha256 == sha256, Photo.report_id != exclude_report)
+        .distinct()
+    )
+    return sorted(str(r) for r in rows)
+
+
+def _near_duplicates(phash, sha256, exclude_report, max_distance) -> list[tuple[str, int]]:
+    if phash is None:
+        return []
+    # XOR then count the differing bits: the Hamming distance between two 64-bit hashes.
+    distance = func.bit_count(cast(Photo.phash.op("#")(phash_to_int(phash)), BIT(64)))
+    rows = db.session.execute(
+        select(Photo.id, distance.label("d"))
+        .where(Photo.phash.is_not(None), Photo.sha256 != sha256,
+               Photo.report_id != exclude_report, distance <= max_distance)
+        .order_by("d").limit(10)
+    )
+    return [(str(row.id), int(row.d)) for row in rows]
+
+
+def phash_to_int(phash_hex: str) -> int:
+    """A 64-bit hex hash as a signed bigint (PostgreSQL has no unsigned 64-bit type)."""
+    value = int(phash_hex, 16)
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def worst_verdict(verdicts) -> str:
+    found = set(verdicts)
+    return next((v for v in _WORST_FIRST if v in found), "consistent")
+
+
+def get_report(report_id: uuid.UUID, user: User) -> Report:
+    report = db.session.get(Report, report_id)
+    if report is None or not can_see(user, report):
+        raise NotFound("no such report")
+    return report
+
+
+def can_see(user: User, report: Report) -> bool:
+    return user.is_staff or report.volunteer_id == user.id
+
+
+def list_reports(user: User, args: dict) -> tuple[list[Report], int]:
+    """Reports visible to the user, filtered, newest observation first, one page."""
+    stmt = select(Report)
+    if not user.is_staff:
+        stmt = stmt.where(Report.volunteer_id == user.id)
+    if bbox := args.get("bbox"):
+        stmt = stmt.where(func.ST_Intersects(Report.location, func.ST_MakeEnvelope(*bbox, 4326)))
+    for name in ("category", "verdict", "site_id"):
+        if args.get(name) is not None:
+            stmt = stmt.where(getattr(Report, name) == args[name])
+    if args.get("observed_from"):
+        stmt = stmt.where(Report.observed_at >= args["observed_from"])
+    if args.get("observed_to"):
+        stmt = stmt.where(Report.observed_at <= args["observed_to"])
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page, size = args["page"], args["page_size"]
+    items = db.session.scalars(
+        stmt.order_by(Report.observed_at.desc(), Report.id).offset((page - 1) * size).limit(size)
+    ).all()
+    return list(items), total
+
+
+def recheck_photos(report_id: uuid.UUID | None = None) -> tuple[int, int]:
+    """Re-read EXIF from each original and re-run its checks; returns (changed, total).
+
+    The stored checks are replaced, and the chain records old and new verdicts, so a
+    verdict's history can always be told from the custody events.
+    """
+    stmt = select(Photo).order_by(Photo.received_at, Photo.id)
+    if report_id:
+        stmt = stmt.where(Photo.report_id == report_id)
+    changed = total = 0
+    for photo in db.session.scalars(stmt).all():
+        total += 1
+        changed += _recheck_one(photo)
+        db.session.commit()
+    return changed, total
+
+
+def _recheck_one(photo: Photo) -> bool:
+    path = blob_store().path_for(photo.sha256)
+    report = photo.report
+    claim = checks.Claim(lon=report.claim_lon, lat=report.claim_lat, crs=report.claim_crs,
+                         accuracy_m=report.accuracy_m, observed_at=report.observed_at)
+    metadata = exif.read_metadata(path)
+    phash = imaging.perceptual_hash(path)
+    outcome = run_photo_checks(metadata, claim, photo.received_at, photo.sha256, phash,
+                               imaging.embedded_thumbnail_distance(path),
+                               exclude_report=report.id)
+    before = photo.verdict
+    apply_outcome(photo, metadata, phash, outcome)
+    photo.checked_at = datetime.now(UTC)
+    report.verdict = worst_verdict(p.verdict for p in report.photos)
+    custody.append("rechecked", "photo", photo.id,
+                   details={"sha256": photo.sha256, "verdict_before": before,
+                            "verdict": photo.verdict, "checks_sha256": _checks_digest(outcome)})
+    return before != photo.verdict

@@ -1,0 +1,85 @@
+"""Shared fixtures: a real PostGIS database made fresh for the run, the app, users, photos.
+
+Nothing here skips: if PostGIS or the shared photos cannot be reached, tests fail.
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from fieldapp import create_app
+from fieldapp.config import Config
+
+from tests.helpers import TEST_DB_URL, TEMPLATE_DB
+
+def _recreate_database(url: str) -> None:
+    dsn = psycopg2.extensions.parse_dsn(url)
+    name = dsn.pop("dbname")
+    conn = psycopg2.connect(dbname="postgres", **dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+        cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(TEMPLATE_DB)))
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fieldapp-data")
+
+
+@pytest.fixture(scope="session")
+def app(data_dir):
+    from flask_migrate import upgrade
+
+    _recreate_database(TEST_DB_URL)
+    from fieldapp.config import sqlalchemy_url
+
+    application = create_app(Config(
+        SQLALCHEMY_DATABASE_URI=sqlalchemy_url(TEST_DB_URL), FIELDAPP_DATA_DIR=data_dir,
+        TESTING=True,
+    ))
+    with application.app_context():
+        upgrade()
+    return application
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def app_ctx(app):
+    with app.app_context():
+        yield
+
+
+@pytest.fixture()
+def make_user(app):
+    """make_user(role) -> (user_id, email, token) for a new user of that role."""
+    from fieldapp.accounts import service
+
+    def _make(role="volunteer", password="correct horse battery"):
+        with app.app_context():
+            email = f"{role}-{uuid.uuid4().hex[:10]}@example.org"
+            user = service.create_user(email, password, role)
+            return user.id, email, service.issue_token(user)
+
+    return _make
+
+
+@pytest.fixture()
+def volunteer(make_user):
+    return make_user("volunteer")
+
+
+@pytest.fixture()
+def coordinator(make_user):
+    return make_user("coordinator")

@@ -1,0 +1,61 @@
+"""Helpers shared by the tests: paths, auth headers, superuser SQL, submissions."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import psycopg2
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_PHOTOS = PROJECT_ROOT.parent / "shared" / "photos"
+TEST_DB_URL = os.environ.get(
+    "FIELDAPP_TEST_DATABASE_URL", "postgresql://fieldapp:fieldapp@127.0.0.1:5432/fieldapp_test"
+)
+TEMPLATE_DB = os.environ.get("FIELDAPP_TEST_TEMPLATE_DB", "fieldapp_template")
+
+
+def shared_reference() -> list[dict]:
+    reference = SHARED_PHOTOS / "reference.json"
+    if not reference.exists():
+        raise FileNotFoundError(f"shared photos not found at {SHARED_PHOTOS}")
+    return json.loads(reference.read_text())["files"]
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def superuser_sql(statement: str, database: str | None = None) -> str:
+    """Run SQL as the PostgreSQL superuser (peer auth as the postgres OS user)."""
+    database = database or psycopg2.extensions.parse_dsn(TEST_DB_URL)["dbname"]
+    result = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-qtA",
+         "-d", database, "-c", statement],
+        capture_output=True, text=True, check=True,
+    )
+    return result.stdout.strip()
+
+
+def report_json(**overrides) -> dict:
+    """A valid report claim (Guangzhou, WGS-84) with overrides."""
+    claim = {
+        "client_id": str(uuid.uuid4()), "category": "water",
+        "description": "Dark outflow from the pipe east of the dye works",
+        "observed_at": "2026-05-04T10:31:00+08:00",
+        "location": {"lon": 113.39, "lat": 23.18, "crs": "wgs84", "accuracy_m": 12},
+        "site_id": None,
+    }
+    claim.update(overrides)
+    return claim
+
+
+def multipart(claim: dict | str, photos: list[tuple[bytes, str]]) -> dict:
+    """Form data for the test client: the report part and the photo parts."""
+    import io
+
+    report = claim if isinstance(claim, str) else json.dumps(claim)
+    return {"report": report,
+            "photos": [(io.BytesIO(data), name) for data, name in photos]}

@@ -1,0 +1,74 @@
+"""Submitting reports end to end: real PostGIS, real files on disk."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+
+from fieldapp.geo.coordinates import wgs84_to_gcj02
+from tests.helpers import SHARED_PHOTOS, auth, multipart, report_json
+from tests.imagegen import jpeg_bytes
+
+CST = timezone(timedelta(hours=8))
+OBSERVED = datetime(2026, 5, 4, 10, 31, tzinfo=CST)
+
+
+def phone_photo(seed=1, lat=23.18, lon=113.39, taken=OBSERVED, **kw) -> bytes:
+    return jpeg_bytes(seed=seed, lat=lat, lon=lon, taken=taken, **kw)
+
+
+def post_report(client, token, claim, photos):
+    return client.post("/api/v1/reports", data=multipart(claim, photos),
+                       headers=auth(token), content_type="multipart/form-data")
+
+
+def test_consistent_report_is_stored_with_hash_checks_and_receipt(client, volunteer, app):
+    _, _, token = volunteer
+    photo = phone_photo(seed=11)
+    claim = report_json()
+    response = post_report(client, token, claim, [(photo, "IMG_0001.jpg")])
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["client_id"] == claim["client_id"]
+    assert body["location"]["claim"] == claim["location"]
+    assert body["location"]["wgs84"] == {"lon": 113.39, "lat": 23.18}
+    [stored] = body["photos"]
+    assert stored["sha256"] == hashlib.sha256(photo).hexdigest()
+    assert stored["size"] == len(photo) and stored["media_type"] == "image/jpeg"
+    assert abs(stored["exif"]["gps"]["lat"] - 23.18) < 1e-6
+    assert stored["verdict"] == "consistent"
+    results = {c["name"]: c["result"] for c in stored["checks"]}
+    assert results["gps_matches_claim"] == "pass"
+    assert results["time_matches_claim"] == "pass"
+    assert len(stored["receipt"]["custody_hash"]) == 64
+    blob = app.extensions["blob_store"].path_for(stored["sha256"])
+    assert blob.read_bytes() == photo
+
+
+def test_gcj02_claim_is_converted_before_the_gps_comparison(client, volunteer):
+    _, _, token = volunteer
+    gcj_lon, gcj_lat = wgs84_to_gcj02(113.39, 23.18)
+    claim = report_json(location={"lon": gcj_lon, "lat": gcj_lat, "crs": "gcj02",
+                                  "accuracy_m": 10})
+    response = post_report(client, token, claim, [(phone_photo(seed=12), "a.jpg")])
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert abs(body["location"]["wgs84"]["lon"] - 113.39) < 1e-6
+    assert body["location"]["claim"]["lon"] == gcj_lon
+    checks = {c["name"]: c for c in body["photos"][0]["checks"]}
+    assert checks["gps_matches_claim"]["result"] == "pass"
+
+
+def test_shared_heic_is_accepted_and_read(client, volunteer):
+    _, _, token = volunteer
+    data = (SHARED_PHOTOS / "exifr__heic-maybebroken.HEIC").read_bytes()
+    claim = report_json(observed_at="2018-02-05T15:11:44+08:00",
+                        location={"lon": 113.394316666667, "lat": 23.1779166666667,
+                                  "crs": "wgs84", "accuracy_m": 5})
+    response = post_report(client, token, claim, [(data, "IMG.HEIC")])
+    assert response.status_code == 201, response.get_json()
+    photo = response.get_json()["photos"][0]
+    assert photo["media_type"] == "image/heic"
+    assert photo["exif"]["model"] == "iPhone 8"
+    checks = {c["name"]: c["result"] for c in photo["checks"]}
+    assert checks["gps_matches_claim"] == "pass"
+    assert checks["time_matches_claim"] == "pass"
