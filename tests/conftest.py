@@ -13,8 +13,8 @@ from psycopg2 import sql
 
 from fieldapp import create_app
 from fieldapp.config import Config
+from tests.helpers import TEMPLATE_DB, TEST_DB_URL
 
-from tests.helpers import TEST_DB_URL, TEMPLATE_DB
 
 def _recreate_database(url: str) -> None:
     dsn = psycopg2.extensions.parse_dsn(url)

@@ -59,3 +59,22 @@ def multipart(claim: dict | str, photos: list[tuple[bytes, str]]) -> dict:
     report = claim if isinstance(claim, str) else json.dumps(claim)
     return {"report": report,
             "photos": [(io.BytesIO(data), name) for data, name in photos]}
+
+
+def post_report(client, token, claim, photos):
+    return client.post("/api/v1/reports", data=multipart(claim, photos),
+                       headers=auth(token), content_type="multipart/form-data")
+
+
+def storage_snapshot(app) -> dict:
+    """Row counts and stored files: what a rejected request must leave unchanged."""
+    from sqlalchemy import text
+
+    from fieldapp.extensions import db
+
+    with app.app_context():
+        counts = {table: db.session.scalar(text(f"SELECT count(*) FROM {table}"))
+                  for table in ("reports", "photos", "custody_events")}
+    root = Path(app.config["FIELDAPP_DATA_DIR"])
+    files = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+    return {"counts": counts, "files": files}

@@ -1,63 +1,14 @@
-"""Photos generated in code, with the EXIF a phone would write (GPS included)."""
+"""Photos generated in code for tests (the generator itself lives in fieldapp.photogen)."""
 from __future__ import annotations
 
 import io
 import random
-from datetime import datetime
-from fractions import Fraction
 
-from PIL import Image, ImageDraw
-from PIL.TiffImagePlugin import IFDRational
+from PIL import Image
 
-GPS_IFD, EXIF_IFD = 0x8825, 0x8769
+from fieldapp.photogen import make_exif, scene
 
-
-def _dms(value: float) -> tuple:
-    value = abs(value)
-    degrees = int(value)
-    minutes = int((value - degrees) * 60)
-    seconds = Fraction((value - degrees - minutes / 60) * 3600).limit_denominator(1_000_000)
-    return (IFDRational(degrees, 1), IFDRational(minutes, 1),
-            IFDRational(seconds.numerator, seconds.denominator))
-
-
-def scene(seed: int, size=(640, 480)) -> Image.Image:
-    """A picture that differs visibly from one seed to another."""
-    rng = random.Random(seed)
-    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(12):
-        x0, y0 = rng.randrange(size[0]), rng.randrange(size[1])
-        x1, y1 = x0 + rng.randrange(20, size[0] // 2), y0 + rng.randrange(20, size[1] // 2)
-        draw.rectangle((x0, y0, x1, y1), fill=tuple(rng.randrange(256) for _ in range(3)))
-    return image
-
-
-def make_exif(lat=None, lon=None, taken: datetime | None = None, make="Xiaomi",
-              model="Redmi Note 12", software=None, modified: datetime | None = None,
-              alt: float | None = None, gps_time: datetime | None = None) -> Image.Exif:
-    exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = make, model
-    if software:
-        exif[0x0131] = software
-    if taken is not None:
-        sub = exif.get_ifd(EXIF_IFD)
-        sub[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
-        if taken.tzinfo is not None:
-            offset = taken.strftime("%z")
-            sub[0x9011] = f"{offset[:3]}:{offset[3:]}"
-        exif[0x0132] = (modified or taken).strftime("%Y:%m:%d %H:%M:%S")
-    if lat is not None and lon is not None:
-        gps = exif.get_ifd(GPS_IFD)
-        gps[1], gps[2] = ("N" if lat >= 0 else "S"), _dms(lat)
-        gps[3], gps[4] = ("E" if lon >= 0 else "W"), _dms(lon)
-        if alt is not None:
-            gps[5], gps[6] = (0 if alt >= 0 else 1), IFDRational(round(abs(alt) * 100), 100)
-        if gps_time is not None:
-            gps[7] = (IFDRational(gps_time.hour, 1), IFDRational(gps_time.minute, 1),
-                      IFDRational(gps_time.second, 1))
-            gps[29] = gps_time.strftime("%Y:%m:%d")
-    return exif
+__all__ = ["jpeg_bytes", "make_exif", "scene", "sized_jpeg"]
 
 
 def jpeg_bytes(seed=1, size=(640, 480), quality=85, **exif_fields) -> bytes:

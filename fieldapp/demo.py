@@ -1,0 +1,119 @@
+"""Demo data: accounts (printed with tokens) and reports whose photos are generated here.
+
+Re-running is safe: accounts are reused, and reports carry fixed client_ids, so the
+idempotent intake returns the stored ones instead of adding copies.
+"""
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from PIL import ImageDraw
+
+from fieldapp.accounts import service as accounts
+from fieldapp.errors import Conflict
+from fieldapp.geo.coordinates import wgs84_to_bd09, wgs84_to_gcj02
+from fieldapp.photogen import make_exif, scene
+from fieldapp.reports import service as reports
+
+CST = timezone(timedelta(hours=8))
+DEMO_NAMESPACE = uuid.UUID("6f1d7f0e-3c2a-4e8b-9a53-0c9a1e6b2d41")
+ACCOUNTS = (
+    ("volunteer", "volunteer@demo.fieldapp.org", "demo-volunteer-pass"),
+    ("coordinator", "coordinator@demo.fieldapp.org", "demo-coordinator-pass"),
+    ("lawyer", "lawyer@demo.fieldapp.org", "demo-lawyer-pass"),
+    ("admin", "admin@demo.fieldapp.org", "demo-admin-pass"),
+)
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    key: str
+    category: str
+    description: str
+    lon: float
+    lat: float
+    observed: datetime
+    crs: str = "wgs84"
+    software: str | None = None
+    photo_offset_m: float = 0.0      # how far the photo's GPS is from the claim
+    photo_delay: timedelta = timedelta(0)
+
+
+REPORTS = (
+    DemoReport("dye-outfall", "water", "Dark blue outflow from the dye works' pipe into the "
+               "river, strong smell.", 113.3902, 23.1805, datetime(2026, 5, 4, 10, 31, tzinfo=CST)),
+    DemoReport("dye-outfall-2", "water", "Same outfall a week later, foam on the water.",
+               113.3907, 23.1801, datetime(2026, 5, 11, 9, 5, tzinfo=CST), crs="gcj02"),
+    DemoReport("chimney-night", "air", "Yellow smoke from the east chimney after 22:00.",
+               113.2644, 23.1291, datetime(2026, 6, 2, 22, 40, tzinfo=CST), crs="bd09"),
+    DemoReport("slag-heap", "solid_waste", "Slag dumped on the river bank behind the plant.",
+               113.5012, 23.0633, datetime(2026, 6, 20, 16, 12, tzinfo=CST),
+               software="Meitu 9.8.5"),
+    DemoReport("far-claim", "soil", "Red-stained soil by the drainage ditch.",
+               113.6001, 23.2502, datetime(2026, 7, 1, 8, 0, tzinfo=CST), photo_offset_m=5000),
+)
+
+
+@dataclass
+class _Upload:
+    stream: object
+    filename: str
+
+
+def load_demo(echo) -> None:
+    tokens = {role: _ensure_account(role, email, password) for role, email, password in ACCOUNTS}
+    echo("Demo accounts (email / password / token):")
+    for role, email, password in ACCOUNTS:
+        echo(f"  {role:<12} {email:<32} {password:<24} {tokens[role][1]}")
+    volunteer = tokens["volunteer"][0]
+    for index, spec in enumerate(REPORTS):
+        upload = _upload(spec, index)
+        try:
+            report, created = reports.submit(volunteer, _claim(spec), [upload])
+        except Conflict:
+            echo(f"  report {spec.key:<14} kept: an older demo report holds its client_id")
+            continue
+        finally:
+            upload.stream.close()
+        state = "stored" if created else "already there"
+        echo(f"  report {spec.key:<14} {report.verdict:<13} {state} ({report.id})")
+
+
+def _ensure_account(role, email, password):
+    user = accounts.find_user(email) or accounts.create_user(email, password, role,
+                                                             display_name=f"Demo {role}")
+    return user, accounts.issue_token(user)
+
+
+def _claim(spec: DemoReport) -> dict:
+    lon, lat = {"wgs84": lambda a, b: (a, b), "gcj02": wgs84_to_gcj02,
+                "bd09": wgs84_to_bd09}[spec.crs](spec.lon, spec.lat)
+    return {
+        "client_id": uuid.uuid5(DEMO_NAMESPACE, spec.key), "category": spec.category,
+        "description": spec.description, "observed_at": spec.observed,
+        "location": {"lon": lon, "lat": lat, "crs": spec.crs, "accuracy_m": 15.0},
+        "site_id": None,
+    }
+
+
+def _upload(spec: DemoReport, seed: int) -> _Upload:
+    store = current_app.extensions["blob_store"]
+    spool = store.spool(current_app.config["FIELDAPP_MAX_PHOTO_BYTES"])
+    spool.write(demo_photo(spec, seed))
+    return _Upload(stream=spool, filename=f"{spec.key}.jpg")
+
+
+def demo_photo(spec: DemoReport, seed: int) -> bytes:
+    """A generated 'phone photo' with make, model, times and GPS in its EXIF."""
+    taken = spec.observed + spec.photo_delay
+    exif = make_exif(lat=spec.lat + spec.photo_offset_m / 111_320, lon=spec.lon, taken=taken,
+                     software=spec.software, gps_time=taken)
+    image = scene(seed, size=(1600, 1200))
+    ImageDraw.Draw(image).text((40, 40), spec.key, fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88, exif=exif)
+    return out.getvalue()

@@ -1,0 +1,133 @@
+"""Every bad submission gets a clear 4xx naming the field, and leaves nothing behind."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import (
+    SHARED_PHOTOS, auth, multipart, post_report, report_json, storage_snapshot,
+)
+from tests.imagegen import jpeg_bytes, sized_jpeg
+
+GOOD_PHOTO = jpeg_bytes(seed=101, lat=23.18, lon=113.39)
+
+
+@pytest.fixture()
+def unchanged(app):
+    """Assert the test's request wrote no row and no file."""
+    before = storage_snapshot(app)
+    yield
+    assert storage_snapshot(app) == before
+
+
+def _error(response, status):
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["code"] == status and body["message"]
+    return body
+
+
+@pytest.mark.parametrize("claim_text, field", [
+    ("{not json", "report"),
+    ("[1, 2]", "report"),
+])
+def test_malformed_report_json(client, volunteer, unchanged, claim_text, field):
+    body = _error(post_report(client, volunteer[2], claim_text, [(GOOD_PHOTO, "a.jpg")]), 422)
+    assert field in body["errors"]["form"]
+
+
+@pytest.mark.parametrize("overrides, path", [
+    ({"category": "radiation"}, ("category",)),
+    ({"client_id": "not-a-uuid"}, ("client_id",)),
+    ({"observed_at": "yesterday"}, ("observed_at",)),
+    ({"observed_at": "2026-05-04T10:31:00"}, ("observed_at",)),  # no offset
+    ({"location": {"lon": 200, "lat": 23.1, "crs": "wgs84"}}, ("location", "lon")),
+    ({"location": {"lon": 113.3, "lat": -91, "crs": "wgs84"}}, ("location", "lat")),
+    ({"location": {"lon": "east", "lat": 23.1}}, ("location", "lon")),
+    ({"location": {"lon": 113.3, "lat": 23.1, "crs": "utm50n"}}, ("location", "crs")),
+    ({"location": {"lon": 113.3, "lat": 23.1, "accuracy_m": -5}}, ("location", "accuracy_m")),
+    ({"location": None}, ("location",)),
+    ({"description": 42}, ("description",)),
+])
+def test_invalid_claim_fields_are_named(client, volunteer, unchanged, overrides, path):
+    claim = report_json(**overrides)
+    body = _error(post_report(client, volunteer[2], claim, [(GOOD_PHOTO, "a.jpg")]), 422)
+    errors = body["errors"]["form"]["report"]
+    for key in path:
+        errors = errors[key]
+    assert errors
+
+
+def test_missing_required_claim_field(client, volunteer, unchanged):
+    claim = report_json()
+    del claim["observed_at"]
+    body = _error(post_report(client, volunteer[2], claim, [(GOOD_PHOTO, "a.jpg")]), 422)
+    assert "observed_at" in body["errors"]["form"]["report"]
+
+
+def test_missing_report_part(client, volunteer, unchanged):
+    data = {"photos": multipart(report_json(), [(GOOD_PHOTO, "a.jpg")])["photos"]}
+    response = client.post("/api/v1/reports", data=data, headers=auth(volunteer[2]),
+                           content_type="multipart/form-data")
+    assert "report" in _error(response, 422)["errors"]["form"]
+
+
+def test_missing_photos_part(client, volunteer, unchanged):
+    response = client.post("/api/v1/reports", data={"report": json.dumps(report_json())},
+                           headers=auth(volunteer[2]), content_type="multipart/form-data")
+    assert "photos" in _error(response, 422)["errors"]["files"]
+
+
+def test_json_body_instead_of_multipart(client, volunteer, unchanged):
+    response = client.post("/api/v1/reports", json=report_json(), headers=auth(volunteer[2]))
+    assert _error(response, 422)["errors"]
+
+
+def test_too_many_photos(client, volunteer, unchanged):
+    photos = [(jpeg_bytes(seed=200 + i, size=(64, 48)), f"{i}.jpg") for i in range(21)]
+    body = _error(post_report(client, volunteer[2], report_json(), photos), 422)
+    assert "photos" in body["errors"]
+
+
+def test_non_image_is_415_even_with_a_jpeg_name(client, volunteer, unchanged):
+    photos = [(GOOD_PHOTO, "ok.jpg"), (b"%PDF-1.7\n" + b"x" * 5000, "evidence.jpg")]
+    body = _error(post_report(client, volunteer[2], report_json(), photos), 415)
+    assert "photos[1]" in body["errors"]
+    assert body["sub_code"] == "PHOTO_TYPE"
+
+
+def test_empty_file(client, volunteer, unchanged):
+    body = _error(post_report(client, volunteer[2], report_json(), [(b"", "a.jpg")]), 422)
+    assert "photos[0]" in body["errors"]
+
+
+def test_truncated_image_is_rejected(client, volunteer, unchanged):
+    whole = (SHARED_PHOTOS / "exifr__IMG_20180725_163423-tiny.jpg").read_bytes()
+    truncated = whole[: len(whole) // 2]
+    body = _error(post_report(client, volunteer[2], report_json(),
+                              [(truncated, "cut.jpg")]), 422)
+    assert body["sub_code"] == "PHOTO_UNDECODABLE" and "photos[0]" in body["errors"]
+
+
+def test_oversized_photo_is_413(app, client, volunteer, unchanged):
+    cap = 200_000
+    app.config["FIELDAPP_MAX_PHOTO_BYTES"] = cap
+    try:
+        big = sized_jpeg(300_000, seed=7)
+        assert len(big) > cap
+        photos = [(GOOD_PHOTO, "ok.jpg"), (big, "big.jpg")]
+        body = _error(post_report(client, volunteer[2], report_json(), photos), 413)
+        assert "photos" in body["errors"]
+    finally:
+        app.config["FIELDAPP_MAX_PHOTO_BYTES"] = 50 * 1024 * 1024
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-real-token"},
+                                     {"Authorization": "Basic dXNlcjpwYXNz"}])
+def test_bad_token(client, unchanged, headers):
+    response = client.post("/api/v1/reports", headers=headers,
+                           data=multipart(report_json(), [(GOOD_PHOTO, "a.jpg")]),
+                           content_type="multipart/form-data")
+    _error(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
