@@ -5,7 +5,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 users_cli = AppGroup("users", help="Accounts and tokens.")
 custody_cli = AppGroup("custody", help="The tamper-evident chain of custody.")
@@ -67,6 +67,7 @@ def recheck(report_id):
 
 
 @click.command("demo")
+@with_appcontext
 def demo():
     """Create demo accounts (printed with tokens) and demo reports with generated photos."""
     from fieldapp.demo import load_demo

@@ -3,6 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from fieldapp.accounts.auth import current_user, require
+from fieldapp.custody.schemas import CustodyEventSchema
 from fieldapp.photos import service
 from fieldapp.reports.schemas import PhotoSchema
 
@@ -60,3 +61,12 @@ def _b64(hex_digest: str) -> str:
     import base64
 
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+@blp.route("/<uuid:photo_id>/custody")
+class PhotoCustody(MethodView):
+    @require("coordinator", "lawyer", "admin")
+    @blp.response(200, CustodyEventSchema(many=True))
+    def get(self, photo_id):
+        """Every custody event of this photo, in chain order, with its link hashes."""
+        return service.custody_events(photo_id, current_user())

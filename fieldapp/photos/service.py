@@ -69,3 +69,8 @@ def ensure_derivative(sha256: str, kind: str) -> Path:
         if os.path.exists(temp):
             os.unlink(temp)
     return target
+
+
+def custody_events(photo_id: uuid.UUID, user: User) -> list[dict]:
+    photo = get_photo(photo_id, user)
+    return [event.as_chain_dict() for event in custody.events_for([photo.id])]

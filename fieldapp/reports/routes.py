@@ -6,7 +6,11 @@ from fieldapp.accounts.auth import current_user, require
 from fieldapp.geo.geometry import to_geojson
 from fieldapp.reports import service
 from fieldapp.reports.schemas import (
-    PhotoFilesSchema, ReportFormSchema, ReportListArgsSchema, ReportPageSchema, ReportSchema,
+    PhotoFilesSchema,
+    ReportFormSchema,
+    ReportListArgsSchema,
+    ReportPageSchema,
+    ReportSchema,
 )
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",

@@ -6,7 +6,12 @@ import math
 
 from flask_smorest.fields import Upload
 from marshmallow import (
-    Schema, ValidationError, fields, post_load, validate, validates_schema,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
 )
 
 from fieldapp.geo.coordinates import CRS_CHOICES
@@ -51,7 +56,8 @@ class JsonPart(fields.Field):
 
 class ReportFormSchema(Schema):
     report = JsonPart(ReportClaimSchema, required=True, metadata={
-        "type": "string", "description": "The report claim as JSON (see ReportClaim)."})
+        "type": "string", "contentMediaType": "application/json",
+        "description": "The report claim as JSON text: see the ReportClaim schema."})
 
 
 class PhotoFilesSchema(Schema):

@@ -20,7 +20,8 @@ from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.exc import IntegrityError
 
 from fieldapp.accounts.models import User
-from fieldapp.custody import chain, service as custody
+from fieldapp.custody import chain
+from fieldapp.custody import service as custody
 from fieldapp.errors import Conflict, NotFound, UnsupportedMediaType, field_error
 from fieldapp.evidence import checks, exif, imaging, media
 from fieldapp.extensions import db

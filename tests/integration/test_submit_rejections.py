@@ -6,7 +6,12 @@ import json
 import pytest
 
 from tests.helpers import (
-    SHARED_PHOTOS, auth, multipart, post_report, report_json, storage_snapshot,
+    SHARED_PHOTOS,
+    auth,
+    multipart,
+    post_report,
+    report_json,
+    storage_snapshot,
 )
 from tests.imagegen import jpeg_bytes, sized_jpeg
 
