@@ -40,7 +40,8 @@ class Config:
         self.FIELDAPP_MAX_PHOTOS = _int("FIELDAPP_MAX_PHOTOS", 20)
         self.FIELDAPP_PREVIEW_PX = _int("FIELDAPP_PREVIEW_PX", 1600)
         self.FIELDAPP_THUMBNAIL_PX = _int("FIELDAPP_THUMBNAIL_PX", 320)
-        self.FIELDAPP_PAGE_SIZE_MAX = _int("FIELDAPP_PAGE_SIZE_MAX", 500)
+        # A report sent without a site is linked to the nearest site within this distance.
+        self.FIELDAPP_SITE_LINK_M = _int("FIELDAPP_SITE_LINK_M", 500)
         # Checks thresholds are read by evidence.checks.Thresholds.from_mapping.
         self.FIELDAPP_CHECK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_CHECK_")

@@ -12,7 +12,7 @@ from fieldapp.custody import chain
 from fieldapp.extensions import db
 
 ACTIONS = ("received", "verified", "original_read", "rechecked", "audited", "reviewed",
-           "site_linked", "exported")
+           "site_linked", "exported", "dossier_downloaded")
 
 
 class CustodyEvent(db.Model):

@@ -502,12 +502,15 @@ def _check_gps_matches_claim(ctx: _Context) -> dict[str, str]:
         )
     detail = (
         f"The photo's GPS position is {_metres(distance)} from the claimed place{converted};"
-        f" it passes within {_metres(pass_radius)}{widened} and fails beyond"
-        f" {_metres(limits.gps_fail_m)}."
+        f" it passes within {_metres(min(pass_radius, limits.gps_fail_m))}{widened} and fails"
+        f" beyond {_metres(max(limits.gps_fail_m, pass_radius))}."
     )
-    if distance <= pass_radius:
+    # A coarse claim widens the tolerance, but never past gps_fail_m for a pass: a photo that
+    # far from the claimed point needs a reviewer, whatever accuracy the phone reported.
+    fail_radius = max(limits.gps_fail_m, pass_radius)
+    if distance <= min(pass_radius, limits.gps_fail_m):
         return _result(name, "pass", detail)
-    return _result(name, "fail" if distance > limits.gps_fail_m else "warn", detail)
+    return _result(name, "fail" if distance > fail_radius else "warn", detail)
 
 
 def _check_time_matches_claim(ctx: _Context) -> dict[str, str]:

@@ -34,7 +34,11 @@ class Report(db.Model):
     claim_crs: Mapped[str] = mapped_column(String(8))
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     location = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
-    site_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    # How the site was linked: "claimed" (sent by the phone), "auto" (nearest site within
+    # reach), "manual" (a coordinator); None when unlinked.
+    site_link: Mapped[str | None] = mapped_column(String(8))
+    site_distance_m: Mapped[float | None] = mapped_column(Float)
     verdict: Mapped[str] = mapped_column(String(16), index=True)
 
     volunteer: Mapped[User] = relationship()
@@ -65,3 +69,10 @@ class Photo(db.Model):
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     report: Mapped[Report] = relationship(back_populates="photos")
+    reviews: Mapped[list[Review]] = relationship(  # noqa: F821 (fieldapp.reviews.models)
+        order_by="Review.created_at", viewonly=True)
+
+    @property
+    def review(self):
+        """The decision in force: the latest review, or None."""
+        return self.reviews[-1] if self.reviews else None

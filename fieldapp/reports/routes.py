@@ -1,9 +1,8 @@
-from flask import jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from fieldapp.accounts.auth import current_user, require
-from fieldapp.geo.geometry import to_geojson
+from fieldapp.geo.geojson import feature_collection, wants_geojson
 from fieldapp.reports import service
 from fieldapp.reports.schemas import (
     PhotoFilesSchema,
@@ -11,6 +10,7 @@ from fieldapp.reports.schemas import (
     ReportListArgsSchema,
     ReportPageSchema,
     ReportSchema,
+    SiteLinkSchema,
 )
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
@@ -41,7 +41,7 @@ class Reports(MethodView):
         page = {"items": items, "total": total, "page": args["page"],
                 "page_size": args["page_size"]}
         if wants_geojson(args):
-            return feature_collection(page)
+            return feature_collection(page, ReportSchema(), lambda report: report.location)
         return page
 
 
@@ -54,22 +54,11 @@ class ReportById(MethodView):
         return service.get_report(report_id, current_user())
 
 
-def wants_geojson(args: dict) -> bool:
-    best = request.accept_mimetypes.best_match(["application/json", "application/geo+json"])
-    return args["format"] == "geojson" or best == "application/geo+json"
-
-
-def feature_collection(page: dict):
-    schema = ReportSchema()
-    features = []
-    for report in page["items"]:
-        properties = schema.dump(report)
-        features.append({"type": "Feature", "id": properties["id"],
-                         "geometry": to_geojson(report.location), "properties": properties})
-    response = jsonify({
-        "type": "FeatureCollection", "features": features,
-        "numberMatched": page["total"], "numberReturned": len(features),
-        "page": page["page"], "page_size": page["page_size"],
-    })
-    response.mimetype = "application/geo+json"
-    return response
+@blp.route("/<uuid:report_id>/site")
+class ReportSite(MethodView):
+    @require("coordinator", "admin")
+    @blp.arguments(SiteLinkSchema)
+    @blp.response(200, ReportSchema)
+    def put(self, link, report_id):
+        """Link, relink (site_id) or unlink (null) a report's site; a custody event each."""
+        return service.relink_site(report_id, link["site_id"], current_user())

@@ -152,7 +152,14 @@ class PhotoSchema(Schema):
     verdict = fields.String()
     capture_time = fields.DateTime(format="iso", allow_none=True)
     receipt = fields.Method("get_receipt")
+    review = fields.Method("get_review", metadata={
+        "description": "The decision in force (latest review), or null."})
     links = fields.Method("get_links")
+
+    def get_review(self, photo):
+        from fieldapp.reviews.schemas import ReviewSchema
+
+        return ReviewSchema().dump(photo.review) if photo.review else None
 
     def get_checks(self, photo):
         return photo.checks.get("checks", [])
@@ -194,6 +201,9 @@ class ReportSchema(Schema):
     received_at = fields.DateTime(format="iso")
     location = fields.Method("get_location", metadata={"type": "object"})
     site_id = fields.UUID(allow_none=True)
+    site_link = fields.String(allow_none=True, metadata={
+        "description": "claimed (sent by the phone), auto (nearest site), manual, or null"})
+    site_distance_m = fields.Float(allow_none=True)
     verdict = fields.String()
     photos = fields.List(fields.Nested(PhotoSchema))
 
@@ -213,3 +223,7 @@ class ReportPageSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     page_size = fields.Integer()
+
+
+class SiteLinkSchema(Schema):
+    site_id = fields.UUID(required=True, allow_none=True)

@@ -26,8 +26,9 @@ from fieldapp.errors import Conflict, NotFound, UnsupportedMediaType, field_erro
 from fieldapp.evidence import checks, exif, imaging, media
 from fieldapp.extensions import db
 from fieldapp.geo.coordinates import to_wgs84
-from fieldapp.geo.geometry import point_element
+from fieldapp.geo.geometry import lon_lat, point_element
 from fieldapp.reports.models import VERDICTS, Photo, Report
+from fieldapp.sites import service as sites
 
 _WORST_FIRST = tuple(reversed(VERDICTS))
 
@@ -156,13 +157,17 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
         observed_at=claim["observed_at"], received_at=received_at,
         claim_lon=loc["lon"], claim_lat=loc["lat"], claim_crs=loc["crs"],
         accuracy_m=loc.get("accuracy_m"), location=point_element(lon, lat),
-        site_id=claim.get("site_id"), verdict="consistent",
+        verdict="consistent",
     )
+    report.site_id, report.site_link, report.site_distance_m = _site_for(
+        claim.get("site_id"), lon, lat)
     db.session.add(report)
     db.session.flush()
     custody.append("received", "report", report.id, actor_id=user.id, occurred_at=received_at,
                    details={"client_id": str(report.client_id), "fingerprint": fingerprint,
                             "photos": [p.sha256 for p in inspected]})
+    if report.site_id:
+        _record_site_link(report, previous=None, actor_id=None)
     claim_for_checks = checks.Claim(lon=loc["lon"], lat=loc["lat"], crs=loc["crs"],
                                     accuracy_m=loc.get("accuracy_m"),
                                     observed_at=claim["observed_at"])
@@ -170,6 +175,44 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
         report.photos.append(_store_photo(report, position, item, claim_for_checks,
                                           received_at, user))
     report.verdict = worst_verdict(p.verdict for p in report.photos)
+    return report
+
+
+def _site_for(claimed_site_id, lon: float, lat: float):
+    """(site_id, how linked, metres): the claimed site, else the nearest within reach."""
+    if claimed_site_id is not None:
+        metres = sites.distance_to_site(claimed_site_id, lon, lat)
+        if metres is None:
+            raise field_error("report.site_id", "no such site")
+        return claimed_site_id, "claimed", round(metres, 1)
+    nearest = sites.nearest_site(lon, lat, sites.link_radius_m())
+    if nearest is None:
+        return None, None, None
+    return nearest[0], "auto", round(nearest[1], 1)
+
+
+def _record_site_link(report: Report, previous, actor_id) -> None:
+    custody.append("site_linked", "report", report.id, actor_id=actor_id, details={
+        "site_id": str(report.site_id) if report.site_id else None,
+        "previous_site_id": str(previous) if previous else None,
+        "link": report.site_link, "distance_m": report.site_distance_m})
+
+
+def relink_site(report_id: uuid.UUID, site_id: uuid.UUID | None, user: User) -> Report:
+    """A coordinator links, relinks or unlinks a report; each change is a custody event."""
+    report = get_report(report_id, user)
+    previous = report.site_id
+    if site_id is None:
+        report.site_id = report.site_link = report.site_distance_m = None
+    else:
+        lon, lat = lon_lat(report.location)
+        metres = sites.distance_to_site(site_id, lon, lat)
+        if metres is None:
+            raise field_error("site_id", "no such site")
+        report.site_id, report.site_link, report.site_distance_m = (
+            site_id, "manual", round(metres, 1))
+    _record_site_link(report, previous, user.id)
+    db.session.commit()
     return report
 
 

@@ -218,6 +218,16 @@ def test_claimed_accuracy_widens_pass_radius():
     assert precise["result"] == "pass"
 
 
+def test_coarse_accuracy_never_passes_beyond_the_fail_distance():
+    # 800 m accuracy gives a 1.6 km radius: 1.2 km away needs review, 2 km away fails.
+    far = result("gps_matches_claim", the_claim=claim(*point_at(*GZ_WGS84, 1200), accuracy_m=800))
+    assert far["result"] == "warn"
+    farther = claim(*point_at(*GZ_WGS84, 2000), accuracy_m=800)
+    assert result("gps_matches_claim", the_claim=farther)["result"] == "fail"
+    inside = claim(*point_at(*GZ_WGS84, 900), accuracy_m=800)
+    assert result("gps_matches_claim", the_claim=inside)["result"] == "pass"
+
+
 def test_gcj02_claim_passes_after_conversion():
     # The published GCJ-02 reading of the same place is ~650 m away in raw numbers.
     assert distance_m(*GZ_GCJ02, *GZ_WGS84) > 500

@@ -1,0 +1,70 @@
+from flask import Response, current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from fieldapp.accounts.auth import current_user, require
+from fieldapp.dossiers import keys, service
+from fieldapp.dossiers.schemas import DossierSchema, PublicKeySchema
+
+blp = Blueprint("dossiers", __name__, url_prefix="/api/v1",
+                description="Court-ready evidence dossiers and the key that signs them")
+LAWYERS = ("lawyer", "admin")
+
+
+@blp.route("/cases/<uuid:case_id>/dossiers")
+class CaseDossiers(MethodView):
+    @require(*LAWYERS)
+    @blp.response(201, DossierSchema)
+    def post(self, case_id):
+        """Freeze the case's evidence items into a numbered, signed, immutable dossier."""
+        return service.freeze(case_id, current_user())
+
+    @require(*LAWYERS)
+    @blp.response(200, DossierSchema(many=True))
+    def get(self, case_id):
+        """The case's dossiers, by number."""
+        return service.list_dossiers(case_id)
+
+
+@blp.route("/dossiers/<uuid:dossier_id>")
+class DossierById(MethodView):
+    @require(*LAWYERS)
+    @blp.response(200, DossierSchema)
+    def get(self, dossier_id):
+        """One dossier's record."""
+        return service.get_dossier(dossier_id)
+
+
+@blp.route("/dossiers/<uuid:dossier_id>/manifest")
+class DossierManifest(MethodView):
+    @require(*LAWYERS)
+    @blp.response(200, description="manifest.json exactly as signed")
+    def get(self, dossier_id):
+        """The signed manifest bytes."""
+        dossier = service.get_dossier(dossier_id)
+        return Response(dossier.manifest, mimetype="application/json")
+
+
+@blp.route("/dossiers/<uuid:dossier_id>/download")
+class DossierDownload(MethodView):
+    @require(*LAWYERS)
+    @blp.response(200, description="The dossier ZIP, streamed; the download is a custody event.")
+    def get(self, dossier_id):
+        """Download the dossier ZIP (originals, previews, manifest, signature, catalog)."""
+        dossier, stream = service.open_download(dossier_id, current_user())
+        response = Response(stream, mimetype="application/zip", direct_passthrough=True)
+        response.headers["Content-Length"] = str(len(stream))
+        response.headers["Content-Disposition"] = f'attachment; filename="{dossier.label}.zip"'
+        response.headers["X-Manifest-SHA256"] = dossier.manifest_sha256
+        return response
+
+
+@blp.route("/keys")
+class PublicKey(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200, PublicKeySchema)
+    def get(self):
+        """The server's Ed25519 public key that signs dossier manifests."""
+        key = keys.signing_key(current_app.config["FIELDAPP_DATA_DIR"])
+        return {"algorithm": "Ed25519", "public_key_pem": keys.public_key_pem(key).decode(),
+                "fingerprint": keys.fingerprint(key)}

@@ -1,0 +1,233 @@
+"""Freezing a case's evidence into a signed dossier, and streaming it as a ZIP.
+
+Freezing does the slow work once: previews, the custody extract and the catalog PDF are
+stored as blobs under their hashes, the manifest lists every hash and is signed, and the
+row is immutable. A download then only streams stored files, in constant memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+from zipstream import ZIP_STORED, ZipStream
+
+from fieldapp.accounts.models import User
+from fieldapp.cases.models import Case, EvidenceItem
+from fieldapp.cases.service import get_case
+from fieldapp.custody import service as custody
+from fieldapp.dossiers import keys
+from fieldapp.dossiers import manifest as mf
+from fieldapp.dossiers.models import Dossier
+from fieldapp.errors import NotFound, field_error
+from fieldapp.extensions import db
+from fieldapp.geo.geometry import lon_lat, to_geojson
+from fieldapp.photos.service import ensure_derivative
+
+
+def blob_store():
+    return current_app.extensions["blob_store"]
+
+
+def data_dir() -> Path:
+    return Path(current_app.config["FIELDAPP_DATA_DIR"])
+
+
+def freeze(case_id: uuid.UUID, user: User) -> Dossier:
+    """Number, build, sign and record a dossier of the case's evidence items."""
+    case = _locked_case(case_id)
+    items, excluded = _dossier_items(case)
+    if not items:
+        raise field_error("items", "the case has no evidence items that may enter a dossier")
+    number = (db.session.scalar(select(func.max(Dossier.number))
+                                .where(Dossier.case_id == case.id)) or 0) + 1
+    dossier_id, created_at = uuid.uuid4(), datetime.now(UTC)
+    label = f"dossier-{case.id.hex[:8]}-{number:03d}"
+    head = custody.head()
+    body = _manifest(case, items, excluded, dossier_id, number, label, created_at, user, head)
+    signing_key = keys.signing_key(data_dir())
+    signed = mf.manifest_bytes(body)
+    manifest_sha = hashlib.sha256(signed).hexdigest()
+    event = custody.append("exported", "dossier", dossier_id, actor_id=user.id,
+                           occurred_at=created_at, details={
+                               "case_id": str(case.id), "label": label,
+                               "photos": [str(item.photo_id) for item in items],
+                               "manifest_sha256": manifest_sha})
+    dossier = Dossier(
+        id=dossier_id, case_id=case.id, number=number, label=label, created_by=user.id,
+        created_at=created_at, manifest=signed, manifest_sha256=manifest_sha,
+        signature=signing_key.sign(signed), public_key_pem=keys.public_key_pem(signing_key),
+        catalog_sha256=body["files"]["catalog.pdf"],
+        custody_sha256=body["files"]["custody.jsonl"], item_count=len(items),
+        total_bytes=sum(item.photo.size for item in items), custody_hash=event.hash)
+    db.session.add(dossier)
+    db.session.commit()
+    return dossier
+
+
+def _locked_case(case_id: uuid.UUID) -> Case:
+    get_case(case_id)
+    # One freeze per case at a time, so numbers are consecutive.
+    return db.session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+
+
+def _dossier_items(case: Case) -> tuple[list[EvidenceItem], list[dict]]:
+    """Items that may enter: rejected photos only where the lawyer included them on purpose."""
+    kept, excluded = [], []
+    for item in case.items:
+        review = item.photo.review
+        if review and review.decision == "rejected" and not item.include_rejected:
+            excluded.append({"item_id": str(item.id), "title": item.title,
+                             "reason": "photo rejected in review"})
+        else:
+            kept.append(item)
+    return kept, excluded
+
+
+def _manifest(case, items, excluded, dossier_id, number, label, created_at, user, head) -> dict:
+    body = {
+        "format": mf.FORMAT,
+        "dossier": {"id": str(dossier_id), "number": number, "label": label,
+                    "created_at": created_at.isoformat(), "created_by_role": user.role},
+        "case": {"id": str(case.id), "title": case.title, "authority": case.authority,
+                 "case_number": case.case_number, "legal_status": case.legal_status},
+        "site": _site_block(case.site),
+        "items": [_item_block(n, item) for n, item in enumerate(items, start=1)],
+        "excluded_items": excluded,
+        "custody": {"head_seq": head.seq, "head_hash": head.hash, "file": "custody.jsonl"},
+        "system": mf.system_block(),
+        "files": {},
+    }
+    _store_previews(body)
+    custody_sha, count = _store_custody_extract(items)
+    body["custody"]["events"] = count
+    body["files"]["custody.jsonl"] = custody_sha
+    body["files"]["catalog.pdf"] = _store_catalog(body)
+    return body
+
+
+def _site_block(site) -> dict:
+    names = ("name", "name_en", "operator", "uscc", "permit_number", "industry", "address",
+             "region", "status")
+    return {"id": str(site.id), **{n: getattr(site, n) for n in names},
+            "geometry": to_geojson(site.geom)}
+
+
+def _item_block(number: int, item: EvidenceItem) -> dict:
+    photo, report = item.photo, item.photo.report
+    original, preview = mf.item_paths(number, photo.sha256, photo.media_type)
+    lon, lat = lon_lat(report.location)
+    gps = photo.exif.get("gps")
+    rejected = bool(photo.review and photo.review.decision == "rejected")
+    return {
+        "number": number, "title": item.title, "purpose": item.purpose,
+        "photo_id": str(photo.id), "report_id": str(report.id),
+        "source": {"volunteer": report.volunteer.pseudonym, "make": photo.exif.get("make"),
+                   "model": photo.exif.get("model")},
+        "capture_time": photo.checks.get("capture_time"),
+        "capture_time_source": photo.checks.get("capture_time_source"),
+        "place": {"exif": {"lat": gps["lat"], "lon": gps["lon"]} if gps else None,
+                  "claim": {"lon": report.claim_lon, "lat": report.claim_lat,
+                            "crs": report.claim_crs, "accuracy_m": report.accuracy_m,
+                            "wgs84": {"lon": lon, "lat": lat}}},
+        "category": report.category, "description": report.description,
+        "observed_at": report.observed_at.isoformat(),
+        "received_at": photo.received_at.isoformat(), "receipt_hash": photo.receipt_hash,
+        "sha256": photo.sha256, "size": photo.size, "media_type": photo.media_type,
+        "original": original, "preview": preview,
+        "exif": mf.exif_summary(photo.exif), "checks": photo.checks.get("checks", []),
+        "verdict": photo.verdict,
+        "reviews": [{"decision": r.decision, "reason": r.reason,
+                     "at": r.created_at.isoformat(), "reviewer_role": r.reviewer.role,
+                     "custody_hash": r.custody_hash} for r in photo.reviews],
+        "included_despite_rejection": rejected and item.include_rejected,
+    }
+
+
+def _store_previews(body: dict) -> None:
+    """Freeze each preview as a blob, so every download ships the bytes the manifest hashes."""
+    store = blob_store()
+    for item in body["items"]:
+        preview = ensure_derivative(item["sha256"], "preview")
+        sha256, _, _ = store.put_file(preview)
+        body["files"][item["preview"]] = sha256
+
+
+def _store_custody_extract(items) -> tuple[str, int]:
+    subjects = {item.photo_id for item in items} | {item.photo.report_id for item in items}
+    lines = [json.dumps(event.as_chain_dict(), ensure_ascii=False, sort_keys=True)
+             for event in custody.events_for(subjects)]
+    data = ("\n".join(lines) + "\n").encode()
+    return blob_store().put_bytes(data), len(lines)
+
+
+def _store_catalog(body: dict) -> str:
+    from fieldapp.dossiers.catalog import render_catalog
+
+    store = blob_store()
+    previews = {item["number"]: store.path_for(body["files"][item["preview"]])
+                for item in body["items"]}
+    fd, temp = tempfile.mkstemp(dir=store.tmp_dir, prefix="catalog-", suffix=".pdf")
+    os.close(fd)
+    try:
+        render_catalog(body, previews, temp,
+                       font_path=current_app.config.get("FIELDAPP_CJK_FONT"))
+        sha256, _, _ = store.put_file(Path(temp))
+        return sha256
+    finally:
+        os.unlink(temp)
+
+
+def get_dossier(dossier_id: uuid.UUID) -> Dossier:
+    dossier = db.session.get(Dossier, dossier_id)
+    if dossier is None:
+        raise NotFound("no such dossier")
+    return dossier
+
+
+def list_dossiers(case_id: uuid.UUID) -> list[Dossier]:
+    get_case(case_id)
+    return list(db.session.scalars(
+        select(Dossier).where(Dossier.case_id == case_id).order_by(Dossier.number)))
+
+
+def open_download(dossier_id: uuid.UUID, user: User) -> tuple[Dossier, ZipStream]:
+    """Record the download in the custody chain, then give the ZIP to stream."""
+    dossier = get_dossier(dossier_id)
+    custody.append("dossier_downloaded", "dossier", dossier.id, actor_id=user.id,
+                   details={"label": dossier.label, "manifest_sha256": dossier.manifest_sha256,
+                            "role": user.role})
+    db.session.commit()
+    return dossier, build_zip(dossier)
+
+
+def build_zip(dossier: Dossier) -> ZipStream:
+    """The dossier as a lazily streamed, uncompressed ZIP of stored files."""
+    body = json.loads(dossier.manifest)
+    store = blob_store()
+    stream = ZipStream(compress_type=ZIP_STORED, sized=True)
+    top = dossier.label
+    small = {"manifest.json": dossier.manifest, "manifest.sig": dossier.signature,
+             "public_key.pem": dossier.public_key_pem}
+    sums = {name: hashlib.sha256(data).hexdigest() for name, data in small.items()}
+    paths = {item["original"]: store.path_for(item["sha256"]) for item in body["items"]}
+    sums.update({item["original"]: item["sha256"] for item in body["items"]})
+    for name, sha256 in body["files"].items():
+        paths[name] = store.path_for(sha256)
+        sums[name] = sha256
+    stream.add(_sha256sums(sums), f"{top}/SHA256SUMS")
+    for name, data in small.items():
+        stream.add(data, f"{top}/{name}")
+    for name in sorted(paths):
+        stream.add_path(str(paths[name]), f"{top}/{name}")
+    return stream
+
+
+def _sha256sums(sums: dict[str, str]) -> bytes:
+    return "".join(f"{sha}  {name}\n" for name, sha in sorted(sums.items())).encode()

@@ -1,0 +1,28 @@
+"""Review decisions on photos: appended, never changed; each is a custody event."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fieldapp.accounts.models import User
+from fieldapp.custody import service as custody
+from fieldapp.extensions import db
+from fieldapp.photos.service import get_photo
+from fieldapp.reviews.models import Review
+
+
+def review_photo(photo_id: uuid.UUID, decision: str, reason: str, user: User) -> Review:
+    photo = get_photo(photo_id, user)
+    now = datetime.now(UTC)
+    event = custody.append("reviewed", "photo", photo.id, actor_id=user.id, occurred_at=now,
+                           details={"sha256": photo.sha256, "decision": decision,
+                                    "reason": reason})
+    review = Review(photo_id=photo.id, reviewer_id=user.id, decision=decision,
+                    reason=reason.strip(), created_at=now, custody_hash=event.hash)
+    db.session.add(review)
+    db.session.commit()
+    return review
+
+
+def reviews_of(photo_id: uuid.UUID, user: User) -> list[Review]:
+    return list(get_photo(photo_id, user).reviews)

@@ -1,0 +1,98 @@
+"""Site schemas: GeoJSON geometry in (any of three crs), WGS-84 GeoJSON out."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+
+from fieldapp.geo.coordinates import CRS_CHOICES
+from fieldapp.geo.geometry import GeometryProblem, site_geometry, to_geojson
+from fieldapp.reports.schemas import parse_bbox
+from fieldapp.sites.models import SITE_STATUSES
+from fieldapp.sites.uscc import uscc_problem
+
+
+def _text(max_length: int, **kwargs):
+    return fields.String(validate=validate.Length(max=max_length), allow_none=True, **kwargs)
+
+
+class SiteInSchema(Schema):
+    """Fields a coordinator sends; `geometry` is GeoJSON, in `crs` (default wgs84)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    name_en = _text(300)
+    operator = _text(300)
+    uscc = _text(18)
+    permit_number = _text(64)
+    industry = _text(120)
+    address = _text(2000)
+    region = _text(120)
+    status = fields.String(load_default="active", validate=validate.OneOf(SITE_STATUSES))
+    geometry = fields.Dict(required=True)
+    crs = fields.String(load_default="wgs84", load_only=True,
+                        validate=validate.OneOf(CRS_CHOICES))
+
+    @validates("uscc")
+    def check_uscc(self, value, **kwargs):
+        if value and (problem := uscc_problem(value)):
+            raise ValidationError(f"not a valid unified social credit code: {problem}")
+
+    @post_load
+    def build_geometry(self, data, **kwargs):
+        if "geometry" in data:
+            try:
+                data["geometry"] = site_geometry(data["geometry"], data.pop("crs", "wgs84"))
+            except GeometryProblem as exc:
+                raise ValidationError(str(exc), "geometry") from None
+        else:
+            data.pop("crs", None)
+        return data
+
+
+class SitePatchSchema(SiteInSchema):
+    class Meta:
+        partial = True
+
+
+class SiteSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    name_en = fields.String(allow_none=True)
+    operator = fields.String(allow_none=True)
+    uscc = fields.String(allow_none=True)
+    permit_number = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    status = fields.String()
+    geometry = fields.Function(lambda site: to_geojson(site.geom), metadata={"type": "object"})
+    created_at = fields.DateTime(format="iso")
+    updated_at = fields.DateTime(format="iso")
+
+
+class SiteListArgsSchema(Schema):
+    bbox = fields.String(metadata={"description": "minlon,minlat,maxlon,maxlat (WGS-84)"})
+    status = fields.String(validate=validate.OneOf(SITE_STATUSES))
+    q = fields.String(validate=validate.Length(min=1, max=200),
+                      metadata={"description": "search in name, English name and operator"})
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "geojson")))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+    @post_load
+    def parse(self, data, **kwargs):
+        if "bbox" in data:
+            data["bbox"] = parse_bbox(data["bbox"])
+        return data
+
+
+class SitePageSchema(Schema):
+    items = fields.List(fields.Nested(SiteSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class TimelineEventSchema(Schema):
+    at = fields.DateTime(format="iso")
+    kind = fields.String()
+    subject_id = fields.UUID()
+    summary = fields.String()
