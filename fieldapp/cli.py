@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -10,6 +11,8 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 users_cli = AppGroup("users", help="Accounts and tokens.")
 custody_cli = AppGroup("custody", help="The tamper-evident chain of custody.")
 evidence_cli = AppGroup("evidence", help="Checks of photos against their claims.")
+sites_cli = AppGroup("sites", help="Known polluting sites.")
+dossier_cli = click.Group("dossier", help="Evidence dossiers.")
 
 
 @users_cli.command("create")
@@ -66,6 +69,47 @@ def recheck(report_id):
     click.echo(f"rechecked {total} photos; {changed} changed verdict")
 
 
+@sites_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="Import the good rows even if some are bad.")
+@click.option("--crs", default="wgs84", type=click.Choice(["wgs84", "gcj02", "bd09"]),
+              help="Coordinate system of rows that do not name one.")
+def import_sites(path, skip_bad, crs):
+    """Import sites from CSV (name + lon/lat or wkt columns) or GeoJSON; all or nothing."""
+    from fieldapp.sites.importer import read_rows
+    from fieldapp.sites.service import import_sites as store
+
+    rows = list(read_rows(path, crs))
+    good, bad = [], []
+    with click.progressbar(rows, label=f"checking {path.name}", file=sys.stderr) as progress:
+        for row in progress:
+            (good if row.site else bad).append(row)
+    for row in bad:
+        click.echo(f"{path.name}: {row.where}: {row.problem}", err=True)
+    if bad and not skip_bad:
+        raise click.ClickException(f"{len(bad)} bad row(s); nothing imported "
+                                   "(fix them, or use --skip-bad)")
+    count = store([row.site for row in good])
+    click.echo(f"imported {count} site(s)" + (f", skipped {len(bad)} bad" if bad else ""))
+
+
+@dossier_cli.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False),
+              help="Require this public key (PEM) to have signed the manifest.")
+def verify_dossier(path, key_path):
+    """Check every hash, the signature and the custody links of a dossier ZIP."""
+    from fieldapp.dossiers.verify import verify_dossier as verify
+
+    expected = Path(key_path).read_bytes() if key_path else None
+    result = verify(path, expected_key_pem=expected)
+    for problem in result.problems:
+        click.echo(f"PROBLEM: {problem}")
+    if not result.ok:
+        sys.exit(1)
+    click.echo(f"OK: {result.summary}")
+
+
 @click.command("demo")
 @with_appcontext
 def demo():
@@ -76,7 +120,7 @@ def demo():
 
 
 def register(app) -> None:
-    for command in (users_cli, custody_cli, evidence_cli, demo):
+    for command in (users_cli, custody_cli, evidence_cli, sites_cli, dossier_cli, demo):
         app.cli.add_command(command)
 
 

@@ -48,8 +48,10 @@ class SiteInSchema(Schema):
 
 
 class SitePatchSchema(SiteInSchema):
-    class Meta:
-        partial = True
+    """The same fields, each optional: only what is sent changes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, partial=True, **kwargs)
 
 
 class SiteSchema(Schema):

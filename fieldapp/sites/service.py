@@ -20,6 +20,14 @@ def create_site(data: dict) -> Site:
     return site
 
 
+def import_sites(sites: list[dict]) -> int:
+    """Add many validated sites in one transaction: all of them or none."""
+    for data in sites:
+        db.session.add(Site(**_columns(data)))
+    db.session.commit()
+    return len(sites)
+
+
 def update_site(site_id: uuid.UUID, changes: dict) -> Site:
     site = get_site(site_id)
     for name, value in _columns(changes).items():
