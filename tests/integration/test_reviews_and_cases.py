@@ -80,7 +80,8 @@ def test_reviews_cannot_be_rewritten(photo, client, coordinator):
 def test_case_lifecycle(client, lawyer, site):
     token = lawyer[2]
     created = client.post("/api/v1/cases", headers=auth(token), json={
-        "site_id": site["id"], "title": "某某印染厂水污染公益诉讼", "authority": "广州市中级人民法院",
+        "site_id": site["id"], "title": "某某印染厂水污染公益诉讼",
+        "authority": "广州市中级人民法院",
         "case_number": "(2026)粤01民初123号",
         "timeline": [{"date": "2026-03-01", "text": "首次巡查发现排污"}]})
     assert created.status_code == 201, created.get_json()
