@@ -8,7 +8,10 @@ BIN := $(VENV)/bin
 export DATABASE_URL ?= postgresql://fieldapp:fieldapp@127.0.0.1:5432/fieldapp
 export FIELDAPP_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test install postgis migrate demo serve lint bench-ingest clean-venv
+APP_PACKAGES := fonts-wqy-zenhei
+TEST_PACKAGES := poppler-utils openssl coreutils
+
+.PHONY: run test install packages test-packages postgis migrate demo serve lint bench-ingest
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -18,7 +21,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed packages
+
+packages:
+	bash scripts/packages.sh $(APP_PACKAGES)
+
+test-packages:
+	bash scripts/packages.sh $(APP_PACKAGES) $(TEST_PACKAGES)
 
 postgis:
 	bash scripts/postgis.sh
@@ -34,7 +43,7 @@ serve:
 
 run: demo serve
 
-test: install postgis
+test: install test-packages postgis
 	$(BIN)/python -m pytest
 
 lint: install

@@ -8,16 +8,24 @@ from __future__ import annotations
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
 from PIL import ImageDraw
+from sqlalchemy import select
 
 from fieldapp.accounts import service as accounts
+from fieldapp.cases import service as cases
+from fieldapp.cases.models import Case
 from fieldapp.errors import Conflict
+from fieldapp.extensions import db
 from fieldapp.geo.coordinates import wgs84_to_bd09, wgs84_to_gcj02
 from fieldapp.photogen import make_exif, scene
 from fieldapp.reports import service as reports
+from fieldapp.reports.models import Report
+from fieldapp.sites import service as sites
+from fieldapp.sites.models import Site
+from fieldapp.sites.schemas import SiteInSchema
 
 CST = timezone(timedelta(hours=8))
 DEMO_NAMESPACE = uuid.UUID("6f1d7f0e-3c2a-4e8b-9a53-0c9a1e6b2d41")
@@ -64,12 +72,62 @@ class _Upload:
     filename: str
 
 
+SITES = (
+    {"name": "某某印染有限公司三厂", "name_en": "Mou Dyeing Co. Plant 3",
+     "operator": "某某印染有限公司", "uscc": "91440300708461136T", "industry": "textile dyeing",
+     "region": "广东省广州市", "status": "under_investigation",
+     "geometry": {"type": "Polygon", "coordinates": [[
+         [113.3895, 23.1800], [113.3910, 23.1800], [113.3910, 23.1812], [113.3895, 23.1812],
+         [113.3895, 23.1800]]]}},
+    {"name": "东郊热电厂", "name_en": "East Suburb Power Plant", "operator": "东郊热电有限公司",
+     "industry": "power", "region": "广东省广州市", "status": "active",
+     "geometry": {"type": "Point", "coordinates": [113.2650, 23.1295]}},
+)
+CASE_TITLE = "某某印染有限公司三厂水污染环境公益诉讼"
+
+
 def load_demo(echo) -> None:
     tokens = {role: _ensure_account(role, email, password) for role, email, password in ACCOUNTS}
     echo("Demo accounts (email / password / token):")
     for role, email, password in ACCOUNTS:
         echo(f"  {role:<12} {email:<32} {password:<24} {tokens[role][1]}")
-    volunteer = tokens["volunteer"][0]
+    site_ids = [_ensure_site(spec) for spec in SITES]
+    echo(f"  {len(site_ids)} demo sites")
+    report_ids = _load_reports(tokens["volunteer"][0], echo)
+    case = _ensure_case(site_ids[0], report_ids, tokens["lawyer"][0])
+    echo(f"  case {case.id} with {len(case.items)} evidence item(s): POST "
+         f"/api/v1/cases/{case.id}/dossiers as the lawyer to export a dossier")
+
+
+def _ensure_site(spec: dict):
+    existing = db.session.scalar(select(Site.id).where(Site.name == spec["name"]))
+    if existing:
+        return existing
+    return sites.create_site(SiteInSchema().load(spec)).id
+
+
+def _ensure_case(site_id, report_ids: dict, lawyer):
+    existing = db.session.scalar(select(Case).where(Case.title == CASE_TITLE))
+    if existing:
+        return existing
+    case = cases.create_case({"site_id": site_id, "title": CASE_TITLE,
+                              "authority": "广州市中级人民法院", "case_number": None,
+                              "legal_status": "monitoring",
+                              "timeline": [{"happened_on": date(2026, 5, 4),
+                                            "text": "志愿者首次拍到排污口出水发黑"}]}, lawyer)
+    for key, purpose in (("dye-outfall", "证明该厂于 2026 年 5 月 4 日向河道排放深色污水"),
+                         ("dye-outfall-2", "证明排污在一周后仍在持续")):
+        report = db.session.get(Report, report_ids[key]) if key in report_ids else None
+        if report is not None:
+            cases.add_item(case.id, {"photo_id": report.photos[0].id, "purpose": purpose,
+                                     "title": f"排污口现场照片（{key}）",
+                                     "include_rejected": False}, lawyer)
+    db.session.refresh(case)
+    return case
+
+
+def _load_reports(volunteer, echo) -> dict:
+    report_ids = {}
     for index, spec in enumerate(REPORTS):
         upload = _upload(spec, index)
         try:
@@ -80,7 +138,9 @@ def load_demo(echo) -> None:
         finally:
             upload.stream.close()
         state = "stored" if created else "already there"
+        report_ids[spec.key] = report.id
         echo(f"  report {spec.key:<14} {report.verdict:<13} {state} ({report.id})")
+    return report_ids
 
 
 def _ensure_account(role, email, password):
