@@ -46,6 +46,9 @@ class Config:
         self.FIELDAPP_CHECK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_CHECK_")
         }
+        self.FIELDAPP_RISK_SETTINGS = {
+            k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_RISK_")
+        }
         # Whole request: every photo at the cap plus room for the report JSON and framing.
         self.MAX_CONTENT_LENGTH = (
             self.FIELDAPP_MAX_PHOTO_BYTES * self.FIELDAPP_MAX_PHOTOS + MB

@@ -9,6 +9,7 @@ from fieldapp.accounts.models import User
 from fieldapp.cases.models import Case, CaseEntry, EvidenceItem
 from fieldapp.errors import Conflict, NotFound, field_error
 from fieldapp.extensions import db
+from fieldapp.hotspots import indexing
 from fieldapp.photos.service import get_photo
 from fieldapp.sites.service import get_site
 
@@ -25,6 +26,7 @@ def create_case(data: dict, user: User) -> Case:
     db.session.flush()
     for entry in data.get("timeline", ()):
         db.session.add(CaseEntry(case_id=case.id, **entry))
+    indexing.refresh_site_risk(case.site_id)
     db.session.commit()
     return case
 
@@ -53,6 +55,8 @@ def update_case(case_id: uuid.UUID, changes: dict) -> Case:
                                  text=f"legal status: {case.legal_status} → {new_status}"))
     for name, value in changes.items():
         setattr(case, name, value)
+    db.session.flush()
+    indexing.refresh_site_risk(case.site_id)
     db.session.commit()
     db.session.refresh(case)
     return case

@@ -40,6 +40,10 @@ class Report(db.Model):
     site_link: Mapped[str | None] = mapped_column(String(8))
     site_distance_m: Mapped[float | None] = mapped_column(Float)
     verdict: Mapped[str] = mapped_column(String(16), index=True)
+    # At least one photo counts as verified evidence (see hotspots.scoring).
+    verified: Mapped[bool] = mapped_column(default=False)
+    # H3 cell (resolution 9) of the WGS-84 point; coarser cells are its parents.
+    h3_cell: Mapped[int | None] = mapped_column(BigInteger)
 
     volunteer: Mapped[User] = relationship()
     photos: Mapped[list[Photo]] = relationship(
@@ -67,6 +71,7 @@ class Photo(db.Model):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     receipt_hash: Mapped[str] = mapped_column(String(64))
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    verified: Mapped[bool] = mapped_column(default=False)
 
     report: Mapped[Report] = relationship(back_populates="photos")
     reviews: Mapped[list[Review]] = relationship(  # noqa: F821 (fieldapp.reviews.models)

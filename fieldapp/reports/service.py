@@ -27,6 +27,7 @@ from fieldapp.evidence import checks, exif, imaging, media
 from fieldapp.extensions import db
 from fieldapp.geo.coordinates import to_wgs84
 from fieldapp.geo.geometry import lon_lat, point_element
+from fieldapp.hotspots import indexing
 from fieldapp.reports.models import VERDICTS, Photo, Report
 from fieldapp.sites import service as sites
 
@@ -175,6 +176,9 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
         report.photos.append(_store_photo(report, position, item, claim_for_checks,
                                           received_at, user))
     report.verdict = worst_verdict(p.verdict for p in report.photos)
+    indexing.refresh_verified(report)
+    indexing.index_new_report(report)
+    indexing.refresh_site_risk(report.site_id)
     return report
 
 
@@ -212,6 +216,8 @@ def relink_site(report_id: uuid.UUID, site_id: uuid.UUID | None, user: User) -> 
         report.site_id, report.site_link, report.site_distance_m = (
             site_id, "manual", round(metres, 1))
     _record_site_link(report, previous, user.id)
+    for site_id in {previous, report.site_id}:
+        indexing.refresh_site_risk(site_id)
     db.session.commit()
     return report
 
@@ -362,6 +368,8 @@ def _recheck_one(photo: Photo) -> bool:
     apply_outcome(photo, metadata, phash, outcome)
     photo.checked_at = datetime.now(UTC)
     report.verdict = worst_verdict(p.verdict for p in report.photos)
+    indexing.refresh_verified(report)
+    indexing.refresh_site_risk(report.site_id)
     custody.append("rechecked", "photo", photo.id,
                    details={"sha256": photo.sha256, "verdict_before": before,
                             "verdict": photo.verdict, "checks_sha256": _checks_digest(outcome)})

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fieldapp.accounts.models import User
 from fieldapp.custody import service as custody
 from fieldapp.extensions import db
+from fieldapp.hotspots import indexing
 from fieldapp.photos.service import get_photo
 from fieldapp.reviews.models import Review
 
@@ -20,6 +21,10 @@ def review_photo(photo_id: uuid.UUID, decision: str, reason: str, user: User) ->
     review = Review(photo_id=photo.id, reviewer_id=user.id, decision=decision,
                     reason=reason.strip(), created_at=now, custody_hash=event.hash)
     db.session.add(review)
+    db.session.flush()
+    db.session.expire(photo, ["reviews"])
+    indexing.refresh_verified(photo.report)
+    indexing.refresh_site_risk(photo.report.site_id)
     db.session.commit()
     return review
 

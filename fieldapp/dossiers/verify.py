@@ -1,0 +1,783 @@
+#!/usr/bin/env python3
+"""Check a fieldapp evidence dossier independently of the server that made it.
+
+A dossier is a ZIP with one top folder holding the original photos byte for byte
+(``originals/``), metadata-free previews (``previews/``), the evidence catalog
+(``catalog.pdf``), the custody events of every item (``custody.jsonl``), a manifest describing
+all of it (``manifest.json``), the server's Ed25519 signature over the manifest's exact bytes
+(``manifest.sig``), the server's public key (``public_key.pem``) and ``SHA256SUMS``.
+
+This file stands alone: it needs Python 3.9 or later and the ``cryptography`` package only::
+
+    pip install cryptography
+    python verify.py DOSSIER.zip                     # prints "OK: ..." or "PROBLEM: ..." lines
+    python verify.py DOSSIER.zip --key KEY.pem       # also require this exact public key
+
+Exit status: 0 when every check passes, 1 when any problem is found, 2 on a usage error or a
+file that cannot be read as a ZIP. From Python::
+
+    from verify import verify_dossier
+    result = verify_dossier("D-2026-0003.zip", expected_key_pem=None)
+    result.ok, result.problems, result.summary
+
+Checks (every problem is reported, naming the file, line or item concerned):
+
+1. ZIP layout: the file opens as a ZIP; every entry lies under exactly one top folder; entries
+   with absolute paths, ``..``, backslashes or symbolic links are refused and reported, as are
+   names that occur twice; the required files are present; the top folder is the dossier's
+   label in the manifest.
+2. Signature: ``manifest.sig`` is a 64-byte Ed25519 signature over the exact bytes of
+   ``manifest.json`` that verifies with ``public_key.pem``; with ``--key`` the key must also be
+   the expected one. The summary gives the key's fingerprint, ``SHA256:`` + the SHA-256 of its
+   DER SubjectPublicKeyInfo, to compare with the one the NGO publishes.
+3. Manifest: UTF-8 JSON (no duplicate keys), format ``fieldapp-dossier/1``, well-formed items,
+   files and custody sections.
+4. Contents: each item's original exists with the manifest's SHA-256 and size (and is named
+   ``originals/NNN-<first 8 hex of its SHA-256>...``); each preview exists and is listed under
+   ``files``; each file under ``files`` exists with that SHA-256; ``catalog.pdf`` and the
+   custody file are listed there; no file is present that the signed manifest does not cover.
+5. ``SHA256SUMS``: every line is well formed and its hash matches its file; every file except
+   ``SHA256SUMS`` itself is listed.
+6. Custody: each line of ``custody.jsonl`` is a JSON event with exactly the ten event fields
+   (none outside the hash) whose ``hash`` re-computes (rule below); seq strictly increases;
+   where one line's seq follows the previous line's by one, its ``prev_hash`` is that line's
+   ``hash`` (event #1 starts from 64 zeros); the line count equals the manifest's
+   ``custody.events``; the last seq is at most ``custody.head_seq`` (and, if it is the head, its
+   hash is ``custody.head_hash``); each item's photo has an intact "received" event whose
+   ``details.sha256`` is the item's SHA-256.
+
+Large dossiers are fine: files are hashed in chunks straight from the ZIP, never unpacked.
+
+The same facts can be checked with ordinary tools after ``unzip``, inside the folder::
+
+    sha256sum -c SHA256SUMS
+    openssl pkeyutl -verify -pubin -inkey public_key.pem -rawin \\
+        -in manifest.json -sigfile manifest.sig
+    openssl pkey -pubin -in public_key.pem -outform DER | sha256sum    # the key fingerprint
+
+and each custody event's hash is the lowercase hex SHA-256 of the UTF-8 bytes of
+``prev_hash + canonical JSON`` of the event's fields other than ``prev_hash`` and ``hash``,
+where canonical JSON means keys sorted, no spaces (separators "," and ":"), non-ASCII kept.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import stat
+import sys
+import zipfile
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+FORMAT = "fieldapp-dossier/1"
+
+# The custody chain rule, identical to the server's (fieldapp/custody/chain.py).
+GENESIS_HASH = "0" * 64
+HASHED_FIELDS = (
+    "seq", "id", "occurred_at", "actor_id", "action", "subject_type", "subject_id", "details",
+)
+EVENT_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
+
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+PUBLIC_KEY = "public_key.pem"
+SUMS = "SHA256SUMS"
+CATALOG = "catalog.pdf"
+DEFAULT_CUSTODY = "custody.jsonl"
+# Files the signed manifest cannot list: itself, its signature, the key, and the sums of all.
+UNLISTED_PARTS = (MANIFEST, SIGNATURE, PUBLIC_KEY, SUMS)
+REQUIRED = (*UNLISTED_PARTS, CATALOG, DEFAULT_CUSTODY)
+
+CHUNK = 1 << 20
+# Caps on what is read whole into memory, so a hostile ZIP cannot exhaust it.
+SMALL_FILE_LIMIT = 64 << 20
+KEY_FILE_LIMIT = 64 << 10
+LINE_LIMIT = 16 << 20
+
+HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+SUMS_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
+DRIVE_PREFIX = re.compile(r"[A-Za-z]:")
+
+
+@dataclass
+class Result:
+    """The outcome of verify_dossier: ok when no problem was found."""
+
+    problems: list[str]
+    summary: str
+    readable: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.readable and not self.problems
+
+
+# --- the chain rule --------------------------------------------------------------------------
+
+def canonical_json(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def link_hash(prev_hash: str, event: dict) -> str:
+    body = {name: event[name] for name in HASHED_FIELDS}
+    return hashlib.sha256(prev_hash.encode() + canonical_json(body)).hexdigest()
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+def _strict_object(pairs):
+    # Duplicate keys would let two JSON readers see two different documents under one hash.
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name):
+    raise ValueError(f"non-standard JSON value {name}")
+
+
+def _parse_json(text: str):
+    return json.loads(text, object_pairs_hook=_strict_object, parse_constant=_reject_constant)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_count(value) -> bool:
+    return _is_int(value) and value >= 0
+
+
+def _is_sha256(value) -> bool:
+    return isinstance(value, str) and HEX64.fullmatch(value) is not None
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _unsafe_path_reason(path: str) -> str | None:
+    """Why a path could escape the dossier folder when unpacked, or None if it cannot."""
+    if path.startswith("/") or DRIVE_PREFIX.match(path):
+        return "absolute path"
+    if "\\" in path:
+        return "backslash in path"
+    if ".." in path.split("/"):
+        return "path goes up with '..'"
+    return None
+
+
+def _is_relative_path(value) -> bool:
+    return _is_text(value) and _unsafe_path_reason(value) is None
+
+
+def _malformed(obj, fields: dict, where: str) -> list[str]:
+    """Problems with the named fields of a manifest section (each checked by its predicate)."""
+    if not isinstance(obj, dict):
+        return [f"{where} is missing or not a JSON object"]
+    return [f"{where}: {name!r} is missing or malformed"
+            for name, valid in fields.items() if not valid(obj.get(name))]
+
+
+def _key_fingerprint(key: Ed25519PublicKey) -> str:
+    der = key.public_bytes(serialization.Encoding.DER,
+                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "SHA256:" + hashlib.sha256(der).hexdigest()
+
+
+def load_public_key(pem: bytes | str) -> Ed25519PublicKey:
+    """An Ed25519 public key from SubjectPublicKeyInfo PEM; ValueError if it is not one."""
+    if isinstance(pem, str):
+        pem = pem.encode()
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, UnsupportedAlgorithm) as err:
+        raise ValueError(f"not a PEM public key ({err})") from err
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+# --- the report being built ------------------------------------------------------------------
+
+@dataclass
+class _Report:
+    problems: list[str] = field(default_factory=list)
+    label: str = "?"
+    items: int = 0
+    originals: int = 0
+    events: int = 0
+    fingerprint: str | None = None
+    signature_ok: bool = False
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+
+    def summary(self) -> str:
+        if self.fingerprint is None:
+            signed = "no usable public key"
+        elif self.signature_ok:
+            signed = f"signature by key {self.fingerprint}"
+        else:
+            signed = f"signature INVALID (key {self.fingerprint})"
+        return (f"{self.label}: {self.items} items, {self.originals} originals, "
+                f"{self.events} custody events, {signed}")
+
+
+# --- the archive -----------------------------------------------------------------------------
+
+class _Archive:
+    """The files under the dossier's top folder, each hashed at most once, straight from the ZIP."""
+
+    def __init__(self, zf: zipfile.ZipFile, top: str, files: dict, report: _Report):
+        self.zf, self.top, self.files, self.report = zf, top, files, report
+        self._digests: dict[str, tuple[str, int] | None] = {}
+
+    def has(self, path: str) -> bool:
+        return path in self.files
+
+    def open(self, path: str):
+        return self.zf.open(self.files[path])
+
+    def digest(self, path: str) -> tuple[str, int] | None:
+        """(SHA-256 hex, size) of a present file, or None if it cannot be read (reported)."""
+        if path not in self._digests:
+            self._digests[path] = self._hash(path)
+        return self._digests[path]
+
+    def read_small(self, path: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
+        """A present file's bytes, or None if it is absent, too large or unreadable."""
+        if not self.has(path):
+            return None
+        if self.files[path].file_size > limit:
+            self.report.problem(f"{path}: too large ({self.files[path].file_size} bytes)")
+            return None
+        try:
+            with self.open(path) as stream:
+                data = stream.read()
+        except Exception as err:  # any decoding failure is a finding, not a crash
+            self._unreadable(path, err)
+            return None
+        self._digests[path] = (hashlib.sha256(data).hexdigest(), len(data))
+        return data
+
+    def _hash(self, path: str) -> tuple[str, int] | None:
+        digest, size = hashlib.sha256(), 0
+        try:
+            with self.open(path) as stream:
+                for chunk in iter(lambda: stream.read(CHUNK), b""):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except Exception as err:  # a corrupt entry (bad CRC, bad deflate...) is a finding
+            self._unreadable(path, err)
+            return None
+        return digest.hexdigest(), size
+
+    def _unreadable(self, path: str, err: Exception) -> None:
+        self._digests[path] = None
+        self.report.problem(f"{path}: cannot be read from the ZIP ({err})")
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _safe_entries(zf: zipfile.ZipFile, report: _Report) -> dict[str, zipfile.ZipInfo]:
+    """Every entry that is safe to unpack, by name; the others are refused and reported."""
+    entries: dict[str, zipfile.ZipInfo] = {}
+    for info in zf.infolist():
+        name = info.filename
+        reason = _unsafe_path_reason(name) or ("symbolic link" if _is_symlink(info) else None)
+        if reason:
+            report.problem(f"ZIP entry {name!r} refused: {reason}")
+            continue
+        if name in entries:
+            report.problem(f"ZIP entry {name!r} occurs more than once (ambiguous)")
+        entries[name] = info
+    return entries
+
+
+def _top_folder(entries: dict, report: _Report) -> str | None:
+    """The one top folder; if there are several, the one holding the manifest, if unique."""
+    tops = sorted({name.split("/", 1)[0] for name in entries if "/" in name})
+    loose = sorted(name for name in entries if "/" not in name)
+    if len(tops) == 1 and not loose:
+        return tops[0]
+    found = ", ".join([f"{top}/" for top in tops] + loose) or "nothing"
+    report.problem(f"ZIP must hold exactly one top folder; found: {found}")
+    holding_manifest = [top for top in tops if f"{top}/{MANIFEST}" in entries]
+    return holding_manifest[0] if len(holding_manifest) == 1 else None
+
+
+def _open_archive(zf: zipfile.ZipFile, report: _Report) -> _Archive | None:
+    entries = _safe_entries(zf, report)
+    top = _top_folder(entries, report)
+    if top is None:
+        return None
+    prefix = f"{top}/"
+    files = {name[len(prefix):]: info for name, info in entries.items()
+             if name.startswith(prefix) and not name.endswith("/")}
+    report.label = top
+    return _Archive(zf, top, files, report)
+
+
+def _check_required(archive: _Archive, report: _Report) -> None:
+    for path in REQUIRED:
+        if not archive.has(path):
+            report.problem(f"required file {path} is missing")
+
+
+# --- 2. signature ----------------------------------------------------------------------------
+
+def _check_signature(archive: _Archive, manifest_bytes: bytes | None,
+                     expected_key: Ed25519PublicKey | None, report: _Report) -> None:
+    key = _dossier_key(archive, report)
+    if key is None:
+        return
+    report.fingerprint = _key_fingerprint(key)
+    if expected_key is not None and _key_fingerprint(expected_key) != report.fingerprint:
+        report.problem(f"{PUBLIC_KEY} ({report.fingerprint}) is not the expected key "
+                       f"({_key_fingerprint(expected_key)})")
+    signature = archive.read_small(SIGNATURE, KEY_FILE_LIMIT)
+    if signature is None or manifest_bytes is None:
+        return
+    if len(signature) != 64:
+        report.problem(f"{SIGNATURE} is {len(signature)} bytes; an Ed25519 signature is 64")
+        return
+    try:
+        key.verify(signature, manifest_bytes)
+    except InvalidSignature:
+        report.problem(f"{SIGNATURE}: the signature over {MANIFEST} does not verify with "
+                       f"{PUBLIC_KEY} ({MANIFEST} was changed, or signed with another key)")
+        return
+    report.signature_ok = True
+
+
+def _dossier_key(archive: _Archive, report: _Report) -> Ed25519PublicKey | None:
+    pem = archive.read_small(PUBLIC_KEY, KEY_FILE_LIMIT)
+    if pem is None:
+        return None
+    try:
+        return load_public_key(pem)
+    except ValueError as err:
+        report.problem(f"{PUBLIC_KEY}: {err}")
+        return None
+
+
+# --- 3. manifest -----------------------------------------------------------------------------
+
+ITEM_FIELDS = {"number": _is_int, "photo_id": _is_text, "sha256": _is_sha256,
+               "size": _is_count, "original": _is_relative_path}
+CUSTODY_FIELDS = {"head_seq": _is_count, "head_hash": _is_sha256, "events": _is_count,
+                  "file": _is_relative_path}
+
+
+def _load_manifest(data: bytes | None, report: _Report) -> dict | None:
+    if data is None:
+        return None
+    try:
+        manifest = _parse_json(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        report.problem(f"{MANIFEST} is not valid UTF-8 JSON ({err})")
+        return None
+    if not isinstance(manifest, dict):
+        report.problem(f"{MANIFEST} is not a JSON object")
+        return None
+    if manifest.get("format") != FORMAT:
+        report.problem(f"{MANIFEST}: format is {manifest.get('format')!r}, expected {FORMAT!r} "
+                       "(its contents were not checked)")
+        return None
+    return manifest
+
+
+def _manifest_items(manifest: dict, report: _Report) -> list[dict]:
+    """The well-formed items; each malformed one is reported."""
+    items = manifest.get("items")
+    if not isinstance(items, list):
+        report.problem(f"{MANIFEST}: 'items' is missing or not a list")
+        return []
+    report.items = len(items)
+    good, numbers = [], set()
+    for index, item in enumerate(items, start=1):
+        where = f"{MANIFEST} item #{index}"
+        found = _malformed(item, ITEM_FIELDS, where)
+        if isinstance(item, dict) and not (item.get("preview") is None
+                                           or _is_relative_path(item.get("preview"))):
+            found.append(f"{where}: 'preview' is malformed")
+        for message in found:
+            report.problem(message)
+        if found:
+            continue
+        if item["number"] in numbers:
+            report.problem(f"{where}: item number {item['number']} is used twice")
+        numbers.add(item["number"])
+        good.append(item)
+    return good
+
+
+def _manifest_files(manifest: dict, report: _Report) -> dict[str, str]:
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        report.problem(f"{MANIFEST}: 'files' is missing or not an object")
+        return {}
+    good = {}
+    for path, sha256 in files.items():
+        if not _is_relative_path(path) or not _is_sha256(sha256):
+            report.problem(f"{MANIFEST}: files entry {path!r} is malformed")
+            continue
+        good[path] = sha256.lower()
+    return good
+
+
+def _manifest_custody(manifest: dict, report: _Report) -> dict | None:
+    custody = manifest.get("custody")
+    found = _malformed(custody, CUSTODY_FIELDS, f"{MANIFEST} custody")
+    for message in found:
+        report.problem(message)
+    return None if found else custody
+
+
+def _check_label(manifest: dict, archive: _Archive, report: _Report) -> None:
+    dossier = manifest.get("dossier")
+    label = dossier.get("label") if isinstance(dossier, dict) else None
+    if label != archive.top:
+        report.problem(f"top folder {archive.top}/ is not the manifest's dossier label {label!r}")
+
+
+# --- 4. contents -----------------------------------------------------------------------------
+
+def _check_items(items: list[dict], files: dict, archive: _Archive, report: _Report) -> None:
+    for item in items:
+        _check_original(item, archive, report)
+        _check_preview(item, files, archive, report)
+
+
+def _check_original(item: dict, archive: _Archive, report: _Report) -> None:
+    path, sha256 = item["original"], item["sha256"].lower()
+    where = f"item {item['number']}"
+    expected_prefix = f"originals/{item['number']:03d}-{sha256[:8]}"
+    if not path.startswith(expected_prefix):
+        report.problem(f"{where}: original {path} is not named {expected_prefix}<ext>")
+    if not archive.has(path):
+        report.problem(f"{where}: original {path} is missing")
+        return
+    digest = archive.digest(path)
+    if digest is None:
+        return
+    actual_sha, actual_size = digest
+    if actual_sha != sha256:
+        report.problem(f"{path} ({where}): SHA-256 is {actual_sha}, the manifest says {sha256} "
+                       "(the original was altered or replaced)")
+    if actual_size != item["size"]:
+        report.problem(f"{path} ({where}): size is {actual_size} bytes, "
+                       f"the manifest says {item['size']}")
+    if actual_sha == sha256 and actual_size == item["size"]:
+        report.originals += 1
+
+
+def _check_preview(item: dict, files: dict, archive: _Archive, report: _Report) -> None:
+    path = item.get("preview")
+    if path is None:
+        return
+    where = f"item {item['number']}"
+    if not archive.has(path):
+        report.problem(f"{where}: preview {path} is missing")
+    if path not in files:
+        report.problem(f"{where}: preview {path} is not listed in the manifest's files")
+
+
+def _check_listed_files(files: dict, custody_file: str, archive: _Archive,
+                        report: _Report) -> None:
+    for path in (CATALOG, custody_file):
+        if path not in files:
+            report.problem(f"{path} is not listed in the manifest's files "
+                           "(not covered by the signature)")
+    for path, sha256 in files.items():
+        if not archive.has(path):
+            report.problem(f"{path} is listed in {MANIFEST} but missing")
+            continue
+        digest = archive.digest(path)
+        if digest is not None and digest[0] != sha256:
+            report.problem(f"{path}: SHA-256 is {digest[0]}, {MANIFEST} says {sha256}")
+
+
+def _check_no_extras(items: list[dict], files: dict, archive: _Archive, report: _Report) -> None:
+    covered = set(UNLISTED_PARTS) | set(files) | {item["original"] for item in items}
+    for path in sorted(set(archive.files) - covered):
+        report.problem(f"unexpected file {path} (not covered by the signed manifest)")
+
+
+# --- 5. SHA256SUMS ---------------------------------------------------------------------------
+
+def _check_sums(archive: _Archive, report: _Report) -> None:
+    data = archive.read_small(SUMS)
+    if data is None:
+        return
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        report.problem(f"{SUMS} is not UTF-8 text")
+        return
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline
+    listed = set()
+    for number, line in enumerate(lines, start=1):
+        path = _check_sums_line(line, f"{SUMS} line {number}", archive, report)
+        if path is None:
+            continue
+        if path in listed:
+            report.problem(f"{SUMS} line {number}: {path} is listed twice")
+        listed.add(path)
+    for path in sorted(set(archive.files) - listed - {SUMS}):
+        report.problem(f"{path} is not listed in {SUMS}")
+
+
+def _check_sums_line(line: str, where: str, archive: _Archive, report: _Report) -> str | None:
+    """Check one "<hex>  <path>" line; return its path (None if malformed)."""
+    match = SUMS_LINE.fullmatch(line)
+    if not match:
+        report.problem(f"{where}: not in sha256sum format ('<hex>  <path>')")
+        return None
+    expected, path = match.group(1).lower(), match.group(2)
+    if not archive.has(path):
+        report.problem(f"{where}: {path} is missing")
+        return path
+    digest = archive.digest(path)
+    if digest is not None and digest[0] != expected:
+        report.problem(f"{where}: {path} has SHA-256 {digest[0]}, {SUMS} says {expected}")
+    return path
+
+
+# --- 6. custody ------------------------------------------------------------------------------
+
+@dataclass
+class _Custody:
+    lines: int = 0
+    last_seq: int | None = None
+    last_hash: str | None = None
+    # photo id -> the SHA-256s its intact "received" events record
+    received: dict[str, set] = field(default_factory=dict)
+
+
+def _numbered_lines(stream):
+    """(line number, bytes or None when longer than LINE_LIMIT), reading a line at a time."""
+    number = 0
+    while True:
+        raw = stream.readline(LINE_LIMIT + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) <= LINE_LIMIT:
+            yield number, raw
+            continue
+        while raw and not raw.endswith(b"\n"):
+            raw = stream.readline(LINE_LIMIT + 1)
+        yield number, None
+
+
+def _read_custody(archive: _Archive, path: str, report: _Report) -> _Custody | None:
+    if not archive.has(path):
+        return None
+    custody, previous = _Custody(), None
+    try:
+        with archive.open(path) as stream:
+            for number, raw in _numbered_lines(stream):
+                custody.lines += 1
+                event = _check_event(raw, previous, f"{path} line {number}", custody, report)
+                previous = event or previous
+    except Exception as err:  # a corrupt entry is a finding, not a crash
+        report.problem(f"{path}: cannot be read from the ZIP ({err})")
+    if previous is not None:
+        custody.last_seq, custody.last_hash = previous["seq"], previous["hash"]
+    report.events = custody.lines
+    return custody
+
+
+def _check_event(raw: bytes | None, previous: dict | None, where: str, custody: _Custody,
+                 report: _Report) -> dict | None:
+    """Check one custody line against its own hash and the previous line; return the event."""
+    event = _parse_event(raw, where, report)
+    if event is None:
+        return None
+    where = f"{where} (event #{event['seq']})"
+    intact = _hash_holds(event, where, report)
+    _check_link(event, previous, where, report)
+    if intact:
+        _note_received(event, custody)
+    return event
+
+
+def _parse_event(raw: bytes | None, where: str, report: _Report) -> dict | None:
+    if raw is None:
+        report.problem(f"{where}: longer than {LINE_LIMIT} bytes")
+        return None
+    try:
+        event = _parse_json(raw.decode("utf-8"))
+    except json.JSONDecodeError as err:
+        # The position within the line; "line 1" from the decoder would mislead here.
+        report.problem(f"{where}: not valid JSON ({err.msg} at character {err.pos + 1})")
+        return None
+    except (UnicodeDecodeError, ValueError) as err:
+        report.problem(f"{where}: not valid UTF-8 JSON ({err})")
+        return None
+    problem = _event_shape_problem(event)
+    if problem:
+        report.problem(f"{where}: {problem}")
+        return None
+    return event
+
+
+def _event_shape_problem(event) -> str | None:
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    missing = [name for name in EVENT_FIELDS if name not in event]
+    if missing:
+        return "missing " + ", ".join(missing)
+    extra = sorted(set(event) - set(EVENT_FIELDS))
+    if extra:
+        return "fields outside the hash: " + ", ".join(extra)
+    if not (_is_int(event["seq"]) and event["seq"] >= 1):
+        return "seq is not a positive integer"
+    if not (_is_sha256(event["prev_hash"]) and _is_sha256(event["hash"])):
+        return "prev_hash or hash is not a SHA-256 hex string"
+    return None
+
+
+def _hash_holds(event: dict, where: str, report: _Report) -> bool:
+    try:
+        holds = link_hash(event["prev_hash"], event) == event["hash"]
+    except UnicodeEncodeError:
+        holds = False
+    if not holds:
+        report.problem(f"{where}: hash does not match its content (event altered)")
+    return holds
+
+
+def _check_link(event: dict, previous: dict | None, where: str, report: _Report) -> None:
+    seq = event["seq"]
+    if seq == 1 and event["prev_hash"] != GENESIS_HASH:
+        report.problem(f"{where}: the first event's prev_hash is not {GENESIS_HASH}")
+    if previous is None:
+        return
+    if seq <= previous["seq"]:
+        report.problem(f"{where}: seq does not increase (previous line is #{previous['seq']})")
+    elif seq == previous["seq"] + 1 and event["prev_hash"] != previous["hash"]:
+        report.problem(f"{where}: prev_hash is not the hash of event #{previous['seq']} "
+                       "on the previous line (chain broken)")
+
+
+def _note_received(event: dict, custody: _Custody) -> None:
+    if event["action"] == "received" and event["subject_type"] == "photo":
+        details = event["details"] if isinstance(event["details"], dict) else {}
+        sha256 = details.get("sha256")
+        if isinstance(sha256, str):
+            custody.received.setdefault(str(event["subject_id"]), set()).add(sha256.lower())
+
+
+def _check_custody_against_manifest(custody: _Custody, section: dict, items: list[dict],
+                                    report: _Report) -> None:
+    path = section["file"]
+    if custody.lines != section["events"]:
+        report.problem(f"{path} has {custody.lines} events, {MANIFEST} says {section['events']} "
+                       "(events removed or added)")
+    if custody.last_seq is not None and custody.last_seq > section["head_seq"]:
+        report.problem(f"{path}: last event #{custody.last_seq} is beyond the chain head "
+                       f"#{section['head_seq']} recorded in {MANIFEST}")
+    if custody.last_seq == section["head_seq"] and custody.last_hash != section["head_hash"]:
+        report.problem(f"{path}: the hash of head event #{custody.last_seq} is not the "
+                       f"head_hash recorded in {MANIFEST}")
+    for item in items:
+        if item["sha256"].lower() not in custody.received.get(item["photo_id"], set()):
+            report.problem(f"item {item['number']}: {path} has no intact 'received' event for "
+                           f"photo {item['photo_id']} with SHA-256 {item['sha256']}")
+
+
+# --- putting it together ---------------------------------------------------------------------
+
+def verify_dossier(path, expected_key_pem: bytes | str | None = None) -> Result:
+    """Check the dossier ZIP at path; every problem found is listed in the Result.
+
+    expected_key_pem pins the public key the dossier must be signed with; an invalid PEM raises
+    ValueError. A file that cannot be opened as a ZIP gives a Result with readable=False.
+    """
+    expected_key = load_public_key(expected_key_pem) if expected_key_pem is not None else None
+    try:
+        zf = zipfile.ZipFile(path)
+    # RuntimeError covers NotImplementedError, raised for an unknown ZIP version.
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, RuntimeError) as err:
+        return Result([f"{path}: cannot be read as a ZIP file ({err})"],
+                      "not a readable ZIP file", readable=False)
+    report = _Report()
+    with zf:
+        archive = _open_archive(zf, report)
+        if archive is not None:
+            _verify_archive(archive, expected_key, report)
+    return Result(report.problems, report.summary())
+
+
+def _verify_archive(archive: _Archive, expected_key: Ed25519PublicKey | None,
+                    report: _Report) -> None:
+    _check_required(archive, report)
+    manifest_bytes = archive.read_small(MANIFEST)
+    _check_signature(archive, manifest_bytes, expected_key, report)
+    manifest = _load_manifest(manifest_bytes, report)
+    items, section = [], None
+    if manifest is not None:
+        _check_label(manifest, archive, report)
+        items = _manifest_items(manifest, report)
+        files = _manifest_files(manifest, report)
+        section = _manifest_custody(manifest, report)
+        custody_file = section["file"] if section else DEFAULT_CUSTODY
+        _check_items(items, files, archive, report)
+        _check_listed_files(files, custody_file, archive, report)
+        _check_no_extras(items, files, archive, report)
+    _check_sums(archive, report)
+    # Without a usable manifest the chain is still checked on its own.
+    custody = _read_custody(archive, section["file"] if section else DEFAULT_CUSTODY, report)
+    if custody is not None and section is not None:
+        _check_custody_against_manifest(custody, section, items, report)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="verify.py", description="Check a fieldapp evidence dossier ZIP.")
+    parser.add_argument("dossier", help="the dossier ZIP file")
+    parser.add_argument("--key", metavar="FILE",
+                        help="PEM public key the dossier must be signed with")
+    args = parser.parse_args(argv)
+    try:
+        expected = _read_key_file(args.key) if args.key else None
+        if expected is not None:
+            load_public_key(expected)
+    except (OSError, ValueError) as err:
+        print(f"ERROR: --key {args.key}: {err}", file=sys.stderr)
+        return 2
+    result = verify_dossier(args.dossier, expected_key_pem=expected)
+    if not result.readable:
+        for problem in result.problems:
+            print(f"ERROR: {problem}", file=sys.stderr)
+        return 2
+    if result.ok:
+        print(f"OK: {result.summary}")
+        return 0
+    for problem in result.problems:
+        print(f"PROBLEM: {problem}")
+    print(f"FAILED: {len(result.problems)} problem(s); {result.summary}")
+    return 1
+
+
+def _read_key_file(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(KEY_FILE_LIMIT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

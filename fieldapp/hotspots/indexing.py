@@ -1,0 +1,95 @@
+"""Keeping the hotspot tables in step with reports, inside the caller's transaction.
+
+Every report adds one to its cell's count at each resolution, for its UTC day, category
+and verified flag; when a review or recheck changes the flag, the count moves. Site risk is
+recomputed for the sites a change touches.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import select, text
+
+from fieldapp.cases.models import Case
+from fieldapp.extensions import db
+from fieldapp.geo.geometry import lon_lat
+from fieldapp.hotspots import cells, scoring
+from fieldapp.hotspots.models import SiteRisk
+from fieldapp.reports.models import Photo, Report
+
+_ADD_CELL = text("""
+    INSERT INTO h3_cells (cell, res, center, boundary)
+    VALUES (:cell, :res, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+            ST_GeomFromText(:ring, 4326))
+    ON CONFLICT (cell) DO NOTHING
+""")
+_ADD_ONE = text("""
+    INSERT INTO hex_counts (res, cell, day, category, verified, reports)
+    VALUES (:res, :cell, :day, :category, :verified, 1)
+    ON CONFLICT (res, cell, day, category, verified)
+    DO UPDATE SET reports = hex_counts.reports + 1
+""")
+# A plain UPDATE: PostgreSQL checks an INSERT's row (reports >= 0) before ON CONFLICT.
+_REMOVE_ONE = text("""
+    UPDATE hex_counts SET reports = reports - 1
+    WHERE res = :res AND cell = :cell AND day = :day AND category = :category
+      AND verified = :verified
+""")
+
+
+def risk_params() -> scoring.RiskParams:
+    return scoring.RiskParams.from_mapping(current_app.config["FIELDAPP_RISK_SETTINGS"])
+
+
+def index_new_report(report: Report) -> None:
+    """Give a new report its H3 cell and count it."""
+    lon, lat = lon_lat(report.location)
+    by_res = cells.cells_for(lon, lat)
+    report.h3_cell = by_res[cells.FINEST]
+    for res, cell in by_res.items():
+        (clon, clat), ring = cells.cell_shape(cell)
+        wkt = "POLYGON((" + ", ".join(f"{x} {y}" for x, y in ring) + "))"
+        db.session.execute(_ADD_CELL, {"cell": cell, "res": res, "lon": clon, "lat": clat,
+                                       "ring": wkt})
+    _count(report, report.verified, +1)
+
+
+def _count(report: Report, verified: bool, delta: int) -> None:
+    day = report.observed_at.astimezone(UTC).date()
+    params = [{"res": res, "cell": cell, "day": day, "category": report.category,
+               "verified": verified}
+              for res, cell in cells.parents_of(report.h3_cell).items()]
+    db.session.execute(_ADD_ONE if delta > 0 else _REMOVE_ONE, params)
+
+
+def refresh_verified(report: Report) -> None:
+    """Recompute photo and report verified flags; move the report's counts if it changed."""
+    for photo in report.photos:
+        latest = photo.reviews[-1].decision if photo.reviews else None
+        photo.verified = scoring.photo_is_verified(photo.verdict, latest)
+    now_verified = any(photo.verified for photo in report.photos)
+    if report.h3_cell is not None and now_verified != report.verified:
+        _count(report, report.verified, -1)
+        _count(report, now_verified, +1)
+    report.verified = now_verified
+
+
+def refresh_site_risk(site_id: uuid.UUID | None, now: datetime | None = None) -> None:
+    """Store the risk components of one site as of now (nothing for None)."""
+    if site_id is None:
+        return
+    now = now or datetime.now(UTC)
+    evidence = [scoring.Evidence(category, observed_at, str(volunteer))
+                for category, observed_at, volunteer in db.session.execute(
+                    select(Report.category, Report.observed_at, Report.volunteer_id)
+                    .join(Photo, Photo.report_id == Report.id)
+                    .where(Report.site_id == site_id, Photo.verified))]
+    components = scoring.evidence_components(evidence, now, risk_params())
+    open_cases = db.session.scalar(
+        select(db.func.count()).select_from(Case).where(
+            Case.site_id == site_id, Case.legal_status.in_(scoring.OPEN_LEGAL_STATUSES)))
+    row = db.session.get(SiteRisk, site_id) or SiteRisk(site_id=site_id)
+    row.components, row.open_cases, row.computed_at = components, open_cases, now
+    db.session.add(row)
