@@ -47,6 +47,7 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.dossiers.routes import blp as dossiers_blp
     from fieldapp.extensions import api
     from fieldapp.health import blp as health_blp
+    from fieldapp.hotspots.routes import blp as hotspots_blp
     from fieldapp.photos.routes import blp as photos_blp
     from fieldapp.reports.routes import blp as reports_blp
     from fieldapp.reports.schemas import ReportClaimSchema
@@ -54,7 +55,7 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.sites.routes import blp as sites_blp
 
     for blueprint in (health_blp, auth_blp, reports_blp, photos_blp, reviews_blp, sites_blp,
-                      cases_blp, dossiers_blp):
+                      cases_blp, dossiers_blp, hotspots_blp):
         api.register_blueprint(blueprint)
     # The claim travels as a JSON text part of a multipart body; name its schema in the document.
     if "ReportClaim" not in api.spec.components.schemas:

@@ -46,6 +46,8 @@ class Config:
         self.FIELDAPP_CHECK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_CHECK_")
         }
+        # The public layer withholds hexagons with fewer reports than this (k-anonymity).
+        self.FIELDAPP_PUBLIC_MIN_COUNT = _int("FIELDAPP_PUBLIC_MIN_COUNT", 3)
         self.FIELDAPP_RISK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_RISK_")
         }

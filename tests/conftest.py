@@ -13,19 +13,43 @@ from psycopg2 import sql
 
 from fieldapp import create_app
 from fieldapp.config import Config
-from tests.helpers import TEMPLATE_DB, TEST_DB_URL
+from fieldapp.extensions import db
+from tests.helpers import TEMPLATE_DB, TEST_DB_PREFIX, TEST_DB_URL
+
+
+def _admin_connection(url: str):
+    dsn = psycopg2.extensions.parse_dsn(url)
+    dsn.pop("dbname")
+    conn = psycopg2.connect(dbname="postgres", **dsn)
+    conn.autocommit = True
+    return conn
+
+
+def _drop(cur, name: str) -> None:
+    cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _recreate_database(url: str) -> None:
-    dsn = psycopg2.extensions.parse_dsn(url)
-    name = dsn.pop("dbname")
-    conn = psycopg2.connect(dbname="postgres", **dsn)
-    conn.autocommit = True
+    """A fresh database from the PostGIS template; leftovers of dead runs are dropped."""
+    name = psycopg2.extensions.parse_dsn(url)["dbname"]
+    conn = _admin_connection(url)
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                    (TEST_DB_PREFIX + "%",))
+        for (stale,) in cur.fetchall():
+            pid = stale[len(TEST_DB_PREFIX):]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                _drop(cur, stale)
+        _drop(cur, name)
         cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
             sql.Identifier(name), sql.Identifier(TEMPLATE_DB)))
+    conn.close()
+
+
+def _drop_database(url: str) -> None:
+    conn = _admin_connection(url)
+    with conn.cursor() as cur:
+        _drop(cur, psycopg2.extensions.parse_dsn(url)["dbname"])
     conn.close()
 
 
@@ -47,7 +71,11 @@ def app(data_dir):
     ))
     with application.app_context():
         upgrade()
-    return application
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    _drop_database(TEST_DB_URL)
 
 
 @pytest.fixture()

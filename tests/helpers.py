@@ -11,8 +11,11 @@ import psycopg2
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_PHOTOS = PROJECT_ROOT.parent / "shared" / "photos"
+# One database per test run (named after the process), so runs side by side never collide.
+TEST_DB_PREFIX = "fieldapp_test_"
 TEST_DB_URL = os.environ.get(
-    "FIELDAPP_TEST_DATABASE_URL", "postgresql://fieldapp:fieldapp@127.0.0.1:5432/fieldapp_test"
+    "FIELDAPP_TEST_DATABASE_URL",
+    f"postgresql://fieldapp:fieldapp@127.0.0.1:5432/{TEST_DB_PREFIX}{os.getpid()}",
 )
 TEMPLATE_DB = os.environ.get("FIELDAPP_TEST_TEMPLATE_DB", "fieldapp_template")
 

@@ -15,14 +15,12 @@ def resolution_for_zoom(zoom: int) -> int:
 
 
 def cells_for(lon: float, lat: float) -> dict[int, int]:
-    """The report's cell at every kept resolution, as 64-bit integers."""
-    finest = h3.latlng_to_cell(lat, lon, FINEST)
-    return {res: h3.str_to_int(h3.cell_to_parent(finest, res)) for res in RESOLUTIONS}
+    """The cell containing the point at every kept resolution, as 64-bit integers.
 
-
-def parents_of(finest_cell: int) -> dict[int, int]:
-    finest = h3.int_to_str(finest_cell)
-    return {res: h3.str_to_int(h3.cell_to_parent(finest, res)) for res in RESOLUTIONS}
+    Each is looked up directly rather than as the parent of the finest: H3's hexagons do
+    not nest exactly, and a point must be counted in the hexagon it is drawn inside.
+    """
+    return {res: h3.str_to_int(h3.latlng_to_cell(lat, lon, res)) for res in RESOLUTIONS}
 
 
 def cell_shape(cell: int) -> tuple[tuple[float, float], list[tuple[float, float]]]:

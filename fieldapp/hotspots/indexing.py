@@ -60,7 +60,7 @@ def _count(report: Report, verified: bool, delta: int) -> None:
     day = report.observed_at.astimezone(UTC).date()
     params = [{"res": res, "cell": cell, "day": day, "category": report.category,
                "verified": verified}
-              for res, cell in cells.parents_of(report.h3_cell).items()]
+              for res, cell in cells.cells_for(*lon_lat(report.location)).items()]
     db.session.execute(_ADD_ONE if delta > 0 else _REMOVE_ONE, params)
 
 

@@ -202,6 +202,19 @@ def _record_site_link(report: Report, previous, actor_id) -> None:
         "link": report.site_link, "distance_m": report.site_distance_m})
 
 
+def link_reports_to_site(report_ids: list[uuid.UUID], site_id: uuid.UUID, user: User) -> int:
+    """Link many reports to a new site in the caller's transaction (promoting a hotspot)."""
+    count = 0
+    for report in db.session.scalars(select(Report).where(Report.id.in_(report_ids))):
+        lon, lat = lon_lat(report.location)
+        previous = report.site_id
+        report.site_id, report.site_link = site_id, "manual"
+        report.site_distance_m = round(sites.distance_to_site(site_id, lon, lat), 1)
+        _record_site_link(report, previous, user.id)
+        count += 1
+    return count
+
+
 def relink_site(report_id: uuid.UUID, site_id: uuid.UUID | None, user: User) -> Report:
     """A coordinator links, relinks or unlinks a report; each change is a custody event."""
     report = get_report(report_id, user)

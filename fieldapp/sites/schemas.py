@@ -14,8 +14,8 @@ def _text(max_length: int, **kwargs):
     return fields.String(validate=validate.Length(max=max_length), allow_none=True, **kwargs)
 
 
-class SiteInSchema(Schema):
-    """Fields a coordinator sends; `geometry` is GeoJSON, in `crs` (default wgs84)."""
+class SiteFieldsSchema(Schema):
+    """A site's descriptive fields (everything but its geometry)."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
     name_en = _text(300)
@@ -26,14 +26,19 @@ class SiteInSchema(Schema):
     address = _text(2000)
     region = _text(120)
     status = fields.String(load_default="active", validate=validate.OneOf(SITE_STATUSES))
-    geometry = fields.Dict(required=True)
-    crs = fields.String(load_default="wgs84", load_only=True,
-                        validate=validate.OneOf(CRS_CHOICES))
 
     @validates("uscc")
     def check_uscc(self, value, **kwargs):
         if value and (problem := uscc_problem(value)):
             raise ValidationError(f"not a valid unified social credit code: {problem}")
+
+
+class SiteInSchema(SiteFieldsSchema):
+    """Fields a coordinator sends; `geometry` is GeoJSON, in `crs` (default wgs84)."""
+
+    geometry = fields.Dict(required=True)
+    crs = fields.String(load_default="wgs84", load_only=True,
+                        validate=validate.OneOf(CRS_CHOICES))
 
     @post_load
     def build_geometry(self, data, **kwargs):
@@ -66,6 +71,8 @@ class SiteSchema(Schema):
     region = fields.String(allow_none=True)
     status = fields.String()
     geometry = fields.Function(lambda site: to_geojson(site.geom), metadata={"type": "object"})
+    risk = fields.Function(lambda site: getattr(site, "risk", None), metadata={
+        "type": "object", "description": "with order=risk: score and its components"})
     created_at = fields.DateTime(format="iso")
     updated_at = fields.DateTime(format="iso")
 
@@ -75,6 +82,8 @@ class SiteListArgsSchema(Schema):
     status = fields.String(validate=validate.OneOf(SITE_STATUSES))
     q = fields.String(validate=validate.Length(min=1, max=200),
                       metadata={"description": "search in name, English name and operator"})
+    order = fields.String(load_default="name", validate=validate.OneOf(("name", "risk")),
+                          metadata={"description": "risk: highest risk first, with components"})
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "geojson")))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))

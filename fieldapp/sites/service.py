@@ -14,9 +14,16 @@ from fieldapp.sites.models import Site
 
 
 def create_site(data: dict) -> Site:
+    site = create_site_in_session(data)
+    db.session.commit()
+    return site
+
+
+def create_site_in_session(data: dict) -> Site:
+    """Add a site within the caller's transaction."""
     site = Site(**_columns(data))
     db.session.add(site)
-    db.session.commit()
+    db.session.flush()
     return site
 
 
@@ -61,8 +68,13 @@ def list_sites(args: dict) -> tuple[list[Site], int]:
         stmt = stmt.where(or_(Site.name.ilike(pattern, escape="\\"),
                               Site.name_en.ilike(pattern, escape="\\"),
                               Site.operator.ilike(pattern, escape="\\")))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     page, size = args["page"], args["page_size"]
+    if args.get("order") == "risk":
+        from fieldapp.hotspots.service import rank_by_risk
+
+        ranked = rank_by_risk(list(db.session.scalars(stmt)))
+        return ranked[(page - 1) * size: page * size], len(ranked)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     items = db.session.scalars(stmt.order_by(Site.name, Site.id)
                                .offset((page - 1) * size).limit(size)).all()
     return list(items), total

@@ -1,0 +1,171 @@
+"""Hotspot queries: hex-bin counts, clusters of reports at no known site, site risk."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from fieldapp.errors import Conflict
+from fieldapp.extensions import db
+from fieldapp.hotspots import cells, scoring
+from fieldapp.hotspots.indexing import refresh_site_risk, risk_params
+from fieldapp.hotspots.models import SiteRisk
+from fieldapp.sites.models import Site
+
+# --- hex bins ------------------------------------------------------------------------------
+
+_HEXBINS = """
+    SELECT c.cell, ST_AsGeoJSON(c.boundary, 7)::json AS geometry, sum(h.reports)::int AS n
+    FROM hex_counts h JOIN h3_cells c ON c.cell = h.cell
+    WHERE h.res = :res AND h.reports > 0
+      AND c.boundary && ST_MakeEnvelope(:minlon, :minlat, :maxlon, :maxlat, 4326)
+      {filters}
+    GROUP BY c.cell, c.boundary
+    HAVING sum(h.reports) >= :min_count
+"""
+
+
+def hexbins(args: dict, *, verified_only: bool = False, min_count: int = 1) -> dict:
+    """Report counts per H3 cell (resolution from zoom) as a GeoJSON FeatureCollection."""
+    res = cells.resolution_for_zoom(args["zoom"])
+    filters, params = _count_filters(args, verified_only)
+    minlon, minlat, maxlon, maxlat = args["bbox"]
+    rows = db.session.execute(text(_HEXBINS.format(filters=filters)), {
+        **params, "res": res, "minlon": minlon, "minlat": minlat, "maxlon": maxlon,
+        "maxlat": maxlat, "min_count": min_count})
+    features = [{"type": "Feature", "id": str(row.cell), "geometry": row.geometry,
+                 "properties": {"cell": format(row.cell, "x"), "resolution": res,
+                                "count": row.n}} for row in rows]
+    return {"type": "FeatureCollection", "features": features,
+            "resolution": res, "withheld_below": min_count}
+
+
+def _count_filters(args: dict, verified_only: bool) -> tuple[str, dict]:
+    clauses, params = [], {}
+    if args.get("from"):
+        clauses.append("h.day >= :day_from")
+        params["day_from"] = args["from"].astimezone(UTC).date()
+    if args.get("to"):
+        clauses.append("h.day <= :day_to")
+        params["day_to"] = args["to"].astimezone(UTC).date()
+    if args.get("category"):
+        clauses.append("h.category = :category")
+        params["category"] = args["category"]
+    if verified_only or args.get("verified"):
+        clauses.append("h.verified")
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+# --- candidates: clusters of reports linked to no site ---------------------------------------
+
+# ST_ClusterDBSCAN works in the units of its input. Web Mercator stretches both axes by
+# 1/cos(latitude); scaling each point by cos(its latitude) makes local distances metres again
+# (neighbours within eps share nearly the same latitude), so eps can be given in metres.
+_CLUSTERS = """
+    WITH unlinked AS (
+        SELECT id, location, observed_at, category,
+               ST_Scale(ST_Transform(location, 3857), cos(radians(ST_Y(location))),
+                        cos(radians(ST_Y(location)))) AS local
+        FROM reports
+        WHERE site_id IS NULL {window}
+    ), clustered AS (
+        SELECT *, ST_ClusterDBSCAN(local, eps := :eps, minpoints := :min_size) OVER () AS cid
+        FROM unlinked
+    )
+    SELECT array_agg(id ORDER BY id) AS report_ids, count(*) AS n,
+           ST_AsGeoJSON(ST_Centroid(ST_Collect(location)), 7)::json AS centroid,
+           ST_AsGeoJSON(ST_Envelope(ST_Collect(location)), 7)::json AS extent,
+           ST_AsGeoJSON(ST_ConvexHull(ST_Collect(location)), 7)::json AS hull,
+           min(observed_at) AS first_observed, max(observed_at) AS last_observed,
+           array_agg(DISTINCT category) AS categories
+    FROM clustered WHERE cid IS NOT NULL
+    GROUP BY cid ORDER BY count(*) DESC, min(observed_at)
+"""
+
+
+def candidates(args: dict) -> list[dict]:
+    window, params = "", {"eps": args["distance_m"], "min_size": args["min_size"]}
+    if args.get("from"):
+        window += " AND observed_at >= :start"
+        params["start"] = args["from"]
+    if args.get("to"):
+        window += " AND observed_at <= :end"
+        params["end"] = args["to"]
+    rows = db.session.execute(text(_CLUSTERS.format(window=window)), params)
+    return [_candidate(row) for row in rows]
+
+
+def _candidate(row) -> dict:
+    ids = [str(i) for i in row.report_ids]
+    return {
+        "id": candidate_id(ids), "report_count": row.n, "report_ids": ids,
+        "centroid": row.centroid, "extent": row.extent, "hull": row.hull,
+        "first_observed": row.first_observed, "last_observed": row.last_observed,
+        "categories": sorted(row.categories),
+    }
+
+
+def candidate_id(report_ids: list[str]) -> str:
+    """Stable while the cluster keeps the same members."""
+    return hashlib.sha256(",".join(sorted(report_ids)).encode()).hexdigest()[:16]
+
+
+def promote(candidate: str, args: dict, site_fields: dict, user) -> tuple[Site, int]:
+    """Make a candidate a site (its hull, or its centre if the hull is not an area) and link
+    its reports to it, each link a custody event."""
+    from fieldapp.reports.service import link_reports_to_site
+    from fieldapp.sites.service import create_site_in_session
+
+    found = next((c for c in candidates(args) if c["id"] == candidate), None)
+    if found is None:
+        raise Conflict("no such candidate with these parameters (its reports may have changed)",
+                       errors={"candidate_id": ["not found; list candidates again"]})
+    geometry = found["hull"] if found["hull"]["type"] == "Polygon" else found["centroid"]
+    site = create_site_in_session({**site_fields, "geometry": _shape(geometry)})
+    linked = link_reports_to_site([uuid.UUID(i) for i in found["report_ids"]], site.id, user)
+    refresh_site_risk(site.id)
+    db.session.commit()
+    return site, linked
+
+
+def _shape(geometry: dict):
+    from shapely.geometry import shape
+
+    return shape(geometry)
+
+
+# --- site risk -----------------------------------------------------------------------------
+
+
+def risk_of(sites: list[Site]) -> dict[uuid.UUID, dict]:
+    """Each site's score at this moment, with the components it is made of."""
+    now, params = datetime.now(UTC), risk_params()
+    ids = [site.id for site in sites]
+    stored = {row.site_id: row for row in
+              db.session.query(SiteRisk).filter(SiteRisk.site_id.in_(ids))} if ids else {}
+    return {site_id: (scoring.site_score(row.components, row.computed_at, row.open_cases, now,
+                                         params) if (row := stored.get(site_id))
+                      else scoring.site_score(_EMPTY, now, 0, now, params))
+            for site_id in ids}
+
+
+def rank_by_risk(sites: list[Site]) -> list[Site]:
+    """Highest risk first; each site gets a `risk` attribute for the response."""
+    risks = risk_of(sites)
+    for site in sites:
+        site.risk = risks[site.id]
+    return sorted(sites, key=lambda site: (-site.risk["score"], site.name, str(site.id)))
+
+
+_EMPTY = {"evidence": 0.0, "by_category": {}, "verified_photos": 0, "distinct_volunteers": 0}
+
+
+def rescore_all() -> int:
+    count = 0
+    for site_id in db.session.scalars(text("SELECT id FROM sites")):
+        refresh_site_risk(site_id)
+        count += 1
+    db.session.commit()
+    return count
