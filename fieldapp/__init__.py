@@ -53,9 +53,10 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.reports.schemas import ReportClaimSchema
     from fieldapp.reviews.routes import blp as reviews_blp
     from fieldapp.sites.routes import blp as sites_blp
+    from fieldapp.tiles.routes import blp as tiles_blp
 
     for blueprint in (health_blp, auth_blp, reports_blp, photos_blp, reviews_blp, sites_blp,
-                      cases_blp, dossiers_blp, hotspots_blp):
+                      cases_blp, dossiers_blp, hotspots_blp, tiles_blp):
         api.register_blueprint(blueprint)
     # The claim travels as a JSON text part of a multipart body; name its schema in the document.
     if "ReportClaim" not in api.spec.components.schemas:

@@ -1,0 +1,58 @@
+import hashlib
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from fieldapp.accounts.auth import require
+from fieldapp.errors import NotFound
+from fieldapp.reports.models import CATEGORIES
+from fieldapp.tiles import service
+
+blp = Blueprint("tiles", __name__, url_prefix="/tiles",
+                description="Vector tiles (MVT) for maps: sites, reports, hexbins, public")
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+class TileArgsSchema(Schema):
+    from_ = fields.AwareDateTime(format="iso", data_key="from", attribute="from")
+    to = fields.AwareDateTime(format="iso")
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        if data.get("from") and data.get("to") and data["from"] > data["to"]:
+            raise ValidationError("must not be after 'to'", "from")
+
+
+def _respond(data: bytes, public: bool) -> Response:
+    etag = hashlib.sha256(data).hexdigest()[:32]
+    response = Response(data, mimetype=MVT)
+    response.set_etag(etag)
+    response.cache_control.max_age = 300 if public else 60
+    response.cache_control.public = public
+    response.cache_control.private = not public
+    response.vary.add("Authorization")
+    return response.make_conditional(request)
+
+
+@blp.route("/public/<int:z>/<int:x>/<int:y>.mvt")
+class PublicTile(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200, content_type=MVT, description="Verified hexbins; cells under k hidden.")
+    def get(self, z, x, y):
+        """The public layer: no token, hexagons only, never a cell with fewer than k reports."""
+        return _respond(service.tile("public", z, x, y, {}), public=True)
+
+
+@blp.route("/<string:layer>/<int:z>/<int:x>/<int:y>.mvt")
+class Tile(MethodView):
+    @require("coordinator", "lawyer", "admin")
+    @blp.arguments(TileArgsSchema, location="query")
+    @blp.response(200, content_type=MVT, description="One Mapbox Vector Tile (ETag, cache).")
+    def get(self, args, layer, z, x, y):
+        """A tile of `sites`, `reports` or `hexbins`, filtered by time window and category."""
+        if layer not in service.LAYERS:
+            raise NotFound(f"no layer {layer!r}; layers: sites, reports, hexbins, public")
+        return _respond(service.tile(layer, z, x, y, args), public=False)

@@ -1,0 +1,144 @@
+"""Mapbox Vector Tiles built by PostGIS (ST_AsMVT), one query per tile and layer.
+
+Layers: `sites` (with risk), `reports` (points from zoom 12, counts per hexagon below),
+`hexbins` (hexagons with counts) and `public` (verified hexbins, cells under k withheld).
+Aggregates read the per-day hex counts kept at ingest, never every report.
+"""
+from __future__ import annotations
+
+import json
+from datetime import UTC
+
+from flask import current_app
+from sqlalchemy import text
+
+from fieldapp.errors import field_error
+from fieldapp.extensions import db
+from fieldapp.hotspots import cells
+from fieldapp.hotspots.service import risk_of
+from fieldapp.sites.models import Site
+
+LAYERS = ("sites", "reports", "hexbins", "public")
+POINT_ZOOM = 12
+EXTENT, BUFFER = 4096, 64
+
+_BOUNDS = """
+    bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
+                      ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326) AS env4326)
+"""
+
+_SITES = f"""
+    WITH {_BOUNDS}, risk AS (
+        SELECT * FROM json_to_recordset(CAST(:risk AS json)) AS r(id uuid, score float8)
+    ), features AS (
+        SELECT ST_AsMVTGeom(ST_Transform(s.geom, 3857), bounds.env, {EXTENT}, {BUFFER}, true)
+                   AS geom,
+               s.id::text AS id, s.name, s.status, coalesce(risk.score, 0) AS risk
+        FROM sites s CROSS JOIN bounds LEFT JOIN risk ON risk.id = s.id
+        WHERE s.geom && bounds.env4326
+    )
+    SELECT ST_AsMVT(features.*, 'sites', {EXTENT}, 'geom') FROM features
+"""
+
+_SITES_IN_TILE = f"""
+    WITH {_BOUNDS} SELECT s.id FROM sites s, bounds WHERE s.geom && bounds.env4326
+"""
+
+_REPORT_POINTS = f"""
+    WITH {_BOUNDS}, features AS (
+        SELECT ST_AsMVTGeom(ST_Transform(r.location, 3857), bounds.env, {EXTENT}, {BUFFER},
+                            true) AS geom,
+               r.id::text AS id, r.category, r.verdict, r.verified,
+               to_char(r.observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                   AS observed_at,
+               r.site_id::text AS site_id
+        FROM reports r, bounds
+        WHERE r.location && bounds.env4326 {{filters}}
+    )
+    SELECT ST_AsMVT(features.*, 'reports', {EXTENT}, 'geom') FROM features
+"""
+
+_HEX = f"""
+    WITH {_BOUNDS}, counted AS (
+        SELECT h.cell, sum(h.reports)::int AS count
+        FROM hex_counts h JOIN h3_cells c ON c.cell = h.cell, bounds
+        WHERE h.res = :res AND h.reports > 0 AND c.boundary && bounds.env4326 {{filters}}
+        GROUP BY h.cell
+        HAVING sum(h.reports) >= :min_count
+    ), features AS (
+        SELECT ST_AsMVTGeom(ST_Transform(c.{{shape}}, 3857), bounds.env, {EXTENT}, {BUFFER},
+                            true) AS geom,
+               to_hex(counted.cell) AS cell, counted.count
+        FROM counted JOIN h3_cells c ON c.cell = counted.cell, bounds
+    )
+    SELECT ST_AsMVT(features.*, :layer, {EXTENT}, 'geom') FROM features
+"""
+
+
+def tile(layer: str, z: int, x: int, y: int, args: dict) -> bytes:
+    """The tile's bytes (empty bytes when nothing is in it)."""
+    _check_tile(z, x, y)
+    xyz = {"z": z, "x": x, "y": y}
+    if layer == "sites":
+        return _sites(xyz)
+    if layer == "reports" and z >= POINT_ZOOM:
+        filters, params = _report_filters(args)
+        return _scalar(_REPORT_POINTS.format(filters=filters), {**xyz, **params})
+    if layer in ("reports", "hexbins"):
+        shape = "center" if layer == "reports" else "boundary"
+        return _hex(layer, shape, xyz, args, verified_only=False, min_count=1)
+    k = current_app.config["FIELDAPP_PUBLIC_MIN_COUNT"]
+    return _hex("public", "boundary", xyz, {}, verified_only=True, min_count=k)
+
+
+def _check_tile(z: int, x: int, y: int) -> None:
+    if not 0 <= z <= 22:
+        raise field_error("z", "zoom must be 0 to 22")
+    for name, value in (("x", x), ("y", y)):
+        if not 0 <= value < 2 ** z:
+            raise field_error(name, f"must be 0 to {2 ** z - 1} at zoom {z}")
+
+
+def _sites(xyz: dict) -> bytes:
+    ids = db.session.scalars(text(_SITES_IN_TILE), xyz).all()
+    sites = db.session.query(Site).filter(Site.id.in_(ids)).all() if ids else []
+    risk = [{"id": str(site_id), "score": r["score"]} for site_id, r in risk_of(sites).items()]
+    return _scalar(_SITES, {**xyz, "risk": json.dumps(risk)})
+
+
+def _hex(layer, shape, xyz, args, verified_only, min_count) -> bytes:
+    filters, params = _hex_filters(args, verified_only)
+    sql = _HEX.format(filters=filters, shape=shape)
+    return _scalar(sql, {**xyz, **params, "layer": layer,
+                         "res": cells.resolution_for_zoom(xyz["z"]), "min_count": min_count})
+
+
+def _hex_filters(args: dict, verified_only: bool) -> tuple[str, dict]:
+    clauses, params = [], {}
+    if args.get("from"):
+        clauses.append("h.day >= :day_from")
+        params["day_from"] = args["from"].astimezone(UTC).date()
+    if args.get("to"):
+        clauses.append("h.day <= :day_to")
+        params["day_to"] = args["to"].astimezone(UTC).date()
+    if args.get("category"):
+        clauses.append("h.category = :category")
+        params["category"] = args["category"]
+    if verified_only:
+        clauses.append("h.verified")
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def _report_filters(args: dict) -> tuple[str, dict]:
+    clauses, params = [], {}
+    for name, clause in (("from", "r.observed_at >= :start"), ("to", "r.observed_at <= :end"),
+                         ("category", "r.category = :category")):
+        if args.get(name):
+            clauses.append(clause)
+            params[{"from": "start", "to": "end"}.get(name, name)] = args[name]
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def _scalar(sql: str, params: dict) -> bytes:
+    data = db.session.execute(text(sql), params).scalar()
+    return bytes(data) if data else b""

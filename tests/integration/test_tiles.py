@@ -1,0 +1,126 @@
+"""Vector tiles from PostGIS: decoded and checked feature by feature."""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import mapbox_vector_tile
+import pytest
+
+from tests.helpers import auth, post_report, report_json
+from tests.imagegen import jpeg_bytes
+
+# Around Lanzhou: this module's own corner of the map.
+LON, LAT = 103.80, 36.05
+
+
+def tile_of(lon, lat, z):
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return z, x, y
+
+
+@pytest.fixture(scope="module")
+def mapped(app):
+    from fieldapp.accounts import service
+
+    client = app.test_client()
+    with app.app_context():
+        user = service.create_user("tiles-coordinator@example.org", "tiles password",
+                                   "coordinator")
+        token = service.issue_token(user)
+    site = client.post("/api/v1/sites", headers=auth(token), json={
+        "name": "兰州某化工厂", "geometry": {"type": "Point", "coordinates": [LON, LAT]}})
+    assert site.status_code == 201
+    reports = []
+    for i in range(4):
+        observed = datetime(2026, 6, i + 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+        claim = report_json(category="water" if i < 3 else "air",
+                            observed_at=observed.isoformat(),
+                            location={"lon": LON + i * 0.0003, "lat": LAT, "crs": "wgs84"})
+        # Three photos back their claims (verified evidence); the fourth has no metadata.
+        photo = (jpeg_bytes(seed=1400 + i, lat=LAT, lon=LON + i * 0.0003, taken=observed,
+                            gps_time=observed) if i < 3 else jpeg_bytes(seed=1400 + i))
+        response = post_report(client, token, claim, [(photo, "a.jpg")])
+        assert response.status_code == 201
+        reports.append(response.get_json())
+    return {"client": client, "token": token, "site": site.get_json(), "reports": reports}
+
+
+def get_tile(mapped, layer, z, query="", token=True):
+    z, x, y = tile_of(LON, LAT, z)
+    headers = auth(mapped["token"]) if token else {}
+    return mapped["client"].get(f"/tiles/{layer}/{z}/{x}/{y}.mvt?{query}", headers=headers)
+
+
+def decode(response, layer):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/vnd.mapbox-vector-tile"
+    return mapbox_vector_tile.decode(response.data).get(layer, {"features": []})["features"]
+
+
+def test_sites_layer_carries_risk(mapped):
+    features = decode(get_tile(mapped, "sites", 10), "sites")
+    [site] = [f for f in features if f["properties"]["id"] == mapped["site"]["id"]]
+    assert site["properties"]["name"] == "兰州某化工厂"
+    assert site["properties"]["risk"] >= 0
+
+
+def test_reports_are_points_at_high_zoom(mapped):
+    features = decode(get_tile(mapped, "reports", 14), "reports")
+    ids = {f["properties"]["id"] for f in features}
+    assert {r["id"] for r in mapped["reports"]} <= ids
+    assert {f["geometry"]["type"] for f in features} == {"Point"}
+    water = decode(get_tile(mapped, "reports", 14, "category=water"), "reports")
+    assert {f["properties"]["category"] for f in water} == {"water"}
+
+
+def test_reports_are_aggregated_at_low_zoom(mapped):
+    features = decode(get_tile(mapped, "reports", 5), "reports")
+    assert features and all("count" in f["properties"] and "id" not in f["properties"]
+                            for f in features)
+    assert sum(f["properties"]["count"] for f in features) >= 4
+
+
+def test_hexbins_with_time_window(mapped):
+    window = "from=2026-06-01T00:00:00%2B08:00&to=2026-06-02T23:59:59%2B08:00"
+    features = decode(get_tile(mapped, "hexbins", 8, window), "hexbins")
+    assert sum(f["properties"]["count"] for f in features) == 2
+    assert {f["geometry"]["type"] for f in features} <= {"Polygon", "MultiPolygon"}
+
+
+def test_etag_and_cache_headers(mapped):
+    first = get_tile(mapped, "hexbins", 8)
+    assert first.headers["ETag"] and "private" in first.headers["Cache-Control"]
+    z, x, y = tile_of(LON, LAT, 8)
+    again = mapped["client"].get(f"/tiles/hexbins/{z}/{x}/{y}.mvt", headers={
+        **auth(mapped["token"]), "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_public_layer_needs_no_token_and_hides_small_cells(mapped):
+    response = get_tile(mapped, "public", 8, token=False)
+    assert response.status_code == 200 and "public" in response.headers["Cache-Control"]
+    features = decode(response, "public")
+    # The three verified reports share a hexagon; the unverified one never shows.
+    assert [f["properties"]["count"] for f in features] == [3]
+    assert set(features[0]["properties"]) == {"cell", "count"}
+
+
+def test_empty_tile_is_an_empty_body(mapped):
+    response = mapped["client"].get("/tiles/reports/14/0/0.mvt", headers=auth(mapped["token"]))
+    assert response.status_code == 200 and response.data == b""
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/tiles/reports/23/0/0.mvt", 422), ("/tiles/reports/3/8/0.mvt", 422),
+    ("/tiles/roads/3/1/1.mvt", 404), ("/tiles/reports/3/1/1.mvt?category=smog", 422),
+])
+def test_bad_tile_requests(mapped, path, status):
+    response = mapped["client"].get(path, headers=auth(mapped["token"]))
+    assert response.status_code == status
+
+
+def test_tiles_need_a_token(mapped):
+    assert get_tile(mapped, "reports", 10, token=False).status_code == 401
