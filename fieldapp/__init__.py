@@ -48,6 +48,8 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.extensions import api
     from fieldapp.health import blp as health_blp
     from fieldapp.hotspots.routes import blp as hotspots_blp
+    from fieldapp.mapview.routes import bp as map_bp
+    from fieldapp.ogc.routes import blp as ogc_blp
     from fieldapp.photos.routes import blp as photos_blp
     from fieldapp.reports.routes import blp as reports_blp
     from fieldapp.reports.schemas import ReportClaimSchema
@@ -56,8 +58,9 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.tiles.routes import blp as tiles_blp
 
     for blueprint in (health_blp, auth_blp, reports_blp, photos_blp, reviews_blp, sites_blp,
-                      cases_blp, dossiers_blp, hotspots_blp, tiles_blp):
+                      cases_blp, dossiers_blp, hotspots_blp, tiles_blp, ogc_blp):
         api.register_blueprint(blueprint)
+    app.register_blueprint(map_bp)
     # The claim travels as a JSON text part of a multipart body; name its schema in the document.
     if "ReportClaim" not in api.spec.components.schemas:
         api.spec.components.schema("ReportClaim", schema=ReportClaimSchema)

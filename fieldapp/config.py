@@ -48,6 +48,8 @@ class Config:
         }
         # The public layer withholds hexagons with fewer reports than this (k-anonymity).
         self.FIELDAPP_PUBLIC_MIN_COUNT = _int("FIELDAPP_PUBLIC_MIN_COUNT", 3)
+        # The map page's optional base layer: an XYZ raster URL template; None draws none.
+        self.FIELDAPP_MAP_TILE_URL = os.environ.get("FIELDAPP_MAP_TILE_URL") or None
         self.FIELDAPP_RISK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_RISK_")
         }

@@ -25,17 +25,32 @@ _ADD_CELL = text("""
             ST_GeomFromText(:ring, 4326))
     ON CONFLICT (cell) DO NOTHING
 """)
+# One statement per report for all resolutions: per-day rows, and all-time totals.
 _ADD_ONE = text("""
-    INSERT INTO hex_counts (res, cell, day, category, verified, reports)
-    VALUES (:res, :cell, :day, :category, :verified, 1)
-    ON CONFLICT (res, cell, day, category, verified)
-    DO UPDATE SET reports = hex_counts.reports + 1
+    WITH cells AS (SELECT * FROM unnest(CAST(:res AS smallint[]), CAST(:cells AS bigint[]))
+                                 AS c(res, cell)),
+    daily AS (
+        INSERT INTO hex_counts (res, cell, day, category, verified, reports)
+        SELECT res, cell, :day, :category, :verified, 1 FROM cells
+        ON CONFLICT (res, cell, day, category, verified)
+        DO UPDATE SET reports = hex_counts.reports + 1
+    )
+    INSERT INTO hex_totals (res, cell, category, verified, reports)
+    SELECT res, cell, :category, :verified, 1 FROM cells
+    ON CONFLICT (res, cell, category, verified) DO UPDATE SET reports = hex_totals.reports + 1
 """)
-# A plain UPDATE: PostgreSQL checks an INSERT's row (reports >= 0) before ON CONFLICT.
+# Plain UPDATEs: PostgreSQL checks an INSERT's row (reports >= 0) before ON CONFLICT.
 _REMOVE_ONE = text("""
-    UPDATE hex_counts SET reports = reports - 1
-    WHERE res = :res AND cell = :cell AND day = :day AND category = :category
-      AND verified = :verified
+    WITH cells AS (SELECT * FROM unnest(CAST(:res AS smallint[]), CAST(:cells AS bigint[]))
+                                 AS c(res, cell)),
+    daily AS (
+        UPDATE hex_counts h SET reports = h.reports - 1 FROM cells
+        WHERE h.res = cells.res AND h.cell = cells.cell AND h.day = :day
+          AND h.category = :category AND h.verified = :verified
+    )
+    UPDATE hex_totals t SET reports = t.reports - 1 FROM cells
+    WHERE t.res = cells.res AND t.cell = cells.cell AND t.category = :category
+      AND t.verified = :verified
 """)
 
 
@@ -48,20 +63,22 @@ def index_new_report(report: Report) -> None:
     lon, lat = lon_lat(report.location)
     by_res = cells.cells_for(lon, lat)
     report.h3_cell = by_res[cells.FINEST]
-    for res, cell in by_res.items():
-        (clon, clat), ring = cells.cell_shape(cell)
-        wkt = "POLYGON((" + ", ".join(f"{x} {y}" for x, y in ring) + "))"
-        db.session.execute(_ADD_CELL, {"cell": cell, "res": res, "lon": clon, "lat": clat,
-                                       "ring": wkt})
+    db.session.execute(_ADD_CELL, [_cell_row(res, cell) for res, cell in by_res.items()])
     _count(report, report.verified, +1)
 
 
+def _cell_row(res: int, cell: int) -> dict:
+    (lon, lat), ring = cells.cell_shape(cell)
+    wkt = "POLYGON((" + ", ".join(f"{x} {y}" for x, y in ring) + "))"
+    return {"cell": cell, "res": res, "lon": lon, "lat": lat, "ring": wkt}
+
+
 def _count(report: Report, verified: bool, delta: int) -> None:
-    day = report.observed_at.astimezone(UTC).date()
-    params = [{"res": res, "cell": cell, "day": day, "category": report.category,
-               "verified": verified}
-              for res, cell in cells.cells_for(*lon_lat(report.location)).items()]
-    db.session.execute(_ADD_ONE if delta > 0 else _REMOVE_ONE, params)
+    by_res = cells.cells_for(*lon_lat(report.location))
+    db.session.execute(_ADD_ONE if delta > 0 else _REMOVE_ONE, {
+        "res": list(by_res), "cells": list(by_res.values()),
+        "day": report.observed_at.astimezone(UTC).date(), "category": report.category,
+        "verified": verified})
 
 
 def refresh_verified(report: Report) -> None:

@@ -18,7 +18,7 @@ from fieldapp.sites.models import Site
 
 _HEXBINS = """
     SELECT c.cell, ST_AsGeoJSON(c.boundary, 7)::json AS geometry, sum(h.reports)::int AS n
-    FROM hex_counts h JOIN h3_cells c ON c.cell = h.cell
+    FROM {source} h JOIN h3_cells c ON c.cell = h.cell
     WHERE h.res = :res AND h.reports > 0
       AND c.boundary && ST_MakeEnvelope(:minlon, :minlat, :maxlon, :maxlat, 4326)
       {filters}
@@ -30,9 +30,9 @@ _HEXBINS = """
 def hexbins(args: dict, *, verified_only: bool = False, min_count: int = 1) -> dict:
     """Report counts per H3 cell (resolution from zoom) as a GeoJSON FeatureCollection."""
     res = cells.resolution_for_zoom(args["zoom"])
-    filters, params = _count_filters(args, verified_only)
+    source, filters, params = count_source(args, verified_only)
     minlon, minlat, maxlon, maxlat = args["bbox"]
-    rows = db.session.execute(text(_HEXBINS.format(filters=filters)), {
+    rows = db.session.execute(text(_HEXBINS.format(source=source, filters=filters)), {
         **params, "res": res, "minlon": minlon, "minlat": minlat, "maxlon": maxlon,
         "maxlat": maxlat, "min_count": min_count})
     features = [{"type": "Feature", "id": str(row.cell), "geometry": row.geometry,
@@ -42,7 +42,10 @@ def hexbins(args: dict, *, verified_only: bool = False, min_count: int = 1) -> d
             "resolution": res, "withheld_below": min_count}
 
 
-def _count_filters(args: dict, verified_only: bool) -> tuple[str, dict]:
+def count_source(args: dict, verified_only: bool) -> tuple[str, str, dict]:
+    """(table, extra WHERE clauses, parameters) for counts: all-time totals unless a time
+    window is asked for, then per-day counts (days in UTC)."""
+    source = "hex_counts" if args.get("from") or args.get("to") else "hex_totals"
     clauses, params = [], {}
     if args.get("from"):
         clauses.append("h.day >= :day_from")
@@ -55,7 +58,7 @@ def _count_filters(args: dict, verified_only: bool) -> tuple[str, dict]:
         params["category"] = args["category"]
     if verified_only or args.get("verified"):
         clauses.append("h.verified")
-    return "".join(f" AND {c}" for c in clauses), params
+    return source, "".join(f" AND {c}" for c in clauses), params
 
 
 # --- candidates: clusters of reports linked to no site ---------------------------------------

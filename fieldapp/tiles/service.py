@@ -7,7 +7,6 @@ Aggregates read the per-day hex counts kept at ingest, never every report.
 from __future__ import annotations
 
 import json
-from datetime import UTC
 
 from flask import current_app
 from sqlalchemy import text
@@ -15,7 +14,7 @@ from sqlalchemy import text
 from fieldapp.errors import field_error
 from fieldapp.extensions import db
 from fieldapp.hotspots import cells
-from fieldapp.hotspots.service import risk_of
+from fieldapp.hotspots.service import count_source, risk_of
 from fieldapp.sites.models import Site
 
 LAYERS = ("sites", "reports", "hexbins", "public")
@@ -61,7 +60,7 @@ _REPORT_POINTS = f"""
 _HEX = f"""
     WITH {_BOUNDS}, counted AS (
         SELECT h.cell, sum(h.reports)::int AS count
-        FROM hex_counts h JOIN h3_cells c ON c.cell = h.cell, bounds
+        FROM {{source}} h JOIN h3_cells c ON c.cell = h.cell, bounds
         WHERE h.res = :res AND h.reports > 0 AND c.boundary && bounds.env4326 {{filters}}
         GROUP BY h.cell
         HAVING sum(h.reports) >= :min_count
@@ -107,26 +106,10 @@ def _sites(xyz: dict) -> bytes:
 
 
 def _hex(layer, shape, xyz, args, verified_only, min_count) -> bytes:
-    filters, params = _hex_filters(args, verified_only)
-    sql = _HEX.format(filters=filters, shape=shape)
+    source, filters, params = count_source(args, verified_only)
+    sql = _HEX.format(source=source, filters=filters, shape=shape)
     return _scalar(sql, {**xyz, **params, "layer": layer,
                          "res": cells.resolution_for_zoom(xyz["z"]), "min_count": min_count})
-
-
-def _hex_filters(args: dict, verified_only: bool) -> tuple[str, dict]:
-    clauses, params = [], {}
-    if args.get("from"):
-        clauses.append("h.day >= :day_from")
-        params["day_from"] = args["from"].astimezone(UTC).date()
-    if args.get("to"):
-        clauses.append("h.day <= :day_to")
-        params["day_to"] = args["to"].astimezone(UTC).date()
-    if args.get("category"):
-        clauses.append("h.category = :category")
-        params["category"] = args["category"]
-    if verified_only:
-        clauses.append("h.verified")
-    return "".join(f" AND {c}" for c in clauses), params
 
 
 def _report_filters(args: dict) -> tuple[str, dict]:

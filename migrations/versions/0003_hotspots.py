@@ -52,6 +52,18 @@ def upgrade():
         sa.PrimaryKeyConstraint("res", "cell", "day", "category", "verified"),
         sa.CheckConstraint("reports >= 0", name="hex_counts_not_negative"),
     )
+    # The same counts over all time: what a map without a time window reads, so the whole
+    # country is a few thousand rows rather than one per cell and day.
+    op.create_table(
+        "hex_totals",
+        sa.Column("res", sa.SmallInteger, nullable=False),
+        sa.Column("cell", sa.BigInteger, sa.ForeignKey("h3_cells.cell"), nullable=False),
+        sa.Column("category", sa.String(16), nullable=False),
+        sa.Column("verified", sa.Boolean, nullable=False),
+        sa.Column("reports", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("res", "cell", "category", "verified"),
+        sa.CheckConstraint("reports >= 0", name="hex_totals_not_negative"),
+    )
     op.create_table(
         "site_risk",
         sa.Column("site_id", pg.UUID(as_uuid=True), sa.ForeignKey("sites.id"),
@@ -64,6 +76,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table("site_risk")
+    op.drop_table("hex_totals")
     op.drop_table("hex_counts")
     op.drop_table("h3_cells")
     op.drop_index("reports_unlinked_observed", "reports")

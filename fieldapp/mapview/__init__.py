@@ -1,0 +1,1 @@
+"""The coordinators' map page: a static page drawing the hotspot, site and tile endpoints."""

@@ -1,0 +1,651 @@
+// The coordinators' map: hex bins, site risk, candidate hulls and report tiles.
+// OpenLayers draws on Canvas 2D, so the page also draws in a headless browser without a GPU.
+(function () {
+  'use strict';
+
+  const API = '/api/v1';
+  const TOKEN_KEY = 'fieldapp.token';
+  const LAYER_NAMES = ['hexbins', 'sites', 'candidates', 'reports'];
+  const LABELS = {
+    hexbins: '六边形 Hex bins', sites: '风险 Risk', candidates: '疑似 Candidates',
+    reports: '举报 Reports',
+  };
+  const CATEGORY_COLOURS = {
+    water: '#1e73be', air: '#7b5ea7', soil: '#8d5b2d', solid_waste: '#6b7d1e',
+    noise: '#00897b', other: '#6d6d6d',
+  };
+  const REFRESH_MS = 5 * 60 * 1000;  // a wall display stays current without anyone touching it
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    token: sessionStorage.getItem(TOKEN_KEY),
+    counts: {}, totals: {}, loads: {}, hexMax: 1, selected: null, blobUrls: [],
+    pendingSite: null, refreshTimer: null,
+  };
+
+  class ApiError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
+
+  // Every data request carries the token; errors keep the API's own message.
+  async function api(path, options = {}) {
+    const headers = Object.assign({ Authorization: 'Bearer ' + state.token }, options.headers);
+    const response = await fetch(path, Object.assign({}, options, { headers }));
+    if (!response.ok) {
+      let message = response.statusText;
+      try { message = (await response.json()).message || message; } catch (e) { /* not JSON */ }
+      throw new ApiError(response.status, message);
+    }
+    return response;
+  }
+
+  function showMessage(text) {
+    const box = $('message');
+    box.textContent = text || '';
+    box.hidden = !text;
+  }
+
+  function handleError(err, what) {
+    if (err.name === 'AbortError') return;
+    if (err.status === 401) {
+      forgetToken();
+      showSignIn('登录已过期，请重新登录。Your session has ended; please sign in again.');
+    } else if (err.status === 403) {
+      showMessage('此账户无权查看地图数据（仅限协调员、律师和管理员）。' +
+        'This account may not see map data: coordinators, lawyers and admins only.');
+    } else {
+      showMessage(`暂时无法加载${LABELS[what] ? ' ' + LABELS[what] : ''}。` +
+        `Could not load ${what}: ${err.message || 'network error'}. 稍后将自动重试 Retrying soon.`);
+    }
+  }
+
+  // ---- sign-in ---------------------------------------------------------------------------
+
+  // A wall display opens /map#token=...&lon=..&lat=..&zoom=..&site=..
+  function readFragment() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    if (params.has('token')) {
+      state.token = params.get('token');
+      sessionStorage.setItem(TOKEN_KEY, state.token);
+      params.delete('token');
+      // Out of the address bar and the history, where anyone passing could read it.
+      const rest = params.toString();
+      history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
+    }
+    return params;
+  }
+
+  function forgetToken() {
+    state.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    clearInterval(state.refreshTimer);
+    for (const source of [hexSource, siteSource, candidateSource]) source.clear();
+    closePanel();
+    $('ranking').replaceChildren();
+    $('user').textContent = '';
+    $('signout').hidden = true;
+    updateStatus();
+  }
+
+  function showSignIn(reason) {
+    document.body.dataset.state = 'signin';
+    $('signin').hidden = false;
+    const error = $('signin-error');
+    error.textContent = reason || '';
+    error.hidden = !reason;
+    $('email').focus();
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    const error = $('signin-error');
+    error.hidden = true;
+    try {
+      const response = await fetch(API + '/auth/token', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ email: $('email').value.trim(), password: $('password').value }),
+      });
+      if (!response.ok) throw new ApiError(response.status, response.statusText);
+      state.token = (await response.json()).token;
+      sessionStorage.setItem(TOKEN_KEY, state.token);
+      $('password').value = '';
+      start();
+    } catch (err) {
+      error.textContent = err.status === 401
+        ? '邮箱或密码不正确。Wrong email or password.'
+        : err.status === 422
+          ? '请填写邮箱和密码。Please enter an email and a password.'
+          : '暂时无法登录，请稍后再试。Signing in failed; please try again shortly.';
+      error.hidden = false;
+    }
+  }
+
+  async function signOut() {
+    // Revoke on the server too: a token left in a shared browser's storage is a key left out.
+    try { await api(API + '/auth/token', { method: 'DELETE' }); } catch (e) { /* gone already */ }
+    forgetToken();
+    showMessage('');
+    showSignIn();
+  }
+
+  async function start() {
+    $('signin').hidden = true;
+    try {
+      const me = await (await api(API + '/auth/me')).json();
+      $('user').textContent = `${me.display_name || me.email} · ${me.role}`;
+      $('signout').hidden = false;
+    } catch (err) {
+      handleError(err, 'account');
+      return;
+    }
+    document.body.dataset.state = 'ready';
+    showMessage('');
+    reloadAll();
+    clearInterval(state.refreshTimer);
+    state.refreshTimer = setInterval(reloadAll, REFRESH_MS);
+  }
+
+  // ---- filters and requests --------------------------------------------------------------
+
+  // Dates are days in China; the API wants RFC 3339 with an offset.
+  function windowArgs() {
+    const args = {};
+    const category = $('category').value;
+    if (category) args.category = category;
+    if ($('from').value) args.from = $('from').value + 'T00:00:00+08:00';
+    if ($('to').value) args.to = $('to').value + 'T23:59:59+08:00';
+    return args;
+  }
+
+  function query(args) {
+    const text = new URLSearchParams(args).toString();  // encodes '+' of the offsets
+    return text ? '?' + text : '';
+  }
+
+  function viewBbox() {
+    const [w, s, e, n] = ol.proj.transformExtent(
+      map.getView().calculateExtent(map.getSize()), 'EPSG:3857', 'EPSG:4326');
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v)).toFixed(5);
+    return [clamp(w, -180, 180), clamp(s, -85, 85), clamp(e, -180, 180), clamp(n, -85, 85)]
+      .join(',');
+  }
+
+  function viewZoom() {
+    return Math.max(0, Math.min(22, Math.round(map.getView().getZoom())));
+  }
+
+  // One request per layer in flight: a newer view aborts the older one.
+  async function loadGeoJSON(name, source, url, after) {
+    if (state.loads[name]) state.loads[name].abort();
+    const controller = new AbortController();
+    state.loads[name] = controller;
+    try {
+      const data = await (await api(url, { signal: controller.signal })).json();
+      const features = geojson.readFeatures(data);
+      if (after) after(features, data);
+      source.clear();
+      source.addFeatures(features);
+      state.counts[name] = features.length;
+      state.totals[name] = data.numberMatched;
+      updateStatus();
+    } catch (err) {
+      handleError(err, name);
+    }
+  }
+
+  function loadHexbins() {
+    if (!layers.hexbins.getVisible()) return;
+    const args = Object.assign({ bbox: viewBbox(), zoom: viewZoom() }, windowArgs());
+    loadGeoJSON('hexbins', hexSource, API + '/hotspots/hexbins' + query(args), (features) => {
+      state.hexMax = Math.max(1, ...features.map((f) => f.get('count') || 0));
+    });
+  }
+
+  function loadSites() {
+    if (!layers.sites.getVisible()) return;
+    const args = { order: 'risk', format: 'geojson', page_size: 500, bbox: viewBbox() };
+    loadGeoJSON('sites', siteSource, API + '/sites' + query(args)).then(openPendingSite);
+  }
+
+  // Candidates have no bbox: they are computed over all unlinked reports, so load them
+  // when the filters change, not on every move.
+  function loadCandidates() {
+    if (!layers.candidates.getVisible()) return;
+    const { from, to } = windowArgs();
+    const args = Object.assign({ format: 'geojson' }, from && { from }, to && { to });
+    loadGeoJSON('candidates', candidateSource, API + '/hotspots/candidates' + query(args));
+  }
+
+  function reportTileUrl() {
+    return '/tiles/reports/{z}/{x}/{y}.mvt' + query(windowArgs());
+  }
+
+  async function loadRanking() {
+    try {
+      const page = await (await api(API + '/sites' + query({ order: 'risk', page_size: 10 })))
+        .json();
+      const list = $('ranking');
+      list.replaceChildren(...page.items.map((site) => {
+        const item = document.createElement('li');
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.innerHTML = '<span class="name"></span><span class="score"></span>';
+        button.querySelector('.name').textContent = site.name;
+        const score = button.querySelector('.score');
+        score.textContent = formatScore(site.risk.score);
+        score.style.background = riskColour(site.risk.score);
+        button.addEventListener('click', () => focusSite(site));
+        item.append(button);
+        return item;
+      }));
+      if (!page.items.length) list.innerHTML = '<li class="empty">暂无站点 No sites yet</li>';
+    } catch (err) {
+      handleError(err, 'ranking');
+    }
+  }
+
+  function filtersValid() {
+    const { from, to } = windowArgs();
+    if (from && to && from > to) {
+      showMessage('开始日期晚于结束日期。The start date is after the end date.');
+      return false;
+    }
+    return true;
+  }
+
+  function reloadView() {
+    if (!state.token || !filtersValid()) return;
+    loadHexbins();
+    loadSites();
+  }
+
+  function reloadAll() {
+    if (!state.token || !filtersValid()) return;
+    showMessage('');
+    reloadView();
+    loadCandidates();
+    loadRanking();
+    reportSource.setUrl(reportTileUrl());
+  }
+
+  let moveTimer = null;
+  function onMoveEnd() {
+    clearTimeout(moveTimer);
+    moveTimer = setTimeout(reloadView, 300);  // a drag or wheel spin is one reload, not ten
+  }
+
+  // ---- the status line: features drawn per layer, also in body[data-features] for tests ---
+
+  function updateStatus() {
+    if (layers.reports.getVisible() && state.token && map.getSize()) {
+      const extent = map.getView().calculateExtent(map.getSize());
+      state.counts.reports = layers.reports.getFeaturesInExtent(extent).length;
+    }
+    const counts = {};
+    for (const name of LAYER_NAMES) {
+      counts[name] = layers[name].getVisible() ? (state.counts[name] || 0) : 0;
+    }
+    document.body.dataset.features = JSON.stringify(counts);
+    $('status').replaceChildren(...LAYER_NAMES.map((name) => {
+      const span = document.createElement('span');
+      span.dataset.layer = name;
+      span.dataset.count = counts[name];
+      const total = state.totals[name];
+      const more = total && total > counts[name] ? ` / ${total}` : '';
+      span.textContent = `${LABELS[name]}: ${layers[name].getVisible() ? counts[name] + more : '—'}`;
+      return span;
+    }));
+  }
+
+  // ---- styles ----------------------------------------------------------------------------
+
+  function mix(a, b, t) {
+    return a.map((v, i) => Math.round(v + (b[i] - v) * t));
+  }
+
+  // Green → amber → red; the score is unbounded, so it is read on a log scale.
+  function riskColour(score, alpha = 1) {
+    const t = Math.min(1, Math.log1p(Math.max(0, score)) / Math.log1p(20));
+    const rgb = t < 0.5 ? mix([67, 160, 71], [251, 192, 45], t * 2)
+      : mix([251, 192, 45], [211, 47, 47], (t - 0.5) * 2);
+    return `rgba(${rgb.join(',')},${alpha})`;
+  }
+
+  // Times come in UTC; coordinators read days in China.
+  function chinaDay(iso) {
+    return iso ? new Date(iso).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }) : '';
+  }
+
+  function chinaTime(iso) {
+    return iso ? new Date(iso).toLocaleString('sv-SE', { timeZone: 'Asia/Shanghai' }) : '';
+  }
+
+  function formatScore(score) {
+    return score >= 10 ? score.toFixed(0) : score.toFixed(1);
+  }
+
+  function hexStyle(feature) {
+    const t = Math.log1p(feature.get('count')) / Math.log1p(state.hexMax);
+    const rgb = t < 0.5 ? mix([255, 237, 160], [253, 141, 60], t * 2)
+      : mix([253, 141, 60], [189, 0, 38], (t - 0.5) * 2);
+    return new ol.style.Style({
+      fill: new ol.style.Fill({ color: `rgba(${rgb.join(',')},0.6)` }),
+      stroke: new ol.style.Stroke({ color: 'rgba(255,255,255,0.8)', width: 1 }),
+      text: new ol.style.Text({
+        text: String(feature.get('count')), font: '11px sans-serif',
+        fill: new ol.style.Fill({ color: '#3b2a1a' }),
+      }),
+    });
+  }
+
+  function siteStyle(feature, resolution) {
+    const risk = feature.get('risk') || { score: 0 };
+    const t = Math.min(1, Math.log1p(risk.score) / Math.log1p(20));
+    const selected = feature.getId() === state.selected;
+    const marker = new ol.style.Style({
+      image: new ol.style.Circle({
+        radius: 6 + 10 * t,
+        fill: new ol.style.Fill({ color: riskColour(risk.score, 0.9) }),
+        stroke: new ol.style.Stroke({ color: selected ? '#111' : '#fff', width: selected ? 3 : 2 }),
+      }),
+      text: resolution < 300 ? new ol.style.Text({
+        text: feature.get('name'), font: '600 12px sans-serif', offsetY: 16 + 10 * t,
+        fill: new ol.style.Fill({ color: '#1d2733' }),
+        stroke: new ol.style.Stroke({ color: 'rgba(255,255,255,0.9)', width: 3 }),
+      }) : undefined,
+      zIndex: Math.round(t * 100),
+    });
+    const geometry = feature.getGeometry();
+    if (geometry.getType() === 'Point') return marker;
+    // A footprint is drawn as itself, with the marker at a point inside it.
+    marker.setGeometry((f) => {
+      const g = f.getGeometry();
+      return g.getType() === 'Polygon' ? g.getInteriorPoint()
+        : g.getInteriorPoints().getPoint(0);
+    });
+    return [new ol.style.Style({
+      fill: new ol.style.Fill({ color: riskColour(risk.score, 0.2) }),
+      stroke: new ol.style.Stroke({ color: riskColour(risk.score), width: 2 }),
+    }), marker];
+  }
+
+  function candidateStyle(feature) {
+    return new ol.style.Style({
+      fill: new ol.style.Fill({ color: 'rgba(123,31,162,0.08)' }),
+      stroke: new ol.style.Stroke({ color: '#7b1fa2', width: 2, lineDash: [6, 4] }),
+      text: new ol.style.Text({
+        text: `疑似 ${feature.get('report_count')}`, font: '600 11px sans-serif',
+        fill: new ol.style.Fill({ color: '#4a148c' }),
+        stroke: new ol.style.Stroke({ color: '#fff', width: 3 }),
+        overflow: true,
+      }),
+    });
+  }
+
+  // Below the tiles' point zoom a report tile holds hexagon centres with a count.
+  function reportStyle(feature) {
+    const count = feature.get('count');
+    if (count) {
+      return new ol.style.Style({
+        image: new ol.style.Circle({
+          radius: 3 + 2 * Math.sqrt(count),
+          fill: new ol.style.Fill({ color: 'rgba(30,115,190,0.35)' }),
+          stroke: new ol.style.Stroke({ color: '#1e73be', width: 1 }),
+        }),
+      });
+    }
+    const colour = CATEGORY_COLOURS[feature.get('category')] || CATEGORY_COLOURS.other;
+    const verified = feature.get('verified') === true || feature.get('verified') === 'true';
+    return new ol.style.Style({
+      image: new ol.style.Circle({
+        radius: 4,
+        fill: new ol.style.Fill({ color: verified ? colour : '#fff' }),
+        stroke: new ol.style.Stroke({ color: verified ? '#fff' : colour, width: 1.5 }),
+      }),
+    });
+  }
+
+  // ---- the side panel --------------------------------------------------------------------
+
+  const COMPONENTS = [
+    ['evidence', '证据 Evidence'], ['verified_photos', '已核实照片 Verified photos'],
+    ['distinct_volunteers', '志愿者人数 Distinct volunteers'],
+    ['volunteer_factor', '志愿者系数 Volunteer factor'], ['open_cases', '进行中案件 Open cases'],
+    ['cases', '案件加分 Cases'],
+  ];
+  const STATUS_LABELS = { active: '运行中 Active', closed: '已关闭 Closed' };
+
+  function closePanel() {
+    for (const url of state.blobUrls) URL.revokeObjectURL(url);
+    state.blobUrls = [];
+    state.selected = null;
+    $('panel').hidden = true;
+    $('panel').replaceChildren();
+    layers.sites.changed();
+  }
+
+  function row(list, label, value) {
+    const dt = document.createElement('dt');
+    const dd = document.createElement('dd');
+    dt.textContent = label;
+    dd.textContent = value === null || value === undefined || value === '' ? '—' : value;
+    list.append(dt, dd);
+  }
+
+  function number(value) {
+    return typeof value === 'number' ? String(Math.round(value * 100) / 100) : value;
+  }
+
+  function openPanel(title, subtitle) {
+    closePanel();
+    const panel = $('panel');
+    panel.innerHTML = '<button type="button" class="close" aria-label="关闭 Close">×</button>' +
+      '<h2></h2><p class="sub"></p>';
+    panel.querySelector('h2').textContent = title;
+    panel.querySelector('.sub').textContent = subtitle || '';
+    panel.querySelector('.close').addEventListener('click', closePanel);
+    panel.hidden = false;
+    return panel;
+  }
+
+  function showSite(site) {
+    const panel = openPanel(site.name, site.name_en);
+    state.selected = site.id;
+    panel.dataset.site = site.id;
+    layers.sites.changed();
+    const facts = document.createElement('dl');
+    row(facts, '运营方 Operator', site.operator);
+    row(facts, '状态 Status', STATUS_LABELS[site.status] || site.status);
+    const risk = site.risk;
+    row(facts, '风险 Risk', risk ? formatScore(risk.score) : null);
+    if (risk) {
+      for (const [key, label] of COMPONENTS) row(facts, label, number(risk[key]));
+      const byCategory = Object.entries(risk.by_category || {})
+        .map(([k, v]) => `${k} ${number(v)}`).join(', ');
+      row(facts, '按类别 By category', byCategory);
+    }
+    const photos = document.createElement('div');
+    photos.className = 'thumbs';
+    photos.innerHTML = '<h3>最新照片 <span>Latest photos</span></h3>';
+    panel.append(facts, photos);
+    loadThumbnails(site.id, photos);
+  }
+
+  // Thumbnails need the bearer token, which an <img src> cannot send: fetch, then a blob: URL.
+  async function loadThumbnails(siteId, box) {
+    try {
+      const page = await (await api(`${API}/sites/${siteId}/reports?page_size=5`)).json();
+      const photos = page.items.flatMap((report) =>
+        report.photos.map((photo) => ({ photo, report })));
+      if (!photos.length) {
+        box.insertAdjacentHTML('beforeend', '<p class="empty">暂无照片 No photos yet</p>');
+        return;
+      }
+      await Promise.all(photos.map(async ({ photo, report }) => {
+        const figure = document.createElement('figure');
+        const img = document.createElement('img');
+        img.alt = `${report.category} ${chinaDay(report.observed_at)}`;
+        const caption = document.createElement('figcaption');
+        caption.textContent = `${chinaDay(report.observed_at)} · ${report.category} · ` +
+          photo.verdict;
+        figure.append(img, caption);
+        box.append(figure);
+        try {
+          const blob = await (await api(photo.links.thumbnail)).blob();
+          if (state.selected !== siteId) return;  // another site was opened meanwhile
+          const url = URL.createObjectURL(blob);
+          state.blobUrls.push(url);
+          img.src = url;
+        } catch (err) {
+          if (err.status === 401) throw err;
+          figure.classList.add('missing');
+          caption.textContent = '无法显示 Unavailable';
+        }
+      }));
+    } catch (err) {
+      handleError(err, 'photos');
+    }
+  }
+
+  function showCandidate(feature) {
+    const panel = openPanel('疑似排放点 Candidate site', '附近没有已知站点的举报聚集 ' +
+      'Reports clustered where no site is known');
+    const facts = document.createElement('dl');
+    row(facts, '举报数 Reports', feature.get('report_count'));
+    row(facts, '类别 Categories', (feature.get('categories') || []).join(', '));
+    row(facts, '最早 First', chinaDay(feature.get('first_observed')));
+    row(facts, '最近 Latest', chinaDay(feature.get('last_observed')));
+    panel.append(facts);
+  }
+
+  function showReport(feature) {
+    const panel = openPanel('举报 Report', feature.get('id'));
+    const facts = document.createElement('dl');
+    row(facts, '类别 Category', feature.get('category'));
+    row(facts, '观察时间 Observed', chinaTime(feature.get('observed_at')));
+    row(facts, '核查 Verdict', feature.get('verdict'));
+    panel.append(facts);
+  }
+
+  function siteFromFeature(feature) {
+    return Object.assign({ id: feature.getId() }, feature.getProperties());
+  }
+
+  function focusSite(site) {
+    const extent = geojson.readGeometry(site.geometry).getExtent();
+    map.getView().fit(extent, { maxZoom: 14, padding: [80, 80, 80, 80], duration: 400 });
+    showSite(site);
+  }
+
+  // #site=<id> opens that site once the sites of the view have arrived (they carry the risk).
+  async function openPendingSite() {
+    const id = state.pendingSite;
+    if (!id) return;
+    state.pendingSite = null;
+    const feature = siteSource.getFeatureById(id);
+    if (feature) { showSite(siteFromFeature(feature)); return; }
+    try {
+      focusSite(await (await api(`${API}/sites/${encodeURIComponent(id)}`)).json());
+    } catch (err) {
+      handleError(err, 'site');
+    }
+  }
+
+  function onClick(event) {
+    const hit = {};
+    map.forEachFeatureAtPixel(event.pixel, (feature, layer) => {
+      for (const name of LAYER_NAMES) if (layer === layers[name] && !hit[name]) hit[name] = feature;
+    }, { hitTolerance: 4 });
+    if (hit.sites) showSite(siteFromFeature(hit.sites));
+    else if (hit.candidates) showCandidate(hit.candidates);
+    else if (hit.reports && !hit.reports.get('count')) showReport(hit.reports);
+    else closePanel();
+  }
+
+  // ---- the map ---------------------------------------------------------------------------
+
+  const geojson = new ol.format.GeoJSON({ featureProjection: 'EPSG:3857' });
+  const hexSource = new ol.source.Vector();
+  const siteSource = new ol.source.Vector();
+  const candidateSource = new ol.source.Vector();
+  const reportSource = new ol.source.VectorTile({
+    format: new ol.format.MVT(),
+    maxZoom: 15,  // points from the server's point zoom on; deeper views reuse those tiles
+    // A tile request must carry the token, so OpenLayers' own loader cannot be used.
+    tileLoadFunction: (tile, url) => {
+      tile.setLoader((extent, resolution, projection) => {
+        if (!state.token) { tile.setFeatures([]); return; }
+        api(url).then((response) => response.arrayBuffer()).then((data) => {
+          tile.setFeatures(tile.getFormat().readFeatures(data, {
+            extent, featureProjection: projection,
+          }));
+        }).catch((err) => {
+          tile.setState(3);  // ol/TileState.ERROR
+          handleError(err, 'reports');
+        });
+      });
+    },
+  });
+
+  const layers = {
+    hexbins: new ol.layer.Vector({ source: hexSource, style: hexStyle }),
+    candidates: new ol.layer.Vector({ source: candidateSource, style: candidateStyle }),
+    reports: new ol.layer.VectorTile({ source: reportSource, style: reportStyle, minZoom: 7 }),
+    sites: new ol.layer.Vector({ source: siteSource, style: siteStyle }),
+  };
+
+  const base = [];
+  const tileUrl = document.body.dataset.tileUrl;
+  if (tileUrl) base.push(new ol.layer.Tile({ source: new ol.source.XYZ({ url: tileUrl }) }));
+  // Without a base map, a graticule still gives a sense of place and scale.
+  base.push(new ol.layer.Graticule({
+    strokeStyle: new ol.style.Stroke({ color: 'rgba(70,90,110,0.18)', width: 1 }),
+    showLabels: true, wrapX: false,
+  }));
+
+  const map = new ol.Map({
+    target: 'map',
+    layers: base.concat(LAYER_NAMES.filter((n) => n !== 'sites').map((n) => layers[n]),
+      [layers.sites]),
+    view: new ol.View({ center: ol.proj.fromLonLat([104.5, 35.5]), zoom: 4, maxZoom: 19 }),
+    controls: ol.control.defaults.defaults({ attribution: !!tileUrl })
+      .extend([new ol.control.ScaleLine()]),
+  });
+
+  map.on('moveend', onMoveEnd);
+  map.on('rendercomplete', updateStatus);
+  map.on('singleclick', onClick);
+  map.on('pointermove', (event) => {
+    const over = map.hasFeatureAtPixel(event.pixel, {
+      layerFilter: (layer) => layer === layers.sites || layer === layers.candidates,
+    });
+    map.getTargetElement().style.cursor = over ? 'pointer' : '';
+  });
+
+  for (const box of document.querySelectorAll('.toggles input')) {
+    box.addEventListener('change', () => {
+      const name = box.dataset.layer;
+      layers[name].setVisible(box.checked);
+      if (box.checked && name === 'hexbins') loadHexbins();
+      if (box.checked && name === 'sites') loadSites();
+      if (box.checked && name === 'candidates') loadCandidates();
+      updateStatus();
+    });
+  }
+  $('filters').addEventListener('change', reloadAll);
+  $('signin-form').addEventListener('submit', signIn);
+  $('signout').addEventListener('click', signOut);
+
+  const fragment = readFragment();
+  const lon = parseFloat(fragment.get('lon'));
+  const lat = parseFloat(fragment.get('lat'));
+  const zoom = parseFloat(fragment.get('zoom'));
+  if (Number.isFinite(lon) && Number.isFinite(lat)) {
+    map.getView().setCenter(ol.proj.fromLonLat([lon, lat]));
+  }
+  if (Number.isFinite(zoom)) map.getView().setZoom(zoom);
+  state.pendingSite = fragment.get('site');
+  reportSource.setUrl(reportTileUrl());
+  updateStatus();
+  if (state.token) start(); else showSignIn();
+})();
