@@ -9,9 +9,9 @@ export DATABASE_URL ?= postgresql://fieldapp:fieldapp@127.0.0.1:5432/fieldapp
 export FIELDAPP_DATA_DIR ?= $(CURDIR)/var
 
 APP_PACKAGES := fonts-wqy-zenhei
-TEST_PACKAGES := poppler-utils openssl coreutils
+TEST_PACKAGES := poppler-utils openssl coreutils gdal-bin chromium
 
-.PHONY: run test install packages test-packages postgis migrate demo serve lint bench-ingest
+.PHONY: run test install packages test-packages map-assets postgis migrate demo serve lint bench-ingest
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -21,10 +21,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed packages
+install: $(VENV)/.installed packages map-assets
 
 packages:
 	bash scripts/packages.sh $(APP_PACKAGES)
+
+map-assets:
+	bash scripts/build-map.sh
 
 test-packages:
 	bash scripts/packages.sh $(APP_PACKAGES) $(TEST_PACKAGES)

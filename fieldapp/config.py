@@ -40,6 +40,10 @@ class Config:
         self.FIELDAPP_MAX_PHOTOS = _int("FIELDAPP_MAX_PHOTOS", 20)
         self.FIELDAPP_PREVIEW_PX = _int("FIELDAPP_PREVIEW_PX", 1600)
         self.FIELDAPP_THUMBNAIL_PX = _int("FIELDAPP_THUMBNAIL_PX", 320)
+        # Images embedded in catalog.pdf: enough for a printed page, light for 500 items.
+        self.FIELDAPP_CATALOG_PX = _int("FIELDAPP_CATALOG_PX", 800)
+        self.FIELDAPP_CATALOG_TIMEOUT_S = _int("FIELDAPP_CATALOG_TIMEOUT_S", 600)
+        self.FIELDAPP_CJK_FONT = os.environ.get("FIELDAPP_CJK_FONT") or None
         # A report sent without a site is linked to the nearest site within this distance.
         self.FIELDAPP_SITE_LINK_M = _int("FIELDAPP_SITE_LINK_M", 500)
         # Checks thresholds are read by evidence.checks.Thresholds.from_mapping.

@@ -69,12 +69,48 @@ class ErrorShapingApi(Api):
     def handle_http_exception(self, error):
         payload, code, headers = super().handle_http_exception(error)
         data = getattr(error, "data", None) or {}
-        payload.setdefault("message", _default_message(error))
+        if "messages" in data and "errors" in payload:
+            # webargs nests by location (json, query, form, files); the API names fields.
+            payload["errors"] = flatten_field_errors(payload["errors"])
+        payload.setdefault("message", _summary(payload.get("errors")) or _default_message(error))
         if data.get("sub_code"):
             payload["sub_code"] = data["sub_code"]
         if code == 401:
             headers = {**headers, "WWW-Authenticate": 'Bearer realm="fieldapp"'}
         return payload, code, headers
+
+
+WEBARGS_LOCATIONS = ("json", "query", "form", "files", "headers", "cookies", "view_args",
+                     "path", "querystring", "json_or_form")
+
+
+def flatten_field_errors(nested: dict) -> dict[str, list[str]]:
+    """{"json": {"location": {"lat": [...]}}} → {"location.lat": [...]}; list items as [i]."""
+    flat: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if isinstance(key, int):
+                    walk(f"{prefix}[{key}]", inner)
+                elif not prefix and key in WEBARGS_LOCATIONS:
+                    walk("", inner)
+                else:
+                    walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        else:
+            messages = value if isinstance(value, list) else [value]
+            flat.setdefault(prefix or "_schema", []).extend(str(m) for m in messages)
+
+    walk("", nested)
+    return flat
+
+
+def _summary(errors: dict | None) -> str | None:
+    if not errors:
+        return None
+    field, messages = next(iter(errors.items()))
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{field}: {messages[0]}{more}"
 
 
 def _default_message(error: HTTPException) -> str:

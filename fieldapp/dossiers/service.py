@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from datetime import UTC, datetime
@@ -25,10 +27,15 @@ from fieldapp.custody import service as custody
 from fieldapp.dossiers import keys
 from fieldapp.dossiers import manifest as mf
 from fieldapp.dossiers.models import Dossier
-from fieldapp.errors import NotFound, field_error
+from fieldapp.errors import FieldappError, NotFound, field_error
 from fieldapp.extensions import db
 from fieldapp.geo.geometry import lon_lat, to_geojson
 from fieldapp.photos.service import ensure_derivative
+
+
+class CatalogFailed(FieldappError):
+    code = 500
+    sub_code = "CATALOG_FAILED"
 
 
 def blob_store():
@@ -168,20 +175,30 @@ def _store_custody_extract(items) -> tuple[str, int]:
 
 
 def _store_catalog(body: dict) -> str:
-    from fieldapp.dossiers.catalog import render_catalog
-
+    """Render catalog.pdf in a child process and store it; returns its hash."""
     store = blob_store()
-    previews = {item["number"]: store.path_for(body["files"][item["preview"]])
-                for item in body["items"]}
-    fd, temp = tempfile.mkstemp(dir=store.tmp_dir, prefix="catalog-", suffix=".pdf")
-    os.close(fd)
+    work = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="catalog-"))
     try:
-        render_catalog(body, previews, temp,
-                       font_path=current_app.config.get("FIELDAPP_CJK_FONT"))
-        sha256, _, _ = store.put_file(Path(temp))
+        # Smaller copies of the previews keep the PDF light; the full previews ship beside it.
+        images = {item["number"]: str(ensure_derivative(item["sha256"], "catalog"))
+                  for item in body["items"]}
+        (work / "manifest.json").write_bytes(mf.manifest_bytes(body))
+        (work / "images.json").write_text(json.dumps(images))
+        _render_in_child(work)
+        sha256, _, _ = store.put_file(work / "catalog.pdf")
         return sha256
     finally:
-        os.unlink(temp)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _render_in_child(work: Path) -> None:
+    font = current_app.config.get("FIELDAPP_CJK_FONT")
+    command = [sys.executable, "-m", "fieldapp.dossiers.catalog", str(work / "manifest.json"),
+               str(work / "images.json"), str(work / "catalog.pdf"), *([font] if font else [])]
+    result = subprocess.run(command, capture_output=True, text=True,
+                            timeout=current_app.config["FIELDAPP_CATALOG_TIMEOUT_S"])
+    if result.returncode != 0:
+        raise CatalogFailed(f"the catalog PDF could not be made: {result.stderr.strip()[-500:]}")
 
 
 def get_dossier(dossier_id: uuid.UUID) -> Dossier:

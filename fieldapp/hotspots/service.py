@@ -63,14 +63,15 @@ def count_source(args: dict, verified_only: bool) -> tuple[str, str, dict]:
 
 # --- candidates: clusters of reports linked to no site ---------------------------------------
 
-# ST_ClusterDBSCAN works in the units of its input. Web Mercator stretches both axes by
-# 1/cos(latitude); scaling each point by cos(its latitude) makes local distances metres again
-# (neighbours within eps share nearly the same latitude), so eps can be given in metres.
+# ST_ClusterDBSCAN works in the units of its input, so points are clustered in an
+# equidistant conic projection fitted to China (standard parallels 25°N and 47°N): distances
+# along meridians are exact and along parallels within about 2% from Hainan to Heilongjiang,
+# so eps is in metres. Reports far outside China are measured less exactly.
+CHINA_EQUIDISTANT = "+proj=eqdc +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m +no_defs"
 _CLUSTERS = """
     WITH unlinked AS (
         SELECT id, location, observed_at, category,
-               ST_Scale(ST_Transform(location, 3857), cos(radians(ST_Y(location))),
-                        cos(radians(ST_Y(location)))) AS local
+               ST_Transform(location, CAST(:projection AS text)) AS local
         FROM reports
         WHERE site_id IS NULL {window}
     ), clustered AS (
@@ -89,7 +90,9 @@ _CLUSTERS = """
 
 
 def candidates(args: dict) -> list[dict]:
-    window, params = "", {"eps": args["distance_m"], "min_size": args["min_size"]}
+    window = ""
+    params = {"eps": args["distance_m"], "min_size": args["min_size"],
+              "projection": CHINA_EQUIDISTANT}
     if args.get("from"):
         window += " AND observed_at >= :start"
         params["start"] = args["from"]

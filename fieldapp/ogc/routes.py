@@ -101,6 +101,17 @@ class Collection(MethodView):
         return service.collection_document(_base(), collection_id)
 
 
+@blp.route("/collections/<string:collection_id>/schema")
+class FeatureSchema(MethodView):
+    @require(*STAFF)
+    @blp.arguments(MetadataArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, content_type=service.JSON_SCHEMA,
+                  description="JSON Schema of the collection's features (rel describedBy).")
+    def get(self, args, collection_id):
+        """The JSON Schema of one feature, so clients know each property's type."""
+        return _respond(service.schema_document(_base(), collection_id), service.JSON_SCHEMA)
+
+
 @blp.route("/collections/<string:collection_id>/items")
 class Items(MethodView):
     @require(*STAFF)

@@ -24,6 +24,7 @@ from fieldapp.sites.models import Site
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
+JSON_SCHEMA = "application/schema+json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -94,8 +95,19 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
-def _feature(fid: str, geometry: dict | None, properties: dict) -> dict:
+def _geojson_feature(fid: str, geometry: dict | None, properties: dict) -> dict:
     return {"type": "Feature", "id": fid, "geometry": geometry, "properties": properties}
+
+
+# JSON Schema types of the properties. A client that infers types from the first page
+# (GDAL does) would take a column that is null there for a string; the schema settles it.
+STRING = {"type": "string"}
+NUMBER = {"type": "number"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+DATE_TIME = {"type": "string", "format": "date-time"}
+UUID = {"type": "string", "format": "uuid"}
+STRINGS = {"type": "array", "items": STRING}
 
 
 def _uuid(fid: str) -> uuid.UUID:
@@ -113,6 +125,9 @@ class Sites:
     title = "Known polluting sites"
     description = ("Factories' points or footprints, who runs them and their current risk "
                    "score. datetime filters on when the site's record last changed.")
+    properties = {"name": STRING, "name_en": STRING, "operator": STRING, "uscc": STRING,
+                  "status": STRING, "industry": STRING, "region": STRING,
+                  "risk_score": NUMBER, "updated_at": DATE_TIME}
 
     def extent(self) -> dict | None:
         return _extent(Site.geom, Site.updated_at)
@@ -134,7 +149,7 @@ class Sites:
     @staticmethod
     def _features(sites: list[Site]) -> list[dict]:
         risks = risk_of(sites)
-        return [_feature(str(site.id), to_geojson(site.geom), {
+        return [_geojson_feature(str(site.id), to_geojson(site.geom), {
             "name": site.name, "name_en": site.name_en, "operator": site.operator,
             "uscc": site.uscc, "status": site.status, "industry": site.industry,
             "region": site.region, "risk_score": risks[site.id]["score"],
@@ -147,6 +162,10 @@ class Reports:
     title = "Evidence reports"
     description = ("Volunteers' photo reports at their WGS-84 point; the volunteer appears "
                    "only by pseudonym. datetime filters on the observation time.")
+    properties = {"category": STRING, "observed_at": DATE_TIME, "received_at": DATE_TIME,
+                  "verdict": STRING, "verified": BOOLEAN, "site_id": UUID,
+                  "site_link": STRING, "site_distance_m": NUMBER, "volunteer": STRING,
+                  "photo_count": INTEGER}
 
     def extent(self) -> dict | None:
         return _extent(Report.location, Report.observed_at)
@@ -158,13 +177,13 @@ class Reports:
             self._select().where(*conditions)
             .order_by(Report.observed_at.desc(), Report.id)
             .offset(query.offset).limit(query.limit))
-        return Page([self._feature(*row) for row in rows], matched)
+        return Page([self._to_feature(*row) for row in rows], matched)
 
     def item(self, fid: str) -> dict:
         row = db.session.execute(self._select().where(Report.id == _uuid(fid))).first()
         if row is None:
             raise NotFound(f"no report {fid!r}")
-        return self._feature(*row)
+        return self._to_feature(*row)
 
     @staticmethod
     def _select():
@@ -175,8 +194,8 @@ class Reports:
                 .join(User, User.id == Report.volunteer_id))
 
     @staticmethod
-    def _feature(report: Report, pseudonym: str, photo_count: int) -> dict:
-        return _feature(str(report.id), to_geojson(report.location), {
+    def _to_feature(report: Report, pseudonym: str, photo_count: int) -> dict:
+        return _geojson_feature(str(report.id), to_geojson(report.location), {
             "category": report.category, "observed_at": _iso(report.observed_at),
             "received_at": _iso(report.received_at), "verdict": report.verdict,
             "verified": report.verified,
@@ -193,6 +212,8 @@ class Hotspots:
                    "(a point or a line when the reports do not span an area); the id is "
                    "the candidate id of /api/v1/hotspots/candidates. datetime filters on "
                    "the span from the first to the last observation.")
+    properties = {"report_count": INTEGER, "first_observed": DATE_TIME,
+                  "last_observed": DATE_TIME, "categories": STRINGS, "report_ids": STRINGS}
 
     def extent(self) -> dict | None:
         clusters = _clusters()
@@ -207,17 +228,17 @@ class Hotspots:
     def items(self, query: Query) -> Page:
         found = [c for c in _clusters() if _in_box(c, query.bbox) and _in_time(c, query)]
         page = found[query.offset:query.offset + query.limit]
-        return Page([self._feature(c) for c in page], len(found))
+        return Page([self._to_feature(c) for c in page], len(found))
 
     def item(self, fid: str) -> dict:
         found = next((c for c in _clusters() if c["id"] == fid), None)
         if found is None:
             raise NotFound(f"no hotspot {fid!r} (its reports may have changed)")
-        return self._feature(found)
+        return self._to_feature(found)
 
     @staticmethod
-    def _feature(cluster: dict) -> dict:
-        return _feature(cluster["id"], cluster["hull"], {
+    def _to_feature(cluster: dict) -> dict:
+        return _geojson_feature(cluster["id"], cluster["hull"], {
             "report_count": cluster["report_count"],
             "first_observed": _iso(cluster["first_observed"]),
             "last_observed": _iso(cluster["last_observed"]),
@@ -243,7 +264,7 @@ def _in_time(cluster: dict, query: Query) -> bool:
             and (end is None or cluster["first_observed"] <= end))
 
 
-COLLECTIONS = {collection.id: collection for collection in (Sites(), Reports(), Hotspots())}
+COLLECTIONS = {found.id: found for found in (Sites(), Reports(), Hotspots())}
 
 
 def collection(collection_id: str):
@@ -294,12 +315,32 @@ def _describe(base: str, found) -> dict:
     url = f"{base}/collections/{found.id}"
     document = {
         "id": found.id, "title": found.title, "description": found.description,
-        "links": [link(url, "self", JSON), link(f"{url}/items", "items", GEOJSON, found.title)],
+        "links": [link(url, "self", JSON), link(f"{url}/items", "items", GEOJSON, found.title),
+                  link(f"{url}/schema", "describedBy", JSON_SCHEMA, "the features' schema")],
         "itemType": "feature", "crs": [CRS84],
     }
     if extent := found.extent():
         document["extent"] = extent
     return document
+
+
+def schema_document(base: str, collection_id: str) -> dict:
+    """JSON Schema of one GeoJSON Feature of the collection."""
+    found = collection(collection_id)
+    return {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": f"{base}/collections/{found.id}/schema",
+        "title": found.title,
+        "description": "A GeoJSON Feature; a property is null where it is not known.",
+        "type": "object",
+        "required": ["type", "id", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": STRING,
+            "geometry": {"type": "object"},
+            "properties": {"type": "object", "properties": found.properties},
+        },
+    }
 
 
 def items_document(base: str, collection_id: str, query: Query, url: str,

@@ -16,7 +16,8 @@ from fieldapp.extensions import db
 from fieldapp.reports.models import Photo
 from fieldapp.reports.service import can_see
 
-DERIVATIVE_SIZES = {"preview": "FIELDAPP_PREVIEW_PX", "thumbnail": "FIELDAPP_THUMBNAIL_PX"}
+DERIVATIVE_SIZES = {"preview": "FIELDAPP_PREVIEW_PX", "thumbnail": "FIELDAPP_THUMBNAIL_PX",
+                    "catalog": "FIELDAPP_CATALOG_PX"}
 
 
 class OriginalMissing(FieldappError):

@@ -33,7 +33,7 @@ def test_wrong_password_and_unknown_email_are_401(client, make_user):
 def test_login_missing_field_is_422(client):
     response = client.post("/api/v1/auth/token", json={"email": "x@example.org"})
     assert response.status_code == 422
-    assert "password" in response.get_json()["errors"]["json"]
+    assert "password" in response.get_json()["errors"]
 
 
 def test_tokens_are_stored_only_as_hashes(app, make_user):

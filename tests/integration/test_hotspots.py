@@ -101,7 +101,7 @@ def test_hexbins_follow_reviews(field):
 def test_bad_hexbin_arguments(field, query, name):
     response = field["client"].get(f"/api/v1/hotspots/hexbins?{query}",
                                    headers=auth(field["tokens"]["coordinator"]))
-    assert response.status_code == 422 and name in response.get_json()["errors"]["query"]
+    assert response.status_code == 422 and name in response.get_json()["errors"]
 
 
 def _mine(candidates):
@@ -181,3 +181,20 @@ def test_hotspots_need_staff(field, make_user):
     for url in ("/api/v1/hotspots/hexbins?zoom=5", "/api/v1/hotspots/candidates"):
         assert field["client"].get(url, headers=auth(volunteer)).status_code == 403
         assert field["client"].get(url).status_code == 401
+
+
+def test_cluster_distance_is_in_metres_north_south_too(field):
+    """Three reports 100 m apart due north: one cluster at 120 m, none at 80 m."""
+    client, token = field["client"], field["tokens"]["coordinator"]
+    lon, lat = LON + 0.3, LAT - 0.2
+    step = 100 / 111_132  # degrees of latitude per 100 m here
+    ids = {_submit(client, field["tokens"]["volunteer"], lon, lat + i * step, 1330 + i)["id"]
+           for i in range(3)}
+
+    def clusters(distance):
+        found = client.get(f"/api/v1/hotspots/candidates?distance_m={distance}&min_size=3",
+                           headers=auth(token)).get_json()
+        return [set(c["report_ids"]) for c in found if set(c["report_ids"]) & ids]
+
+    assert clusters(120) == [ids]
+    assert clusters(80) == []

@@ -14,13 +14,17 @@
     water: '#1e73be', air: '#7b5ea7', soil: '#8d5b2d', solid_waste: '#6b7d1e',
     noise: '#00897b', other: '#6d6d6d',
   };
+  const CATEGORY_NAMES = {
+    water: '水 Water', air: '大气 Air', soil: '土壤 Soil', solid_waste: '固体废物 Solid waste',
+    noise: '噪声 Noise', other: '其他 Other',
+  };
   const REFRESH_MS = 5 * 60 * 1000;  // a wall display stays current without anyone touching it
   const $ = (id) => document.getElementById(id);
 
   const state = {
     token: sessionStorage.getItem(TOKEN_KEY),
     counts: {}, totals: {}, loads: {}, hexMax: 1, selected: null, blobUrls: [],
-    pendingSite: null, refreshTimer: null,
+    pendingSite: null, refreshTimer: null, reportTiles: new Map(),
   };
 
   class ApiError extends Error {
@@ -55,31 +59,46 @@
         'This account may not see map data: coordinators, lawyers and admins only.');
     } else {
       showMessage(`暂时无法加载${LABELS[what] ? ' ' + LABELS[what] : ''}。` +
-        `Could not load ${what}: ${err.message || 'network error'}. 稍后将自动重试 Retrying soon.`);
+        `Could not load ${what}: ${err.message || 'network error'}. 移动地图即可重试 ` +
+        'Moving the map tries again.');
     }
   }
 
   // ---- sign-in ---------------------------------------------------------------------------
 
-  // A wall display opens /map#token=...&lon=..&lat=..&zoom=..&site=..
-  function readFragment() {
+  // A wall display opens (or is sent to) /map#token=...&lon=..&lat=..&zoom=..&site=..
+  // Returns whether the fragment brought a token.
+  function applyFragment() {
     const params = new URLSearchParams(location.hash.slice(1));
-    if (params.has('token')) {
-      state.token = params.get('token');
-      sessionStorage.setItem(TOKEN_KEY, state.token);
+    const token = params.get('token');
+    if (token) {
+      state.token = token;
+      sessionStorage.setItem(TOKEN_KEY, token);
       params.delete('token');
       // Out of the address bar and the history, where anyone passing could read it.
       const rest = params.toString();
       history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
     }
-    return params;
+    const view = map.getView();
+    const lon = parseFloat(params.get('lon'));
+    const lat = parseFloat(params.get('lat'));
+    const zoom = parseFloat(params.get('zoom'));
+    if (Number.isFinite(lon) && Number.isFinite(lat)) view.setCenter(ol.proj.fromLonLat([lon, lat]));
+    if (Number.isFinite(zoom)) view.setZoom(zoom);
+    state.pendingSite = params.get('site');
+    return Boolean(token);
   }
 
   function forgetToken() {
     state.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
     clearInterval(state.refreshTimer);
+    for (const controller of Object.values(state.loads)) controller.abort();
     for (const source of [hexSource, siteSource, candidateSource]) source.clear();
+    state.counts = {};
+    state.totals = {};
+    state.reportTiles.clear();
+    applyVisibility();  // no data left behind the sign-in form
     closePanel();
     $('ranking').replaceChildren();
     $('user').textContent = '';
@@ -140,6 +159,7 @@
     }
     document.body.dataset.state = 'ready';
     showMessage('');
+    applyVisibility();
     reloadAll();
     clearInterval(state.refreshTimer);
     state.refreshTimer = setInterval(reloadAll, REFRESH_MS);
@@ -197,7 +217,8 @@
     if (!layers.hexbins.getVisible()) return;
     const args = Object.assign({ bbox: viewBbox(), zoom: viewZoom() }, windowArgs());
     loadGeoJSON('hexbins', hexSource, API + '/hotspots/hexbins' + query(args), (features) => {
-      state.hexMax = Math.max(1, ...features.map((f) => f.get('count') || 0));
+      // Relative to the view, but a view of single reports should not look alarming.
+      state.hexMax = Math.max(5, ...features.map((f) => f.get('count') || 0));
     });
   }
 
@@ -259,13 +280,19 @@
     loadSites();
   }
 
-  function reloadAll() {
+  // What the category and time window apply to (sites' risk has no window).
+  function reloadFiltered() {
     if (!state.token || !filtersValid()) return;
     showMessage('');
-    reloadView();
+    onMoveEnd();  // the view's layers, in one debounced load with any move under way
     loadCandidates();
-    loadRanking();
     reportSource.setUrl(reportTileUrl());
+    reportSource.refresh();  // same filters: new reports since; others: a clean slate
+  }
+
+  function reloadAll() {
+    reloadFiltered();
+    if (state.token) loadRanking();
   }
 
   let moveTimer = null;
@@ -276,10 +303,28 @@
 
   // ---- the status line: features drawn per layer, also in body[data-features] for tests ---
 
+  // Features of the loaded report tiles (at the zoom and filters shown) inside the view.
+  // Counted from our own record of tiles: the layer's cache also holds the previous
+  // filters' tiles for a while, which would be counted twice.
+  function countReports() {
+    const view = map.getView();
+    const extent = view.calculateExtent(map.getSize());
+    const grid = reportSource.getTileGrid();
+    const z = grid.getZForResolution(view.getResolution(), reportSource.zDirection);
+    const urlOf = reportSource.getTileUrlFunction();
+    let count = 0;
+    grid.forEachTileCoord(extent, z, (coord) => {
+      for (const feature of state.reportTiles.get(urlOf(coord, 1, view.getProjection())) || []) {
+        if (ol.extent.intersects(extent, feature.getGeometry().getExtent())) count += 1;
+      }
+    });
+    return count;
+  }
+
   function updateStatus() {
-    if (layers.reports.getVisible() && state.token && map.getSize()) {
-      const extent = map.getView().calculateExtent(map.getSize());
-      state.counts.reports = layers.reports.getFeaturesInExtent(extent).length;
+    if (layers.reports.getVisible() && map.getSize()) {
+      state.counts.reports = map.getView().getZoom() >= layers.reports.getMinZoom()
+        ? countReports() : 0;
     }
     const counts = {};
     for (const name of LAYER_NAMES) {
@@ -331,10 +376,6 @@
     return new ol.style.Style({
       fill: new ol.style.Fill({ color: `rgba(${rgb.join(',')},0.6)` }),
       stroke: new ol.style.Stroke({ color: 'rgba(255,255,255,0.8)', width: 1 }),
-      text: new ol.style.Text({
-        text: String(feature.get('count')), font: '11px sans-serif',
-        fill: new ol.style.Fill({ color: '#3b2a1a' }),
-      }),
     });
   }
 
@@ -355,31 +396,39 @@
       }) : undefined,
       zIndex: Math.round(t * 100),
     });
-    const geometry = feature.getGeometry();
-    if (geometry.getType() === 'Point') return marker;
+    if (feature.getGeometry().getType() === 'Point') return marker;
     // A footprint is drawn as itself, with the marker at a point inside it.
-    marker.setGeometry((f) => {
-      const g = f.getGeometry();
-      return g.getType() === 'Polygon' ? g.getInteriorPoint()
-        : g.getInteriorPoints().getPoint(0);
-    });
+    marker.setGeometry((f) => markerPoint(f.getGeometry()));
     return [new ol.style.Style({
       fill: new ol.style.Fill({ color: riskColour(risk.score, 0.2) }),
       stroke: new ol.style.Stroke({ color: riskColour(risk.score), width: 2 }),
     }), marker];
   }
 
-  function candidateStyle(feature) {
-    return new ol.style.Style({
-      fill: new ol.style.Fill({ color: 'rgba(123,31,162,0.08)' }),
-      stroke: new ol.style.Stroke({ color: '#7b1fa2', width: 2, lineDash: [6, 4] }),
-      text: new ol.style.Text({
-        text: `疑似 ${feature.get('report_count')}`, font: '600 11px sans-serif',
-        fill: new ol.style.Fill({ color: '#4a148c' }),
-        stroke: new ol.style.Stroke({ color: '#fff', width: 3 }),
-        overflow: true,
+  function markerPoint(geometry) {
+    switch (geometry.getType()) {
+      case 'Polygon': return geometry.getInteriorPoint();
+      case 'MultiPolygon': return geometry.getInteriorPoints().getPoint(0);
+      // The hull of reports in a line is a line, of reports in one spot a point.
+      default: return new ol.geom.Point(ol.extent.getCenter(geometry.getExtent()));
+    }
+  }
+
+  // A cluster of a few reports has a hull too small to see: a ring marks it at every zoom.
+  function candidateStyle(feature, resolution) {
+    const stroke = new ol.style.Stroke({ color: '#7b1fa2', width: 2, lineDash: [5, 3] });
+    return [
+      new ol.style.Style({ fill: new ol.style.Fill({ color: 'rgba(123,31,162,0.08)' }), stroke }),
+      new ol.style.Style({
+        geometry: (f) => markerPoint(f.getGeometry()),
+        image: new ol.style.Circle({ radius: 14, stroke }),
+        text: resolution < 300 ? new ol.style.Text({
+          text: `疑似 Candidate ×${feature.get('report_count')}`, font: '600 11px sans-serif',
+          textAlign: 'left', offsetX: 18, fill: new ol.style.Fill({ color: '#4a148c' }),
+          stroke: new ol.style.Stroke({ color: 'rgba(255,255,255,0.9)', width: 3 }),
+        }) : undefined,
       }),
-    });
+    ];
   }
 
   // Below the tiles' point zoom a report tile holds hexagon centres with a count.
@@ -453,21 +502,31 @@
     state.selected = site.id;
     panel.dataset.site = site.id;
     layers.sites.changed();
-    const facts = document.createElement('dl');
-    row(facts, '运营方 Operator', site.operator);
-    row(facts, '状态 Status', STATUS_LABELS[site.status] || site.status);
+    const about = document.createElement('dl');
+    about.className = 'about';
+    row(about, '运营方 Operator', site.operator);
+    row(about, '状态 Status', STATUS_LABELS[site.status] || site.status);
     const risk = site.risk;
-    row(facts, '风险 Risk', risk ? formatScore(risk.score) : null);
+    const badge = document.createElement('p');
+    badge.className = 'badge';
+    badge.textContent = '风险 Risk ' + (risk ? formatScore(risk.score) : '—');
+    if (risk) badge.style.background = riskColour(risk.score);
+    const facts = document.createElement('dl');
+    facts.className = 'numbers';
     if (risk) {
       for (const [key, label] of COMPONENTS) row(facts, label, number(risk[key]));
-      const byCategory = Object.entries(risk.by_category || {})
-        .map(([k, v]) => `${k} ${number(v)}`).join(', ');
-      row(facts, '按类别 By category', byCategory);
+      const group = document.createElement('dt');
+      group.className = 'group';
+      group.textContent = '按类别 By category';
+      facts.append(group);
+      for (const [category, value] of Object.entries(risk.by_category || {})) {
+        row(facts, `· ${CATEGORY_NAMES[category] || category}`, number(value));
+      }
     }
     const photos = document.createElement('div');
     photos.className = 'thumbs';
     photos.innerHTML = '<h3>最新照片 <span>Latest photos</span></h3>';
-    panel.append(facts, photos);
+    panel.append(about, badge, facts, photos);
     loadThumbnails(site.id, photos);
   }
 
@@ -486,8 +545,8 @@
         const img = document.createElement('img');
         img.alt = `${report.category} ${chinaDay(report.observed_at)}`;
         const caption = document.createElement('figcaption');
-        caption.textContent = `${chinaDay(report.observed_at)} · ${report.category} · ` +
-          photo.verdict;
+        caption.textContent = `${chinaDay(report.observed_at)} · ` +
+          `${CATEGORY_NAMES[report.category] || report.category} · ${photo.verdict}`;
         figure.append(img, caption);
         box.append(figure);
         try {
@@ -512,7 +571,8 @@
       'Reports clustered where no site is known');
     const facts = document.createElement('dl');
     row(facts, '举报数 Reports', feature.get('report_count'));
-    row(facts, '类别 Categories', (feature.get('categories') || []).join(', '));
+    row(facts, '类别 Categories', (feature.get('categories') || [])
+      .map((c) => CATEGORY_NAMES[c] || c).join(', '));
     row(facts, '最早 First', chinaDay(feature.get('first_observed')));
     row(facts, '最近 Latest', chinaDay(feature.get('last_observed')));
     panel.append(facts);
@@ -521,9 +581,16 @@
   function showReport(feature) {
     const panel = openPanel('举报 Report', feature.get('id'));
     const facts = document.createElement('dl');
-    row(facts, '类别 Category', feature.get('category'));
+    row(facts, '类别 Category', CATEGORY_NAMES[feature.get('category')]);
     row(facts, '观察时间 Observed', chinaTime(feature.get('observed_at')));
     row(facts, '核查 Verdict', feature.get('verdict'));
+    panel.append(facts);
+  }
+
+  function showHexbin(feature) {
+    const panel = openPanel('六边形 Hex bin', feature.get('cell'));
+    const facts = document.createElement('dl');
+    row(facts, '举报数 Reports', feature.get('count'));
     panel.append(facts);
   }
 
@@ -559,6 +626,7 @@
     if (hit.sites) showSite(siteFromFeature(hit.sites));
     else if (hit.candidates) showCandidate(hit.candidates);
     else if (hit.reports && !hit.reports.get('count')) showReport(hit.reports);
+    else if (hit.hexbins) showHexbin(hit.hexbins);
     else closePanel();
   }
 
@@ -576,9 +644,14 @@
       tile.setLoader((extent, resolution, projection) => {
         if (!state.token) { tile.setFeatures([]); return; }
         api(url).then((response) => response.arrayBuffer()).then((data) => {
-          tile.setFeatures(tile.getFormat().readFeatures(data, {
+          const features = tile.getFormat().readFeatures(data, {
             extent, featureProjection: projection,
-          }));
+          });
+          tile.setFeatures(features);
+          state.reportTiles.set(url, features);
+          if (state.reportTiles.size > 1000) {  // oldest first: a Map keeps insertion order
+            state.reportTiles.delete(state.reportTiles.keys().next().value);
+          }
         }).catch((err) => {
           tile.setState(3);  // ol/TileState.ERROR
           handleError(err, 'reports');
@@ -600,7 +673,7 @@
   // Without a base map, a graticule still gives a sense of place and scale.
   base.push(new ol.layer.Graticule({
     strokeStyle: new ol.style.Stroke({ color: 'rgba(70,90,110,0.18)', width: 1 }),
-    showLabels: true, wrapX: false,
+    showLabels: true, wrapX: false, lonLabelPosition: 0.06,  // clear of the scale line
   }));
 
   const map = new ol.Map({
@@ -613,6 +686,8 @@
   });
 
   map.on('moveend', onMoveEnd);
+  // Draw a resized window at once: a headless capture resizes and shoots in the same frame.
+  window.addEventListener('resize', () => { map.updateSize(); map.renderSync(); });
   map.on('rendercomplete', updateStatus);
   map.on('singleclick', onClick);
   map.on('pointermove', (event) => {
@@ -622,29 +697,33 @@
     map.getTargetElement().style.cursor = over ? 'pointer' : '';
   });
 
+  // A layer shows when its box is ticked and someone is signed in.
+  function applyVisibility() {
+    for (const box of document.querySelectorAll('.toggles input')) {
+      layers[box.dataset.layer].setVisible(box.checked && Boolean(state.token));
+    }
+  }
+
   for (const box of document.querySelectorAll('.toggles input')) {
     box.addEventListener('change', () => {
       const name = box.dataset.layer;
-      layers[name].setVisible(box.checked);
+      applyVisibility();
       if (box.checked && name === 'hexbins') loadHexbins();
       if (box.checked && name === 'sites') loadSites();
       if (box.checked && name === 'candidates') loadCandidates();
       updateStatus();
     });
   }
-  $('filters').addEventListener('change', reloadAll);
+  $('filters').addEventListener('change', reloadFiltered);
   $('signin-form').addEventListener('submit', signIn);
   $('signout').addEventListener('click', signOut);
 
-  const fragment = readFragment();
-  const lon = parseFloat(fragment.get('lon'));
-  const lat = parseFloat(fragment.get('lat'));
-  const zoom = parseFloat(fragment.get('zoom'));
-  if (Number.isFinite(lon) && Number.isFinite(lat)) {
-    map.getView().setCenter(ol.proj.fromLonLat([lon, lat]));
-  }
-  if (Number.isFinite(zoom)) map.getView().setZoom(zoom);
-  state.pendingSite = fragment.get('site');
+  window.addEventListener('hashchange', () => {
+    if (applyFragment()) start(); else if (state.token) openPendingSite();
+  });
+
+  applyFragment();
+  applyVisibility();
   reportSource.setUrl(reportTileUrl());
   updateStatus();
   if (state.token) start(); else showSignIn();
