@@ -1,0 +1,162 @@
+"""The coordinators' map page, served by a real HTTP server and drawn by headless Chromium."""
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import subprocess
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from PIL import Image
+from werkzeug.serving import make_server
+
+from tests.helpers import auth, post_report, report_json
+from tests.imagegen import jpeg_bytes
+
+CST = timezone(timedelta(hours=8))
+# Xi'an: no other test puts sites or reports here.
+LON, LAT = 108.95, 34.27
+CHROMIUM = "/usr/bin/chromium"
+EXTERNAL_URL = re.compile(r"https?://", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    """The app behind a real socket, so the browser talks HTTP to it like to gunicorn."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=10)
+
+
+def _submit(client, token, lon, lat, seed, days_ago, category="air"):
+    observed = datetime.now(CST).replace(microsecond=0) - timedelta(days=days_ago, hours=1)
+    claim = report_json(category=category, observed_at=observed.isoformat(),
+                        location={"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 10})
+    photo = jpeg_bytes(seed=seed, lat=lat, lon=lon, taken=observed, gps_time=observed)
+    response = post_report(client, token, claim, [(photo, "a.jpg")])
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture(scope="module")
+def field(app):
+    """A coordinator, two sites (one with verified reports), and a cluster at no site."""
+    from fieldapp.accounts import service
+
+    client = app.test_client()
+    with app.app_context():
+        tokens = {}
+        for role in ("volunteer", "coordinator"):
+            user = service.create_user(f"map-{role}@example.org", "map password", role)
+            tokens[role] = service.issue_token(user)
+    site = client.post("/api/v1/sites", headers=auth(tokens["coordinator"]), json={
+        "name": "西安测试化工厂", "name_en": "Xi'an Test Chemical Works",
+        "operator": "西安测试化工有限公司",
+        "geometry": {"type": "Point", "coordinates": [LON, LAT]}})
+    assert site.status_code == 201, site.get_json()
+    west = LON - 0.03
+    quiet = client.post("/api/v1/sites", headers=auth(tokens["coordinator"]), json={
+        "name": "西郊印染厂", "geometry": {"type": "Polygon", "coordinates": [[
+            [west, LAT], [west + 0.006, LAT], [west + 0.006, LAT + 0.004], [west, LAT + 0.004],
+            [west, LAT]]]}})
+    assert quiet.status_code == 201, quiet.get_json()
+    # Around the site within its link radius, so they are linked to it and count for its risk.
+    for i, (dx, dy) in enumerate([(3, 1), (-2, 2), (1, -3), (-3, -1), (2, 3)]):
+        _submit(client, tokens["volunteer"], LON + 0.0011 * dx, LAT + 0.0009 * dy, 2100 + i,
+                days_ago=i, category=("air", "water")[i % 2])
+    # 3 km east: no site within the link radius, so these become a candidate.
+    for i in range(3):
+        _submit(client, tokens["volunteer"], LON + 0.035 + 0.0002 * i, LAT - 0.01, 2110 + i,
+                days_ago=2 + i, category="water")
+    return {"client": client, "tokens": tokens, "site": site.get_json()}
+
+
+def _chromium(url: str, tmp_path, *mode: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / "profile"
+    profile.mkdir(exist_ok=True)
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}", "--window-size=1280,800",
+         "--hide-scrollbars", "--virtual-time-budget=15000",
+         # The page's console on stderr: an exception in a style function blanks a layer.
+         "--enable-logging=stderr", "--v=0", *mode, url],
+        capture_output=True, text=True, timeout=180, check=True,
+    )
+
+
+def _dom(url: str, tmp_path) -> str:
+    run = _chromium(url, tmp_path, "--dump-dom")
+    assert "Uncaught" not in run.stderr, run.stderr
+    return run.stdout
+
+
+def _features(dom: str) -> dict:
+    found = re.search(r'<body[^>]*\sdata-features="([^"]*)"', dom)
+    assert found, dom[:2000]
+    return json.loads(html.unescape(found.group(1)))
+
+
+def test_page_is_public_and_self_contained(client, app, monkeypatch):
+    response = client.get("/map")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "风险 Risk" in page and 'id="signin"' in page
+    assert not EXTERNAL_URL.search(page)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/map/static/") for a in assets)
+    for asset in assets:
+        served = client.get(asset)
+        assert served.status_code == 200, asset
+        if not asset.endswith("ol.js"):  # the library names its optional sources' defaults
+            assert not EXTERNAL_URL.search(served.get_data(as_text=True)), asset
+        served.close()
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+    monkeypatch.setitem(app.config, "FIELDAPP_MAP_TILE_URL", "https://tile.example/{z}/{x}/{y}.png")
+    with_base = client.get("/map")
+    assert 'data-tile-url="https://tile.example/{z}/{x}/{y}.png"' in with_base.get_data(
+        as_text=True)
+    assert "https:" in with_base.headers["Content-Security-Policy"]
+
+
+def test_map_draws_every_layer_in_headless_chromium(server, field, tmp_path):
+    token, site = field["tokens"]["coordinator"], field["site"]
+    url = f"{server}/map#token={token}&lon={LON + 0.01}&lat={LAT}&zoom=13&site={site['id']}"
+
+    dom = _dom(url, tmp_path)
+    assert 'data-state="ready"' in dom
+    counts = _features(dom)
+    assert counts["hexbins"] > 0 and counts["sites"] >= 2, counts
+    assert counts["candidates"] > 0 and counts["reports"] > 0, counts
+    assert 'id="status"' in dom and f'data-layer="hexbins" data-count="{counts["hexbins"]}"' in dom
+    # The site's panel: its name, risk components, and thumbnails fetched with the token.
+    panel = re.search(r'<section id="panel".*?</section>', dom, re.S).group(0)
+    assert "西安测试化工厂" in panel and "西安测试化工有限公司" in panel
+    assert "Verified photos" in panel and "Volunteer factor" in panel
+    assert len(re.findall(r'<img [^>]*src="blob:', panel)) >= 3, panel
+    assert "西安测试化工厂" in re.search(r'<ol id="ranking".*?</ol>', dom, re.S).group(0)
+
+    shot = tmp_path / "map.png"
+    run = _chromium(url, tmp_path, f"--screenshot={shot}")
+    assert "Uncaught" not in run.stderr, run.stderr
+    assert shot.stat().st_size > 20_000
+    image = Image.open(io.BytesIO(shot.read_bytes())).convert("RGB")
+    assert image.size == (1280, 800)
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 200  # not a blank or single-colour page
+
+
+def test_map_without_a_valid_token_asks_to_sign_in(server, tmp_path):
+    dom = _dom(f"{server}/map", tmp_path)
+    assert 'data-state="signin"' in dom and re.search(r'<div id="signin" class="overlay">', dom)
+
+    dom = _dom(f"{server}/map#token=not-a-token&zoom=5", tmp_path)
+    assert 'data-state="signin"' in dom
+    assert "please sign in again" in dom
