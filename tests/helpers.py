@@ -81,3 +81,17 @@ def storage_snapshot(app) -> dict:
     root = Path(app.config["FIELDAPP_DATA_DIR"])
     files = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
     return {"counts": counts, "files": files}
+
+
+def submit_at(client, token, lon, lat, seed, observed, category="air", taken=None) -> dict:
+    """Post a one-photo report at (lon, lat) whose photo was taken at `taken` (default: when
+    observed, so it verifies); returns the stored report."""
+    from tests.imagegen import jpeg_bytes
+
+    taken = taken or observed
+    claim = report_json(category=category, observed_at=observed.isoformat(),
+                        location={"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 10})
+    photo = jpeg_bytes(seed=seed, lat=lat, lon=lon, taken=taken, gps_time=taken)
+    response = post_report(client, token, claim, [(photo, "a.jpg")])
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()

@@ -1,7 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from fieldapp.geo.geojson import parse_bbox
 from fieldapp.reports.models import CATEGORIES
-from fieldapp.reports.schemas import parse_bbox
 from fieldapp.sites.schemas import SiteFieldsSchema, SiteSchema
 
 CHINA_BBOX = "73.4,18.1,135.1,53.6"

@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import json
-import math
 
 from flask_smorest.fields import Upload
 from marshmallow import (
     Schema,
     ValidationError,
     fields,
-    post_load,
     validate,
     validates_schema,
 )
 
 from fieldapp.geo.coordinates import CRS_CHOICES
+from fieldapp.geo.geojson import MapListArgsSchema, page_schema
 from fieldapp.reports.models import CATEGORIES, VERDICTS
 
 
@@ -65,44 +64,18 @@ class PhotoFilesSchema(Schema):
         "description": "1 to 20 photos: JPEG, HEIC/HEIF, PNG or TIFF."})
 
 
-class ReportListArgsSchema(Schema):
-    bbox = fields.String(metadata={"description": "minlon,minlat,maxlon,maxlat (WGS-84)"})
+class ReportListArgsSchema(MapListArgsSchema):
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     verdict = fields.String(validate=validate.OneOf(VERDICTS))
     observed_from = fields.AwareDateTime(format="iso")
     observed_to = fields.AwareDateTime(format="iso")
     site_id = fields.UUID()
-    format = fields.String(load_default="json", validate=validate.OneOf(("json", "geojson")))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-
-    @post_load
-    def parse_bbox(self, data, **kwargs):
-        if "bbox" in data:
-            data["bbox"] = parse_bbox(data["bbox"])
-        return data
 
     @validates_schema
     def check_window(self, data, **kwargs):
         start, end = data.get("observed_from"), data.get("observed_to")
         if start and end and start > end:
             raise ValidationError("must not be after observed_to", "observed_from")
-
-
-def parse_bbox(raw: str) -> tuple[float, float, float, float]:
-    try:
-        parts = tuple(float(p) for p in raw.split(","))
-    except ValueError:
-        raise ValidationError("must be four numbers: minlon,minlat,maxlon,maxlat",
-                              "bbox") from None
-    if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
-        raise ValidationError("must be four numbers: minlon,minlat,maxlon,maxlat", "bbox")
-    minlon, minlat, maxlon, maxlat = parts
-    if not (-180 <= minlon <= 180 and -180 <= maxlon <= 180 and -90 <= minlat <= maxlat <= 90):
-        raise ValidationError("outside WGS-84 range or min > max", "bbox")
-    if minlon > maxlon:
-        raise ValidationError("minlon > maxlon (antimeridian boxes are not supported)", "bbox")
-    return parts
 
 
 class CheckSchema(Schema):
@@ -218,11 +191,7 @@ class ReportSchema(Schema):
         }
 
 
-class ReportPageSchema(Schema):
-    items = fields.List(fields.Nested(ReportSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+ReportPageSchema = page_schema(ReportSchema, "ReportPage")
 
 
 class SiteLinkSchema(Schema):

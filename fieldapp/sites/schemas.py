@@ -4,8 +4,8 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
 from fieldapp.geo.coordinates import CRS_CHOICES
+from fieldapp.geo.geojson import MapListArgsSchema, page_schema
 from fieldapp.geo.geometry import GeometryProblem, site_geometry, to_geojson
-from fieldapp.reports.schemas import parse_bbox
 from fieldapp.sites.models import SITE_STATUSES
 from fieldapp.sites.uscc import uscc_problem
 
@@ -77,29 +77,15 @@ class SiteSchema(Schema):
     updated_at = fields.DateTime(format="iso")
 
 
-class SiteListArgsSchema(Schema):
-    bbox = fields.String(metadata={"description": "minlon,minlat,maxlon,maxlat (WGS-84)"})
+class SiteListArgsSchema(MapListArgsSchema):
     status = fields.String(validate=validate.OneOf(SITE_STATUSES))
     q = fields.String(validate=validate.Length(min=1, max=200),
                       metadata={"description": "search in name, English name and operator"})
     order = fields.String(load_default="name", validate=validate.OneOf(("name", "risk")),
                           metadata={"description": "risk: highest risk first, with components"})
-    format = fields.String(load_default="json", validate=validate.OneOf(("json", "geojson")))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-
-    @post_load
-    def parse(self, data, **kwargs):
-        if "bbox" in data:
-            data["bbox"] = parse_bbox(data["bbox"])
-        return data
 
 
-class SitePageSchema(Schema):
-    items = fields.List(fields.Nested(SiteSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+SitePageSchema = page_schema(SiteSchema, "SitePage")
 
 
 class TimelineEventSchema(Schema):

@@ -7,8 +7,7 @@ import h3
 import pytest
 
 from fieldapp.hotspots.cells import resolution_for_zoom
-from tests.helpers import auth, post_report, report_json
-from tests.imagegen import jpeg_bytes
+from tests.helpers import auth, submit_at
 
 CST = timezone(timedelta(hours=8))
 # Around Urumqi: no other test puts reports here.
@@ -19,12 +18,7 @@ BOX = "87.0,43.5,88.5,44.2"
 def _submit(client, token, lon, lat, seed, category="air", day=1, consistent=True):
     observed = datetime(2026, 4, day, 11, 0, tzinfo=CST)
     taken = observed if consistent else observed - timedelta(days=3)
-    claim = report_json(category=category, observed_at=observed.isoformat(),
-                        location={"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 10})
-    photo = jpeg_bytes(seed=seed, lat=lat, lon=lon, taken=taken, gps_time=taken)
-    response = post_report(client, token, claim, [(photo, "a.jpg")])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return submit_at(client, token, lon, lat, seed, observed, category, taken)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ import pytest
 from PIL import Image
 from werkzeug.serving import make_server
 
-from tests.helpers import auth, post_report, report_json
-from tests.imagegen import jpeg_bytes
+from tests.helpers import auth, submit_at
 
 CST = timezone(timedelta(hours=8))
 # Xi'an: no other test puts sites or reports here.
@@ -36,12 +35,7 @@ def server(app):
 
 def _submit(client, token, lon, lat, seed, days_ago, category="air"):
     observed = datetime.now(CST).replace(microsecond=0) - timedelta(days=days_ago, hours=1)
-    claim = report_json(category=category, observed_at=observed.isoformat(),
-                        location={"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 10})
-    photo = jpeg_bytes(seed=seed, lat=lat, lon=lon, taken=observed, gps_time=observed)
-    response = post_report(client, token, claim, [(photo, "a.jpg")])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return submit_at(client, token, lon, lat, seed, observed, category)
 
 
 @pytest.fixture(scope="module")
