@@ -56,8 +56,7 @@ def freeze(case_id: uuid.UUID, user: User) -> Dossier:
                                 .where(Dossier.case_id == case.id)) or 0) + 1
     dossier_id, created_at = uuid.uuid4(), datetime.now(UTC)
     label = f"dossier-{case.id.hex[:8]}-{number:03d}"
-    head = custody.head()
-    body = _manifest(case, items, excluded, dossier_id, number, label, created_at, user, head)
+    body = _manifest(case, items, excluded, dossier_id, number, label, created_at, user)
     signing_key = keys.signing_key(data_dir())
     signed = mf.manifest_bytes(body)
     manifest_sha = hashlib.sha256(signed).hexdigest()
@@ -97,7 +96,8 @@ def _dossier_items(case: Case) -> tuple[list[EvidenceItem], list[dict]]:
     return kept, excluded
 
 
-def _manifest(case, items, excluded, dossier_id, number, label, created_at, user, head) -> dict:
+def _manifest(case, items, excluded, dossier_id, number, label, created_at, user) -> dict:
+    photos = {str(item.photo_id): item.photo for item in items}
     body = {
         "format": mf.FORMAT,
         "dossier": {"id": str(dossier_id), "number": number, "label": label,
@@ -107,15 +107,20 @@ def _manifest(case, items, excluded, dossier_id, number, label, created_at, user
         "site": _site_block(case.site),
         "items": [_item_block(n, item) for n, item in enumerate(items, start=1)],
         "excluded_items": excluded,
-        "custody": {"head_seq": head.seq, "head_hash": head.hash, "file": "custody.jsonl"},
         "system": mf.system_block(),
         "files": {},
     }
-    _store_previews(body)
+    # Making derivatives reads originals, which adds custody events: make them all first,
+    # so the extract and the head below include every event up to this export.
+    _store_previews(body, photos, user)
+    images = {item["number"]: ensure_derivative(photos[item["photo_id"]], "catalog",
+                                                actor_id=user.id) for item in body["items"]}
+    head = custody.head()
     custody_sha, count = _store_custody_extract(items)
-    body["custody"]["events"] = count
+    body["custody"] = {"head_seq": head.seq, "head_hash": head.hash, "events": count,
+                       "file": "custody.jsonl"}
     body["files"]["custody.jsonl"] = custody_sha
-    body["files"]["catalog.pdf"] = _store_catalog(body)
+    body["files"]["catalog.pdf"] = _store_catalog(body, images)
     return body
 
 
@@ -157,11 +162,11 @@ def _item_block(number: int, item: EvidenceItem) -> dict:
     }
 
 
-def _store_previews(body: dict) -> None:
+def _store_previews(body: dict, photos: dict, user: User) -> None:
     """Freeze each preview as a blob, so every download ships the bytes the manifest hashes."""
     store = blob_store()
     for item in body["items"]:
-        preview = ensure_derivative(item["sha256"], "preview")
+        preview = ensure_derivative(photos[item["photo_id"]], "preview", actor_id=user.id)
         sha256, _, _ = store.put_file(preview)
         body["files"][item["preview"]] = sha256
 
@@ -174,16 +179,17 @@ def _store_custody_extract(items) -> tuple[str, int]:
     return blob_store().put_bytes(data), len(lines)
 
 
-def _store_catalog(body: dict) -> str:
-    """Render catalog.pdf in a child process and store it; returns its hash."""
+def _store_catalog(body: dict, images: dict[int, Path]) -> str:
+    """Render catalog.pdf in a child process and store it; returns its hash.
+
+    The PDF embeds smaller copies of the previews (light for 500 items); the full previews
+    ship beside it.
+    """
     store = blob_store()
     work = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="catalog-"))
     try:
-        # Smaller copies of the previews keep the PDF light; the full previews ship beside it.
-        images = {item["number"]: str(ensure_derivative(item["sha256"], "catalog"))
-                  for item in body["items"]}
         (work / "manifest.json").write_bytes(mf.manifest_bytes(body))
-        (work / "images.json").write_text(json.dumps(images))
+        (work / "images.json").write_text(json.dumps({n: str(p) for n, p in images.items()}))
         _render_in_child(work)
         sha256, _, _ = store.put_file(work / "catalog.pdf")
         return sha256

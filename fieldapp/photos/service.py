@@ -15,6 +15,7 @@ from fieldapp.evidence import imaging
 from fieldapp.extensions import db
 from fieldapp.reports.models import Photo
 from fieldapp.reports.service import can_see
+from fieldapp.storage.blobs import sha256_of
 
 DERIVATIVE_SIZES = {"preview": "FIELDAPP_PREVIEW_PX", "thumbnail": "FIELDAPP_THUMBNAIL_PX",
                     "catalog": "FIELDAPP_CATALOG_PX"}
@@ -51,14 +52,26 @@ def open_original(photo_id: uuid.UUID, user: User):
 def derivative(photo_id: uuid.UUID, user: User, kind: str) -> Path:
     """Path of a metadata-stripped JPEG, made on first request and kept."""
     photo = get_photo(photo_id, user)
-    return ensure_derivative(photo.sha256, kind)
+    path = ensure_derivative(photo, kind, actor_id=user.id)
+    db.session.commit()
+    return path
 
 
-def ensure_derivative(sha256: str, kind: str) -> Path:
-    store = blob_store()
-    target = store.derivative_path(sha256, kind)
+def ensure_derivative(photo: Photo, kind: str, actor_id=None) -> Path:
+    """The derivative of a photo's original, made if missing. Making one reads the original,
+    so it is a custody event (in the caller's transaction) naming the derivative's hash."""
+    target = blob_store().derivative_path(photo.sha256, kind)
     if target.exists():
         return target
+    _make_derivative(photo.sha256, kind, target)
+    custody.append("original_read", "photo", photo.id, actor_id=actor_id, details={
+        "sha256": photo.sha256, "purpose": f"{kind} made",
+        "derivative_sha256": sha256_of(target)})
+    return target
+
+
+def _make_derivative(sha256: str, kind: str, target: Path) -> None:
+    store = blob_store()
     max_side = current_app.config[DERIVATIVE_SIZES[kind]]
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=store.tmp_dir, prefix=f"{kind}-", suffix=".jpg")
@@ -69,7 +82,6 @@ def ensure_derivative(sha256: str, kind: str) -> Path:
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
-    return target
 
 
 def custody_events(photo_id: uuid.UUID, user: User) -> list[dict]:

@@ -100,3 +100,16 @@ def test_photo_custody_is_staff_only(client, stored_photo, coordinator):
     events = response.get_json()
     assert [e["action"] for e in events[:2]] == ["received", "verified"]
     assert events[0]["hash"] == meta["receipt"]["custody_hash"]
+
+
+def test_making_a_derivative_is_a_recorded_read_of_the_original(app, client, stored_photo):
+    meta, _, (_, _, token) = stored_photo
+    first = client.get(f"/api/v1/photos/{meta['id']}/thumbnail", headers=auth(token))
+    again = client.get(f"/api/v1/photos/{meta['id']}/thumbnail", headers=auth(token))
+    assert first.data == again.data
+    with app.app_context():
+        reads = db.session.scalars(select(CustodyEvent).where(
+            CustodyEvent.subject_id == meta["id"], CustodyEvent.action == "original_read")).all()
+    [read] = reads
+    assert read.details["purpose"] == "thumbnail made"
+    assert read.details["derivative_sha256"] == hashlib.sha256(first.data).hexdigest()
