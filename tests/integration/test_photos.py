@@ -102,8 +102,11 @@ def test_photo_custody_is_staff_only(client, stored_photo, coordinator):
     assert events[0]["hash"] == meta["receipt"]["custody_hash"]
 
 
-def test_making_a_derivative_is_a_recorded_read_of_the_original(app, client, stored_photo):
-    meta, _, (_, _, token) = stored_photo
+def test_making_a_derivative_is_a_recorded_read_of_the_original(app, client, volunteer):
+    token = volunteer[2]
+    photo = jpeg_bytes(seed=402, size=(900, 600), lat=23.18, lon=113.39)
+    created = post_report(client, token, report_json(), [(photo, "IMG_2.jpg")])
+    meta = created.get_json()["photos"][0]
     first = client.get(f"/api/v1/photos/{meta['id']}/thumbnail", headers=auth(token))
     again = client.get(f"/api/v1/photos/{meta['id']}/thumbnail", headers=auth(token))
     assert first.data == again.data
