@@ -1,4 +1,4 @@
-from flask import current_app, jsonify
+from flask import Response, current_app, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -18,9 +18,13 @@ blp = Blueprint("hotspots", __name__, url_prefix="/api/v1",
 STAFF = ("coordinator", "lawyer", "admin")
 
 
-def _geojson(collection: dict, public: bool = False):
-    response = jsonify(collection)
-    response.mimetype = "application/geo+json"
+def _geojson(collection: dict | str, public: bool = False):
+    """A GeoJSON response from a dict, or from text PostgreSQL has already built."""
+    if isinstance(collection, str):
+        response = Response(collection, mimetype="application/geo+json")
+    else:
+        response = jsonify(collection)
+        response.mimetype = "application/geo+json"
     response.cache_control.max_age = 300 if public else 0
     response.cache_control.public = public
     return response

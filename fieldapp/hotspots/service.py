@@ -16,30 +16,38 @@ from fieldapp.sites.models import Site
 
 # --- hex bins ------------------------------------------------------------------------------
 
+# The FeatureCollection is assembled by PostgreSQL: for thousands of hexagons that is several
+# times faster than building and serialising Python dicts. 6 decimals ≈ 0.1 m.
 _HEXBINS = """
-    SELECT c.cell, ST_AsGeoJSON(c.boundary, 7)::json AS geometry, sum(h.reports)::int AS n
-    FROM {source} h JOIN h3_cells c ON c.cell = h.cell
-    WHERE h.res = :res AND h.reports > 0
-      AND c.boundary && ST_MakeEnvelope(:minlon, :minlat, :maxlon, :maxlat, 4326)
-      {filters}
-    GROUP BY c.cell, c.boundary
-    HAVING sum(h.reports) >= :min_count
+    WITH counted AS (
+        SELECT h.cell, sum(h.reports)::int AS n
+        FROM {source} h JOIN h3_cells c ON c.cell = h.cell
+        WHERE h.res = :res AND h.reports > 0 AND c.res = :res
+          AND c.boundary && ST_MakeEnvelope(:minlon, :minlat, :maxlon, :maxlat, 4326)
+          {filters}
+        GROUP BY h.cell
+        HAVING sum(h.reports) >= :min_count
+    )
+    SELECT json_build_object(
+        'type', 'FeatureCollection', 'resolution', :res, 'withheld_below', :min_count,
+        'features', coalesce(json_agg(json_build_object(
+            'type', 'Feature', 'id', counted.cell::text,
+            'geometry', ST_AsGeoJSON(c.boundary, 6)::json,
+            'properties', json_build_object('cell', to_hex(counted.cell), 'resolution', :res,
+                                            'count', counted.n))
+        ORDER BY counted.cell), '[]'::json))::text
+    FROM counted JOIN h3_cells c ON c.cell = counted.cell
 """
 
 
-def hexbins(args: dict, *, verified_only: bool = False, min_count: int = 1) -> dict:
-    """Report counts per H3 cell (resolution from zoom) as a GeoJSON FeatureCollection."""
+def hexbins(args: dict, *, verified_only: bool = False, min_count: int = 1) -> str:
+    """Report counts per H3 cell (resolution from zoom): a GeoJSON FeatureCollection, as text."""
     res = cells.resolution_for_zoom(args["zoom"])
     source, filters, params = count_source(args, verified_only)
     minlon, minlat, maxlon, maxlat = args["bbox"]
-    rows = db.session.execute(text(_HEXBINS.format(source=source, filters=filters)), {
+    return db.session.scalar(text(_HEXBINS.format(source=source, filters=filters)), {
         **params, "res": res, "minlon": minlon, "minlat": minlat, "maxlon": maxlon,
         "maxlat": maxlat, "min_count": min_count})
-    features = [{"type": "Feature", "id": str(row.cell), "geometry": row.geometry,
-                 "properties": {"cell": format(row.cell, "x"), "resolution": res,
-                                "count": row.n}} for row in rows]
-    return {"type": "FeatureCollection", "features": features,
-            "resolution": res, "withheld_below": min_count}
 
 
 def count_source(args: dict, verified_only: bool) -> tuple[str, str, dict]:

@@ -61,7 +61,8 @@ _HEX = f"""
     WITH {_BOUNDS}, counted AS (
         SELECT h.cell, sum(h.reports)::int AS count
         FROM {{source}} h JOIN h3_cells c ON c.cell = h.cell, bounds
-        WHERE h.res = :res AND h.reports > 0 AND c.boundary && bounds.env4326 {{filters}}
+        WHERE h.res = :res AND c.res = :res AND h.reports > 0
+          AND c.boundary && bounds.env4326 {{filters}}
         GROUP BY h.cell
         HAVING sum(h.reports) >= :min_count
     ), features AS (

@@ -37,8 +37,11 @@ def upgrade():
         sa.Column("boundary", Geometry("POLYGON", srid=4326, spatial_index=False),
                   nullable=False),
     )
-    op.create_index("idx_h3_cells_center", "h3_cells", ["center"], postgresql_using="gist")
-    op.create_index("idx_h3_cells_boundary", "h3_cells", ["boundary"], postgresql_using="gist")
+    # One spatial index per resolution: a map asks for one resolution in an area, and a
+    # single index over all of them would hand back every finer cell there too.
+    for res in range(2, 10):
+        op.execute(f"CREATE INDEX idx_h3_cells_boundary_r{res} ON h3_cells "
+                   f"USING gist (boundary) WHERE res = {res}")
     # Reports counted per cell, UTC day, category and verified flag, kept at ingest, so that
     # aggregation never joins a generated grid against every point.
     op.create_table(
