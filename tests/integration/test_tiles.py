@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import mapbox_vector_tile
 import pytest
 
-from tests.helpers import auth, post_report, report_json
+from tests.helpers import auth, multipart, post_report, report_json
 from tests.imagegen import jpeg_bytes
 
 # Around Lanzhou: this module's own corner of the map.
@@ -68,12 +68,31 @@ def test_sites_layer_carries_risk(mapped):
 
 
 def test_reports_are_points_at_high_zoom(mapped):
-    features = decode(get_tile(mapped, "reports", 14), "reports")
+    features = decode(get_tile(mapped, "reports", 16), "reports")
     ids = {f["properties"]["id"] for f in features}
     assert {r["id"] for r in mapped["reports"]} <= ids
     assert {f["geometry"]["type"] for f in features} == {"Point"}
-    water = decode(get_tile(mapped, "reports", 14, "category=water"), "reports")
+    water = decode(get_tile(mapped, "reports", 16, "category=water"), "reports")
     assert {f["properties"]["category"] for f in water} == {"water"}
+
+
+def test_reports_within_one_pixel_are_drawn_once_with_a_count(mapped, app):
+    # Two newer reports on the very same spot as the first one: the newest stands for all.
+    from fieldapp.accounts import service
+
+    with app.app_context():
+        token = service.issue_token(service.find_user("tiles-coordinator@example.org"))
+    for seed in (1410, 1411):
+        claim = report_json(category="soil", observed_at="2026-07-01T09:00:00+08:00",
+                            location={"lon": LON, "lat": LAT, "crs": "wgs84"})
+        response = mapped["client"].post(
+            "/api/v1/reports", headers=auth(token), content_type="multipart/form-data",
+            data=multipart(claim, [(jpeg_bytes(seed=seed), "a.jpg")]))
+        assert response.status_code == 201
+    features = decode(get_tile(mapped, "reports", 16), "reports")
+    stacked = [f for f in features if f["properties"]["count"] == 3]
+    assert len(stacked) == 1 and stacked[0]["properties"]["category"] == "soil"
+    assert sum(f["properties"]["count"] for f in features) == 6
 
 
 def test_reports_are_aggregated_at_low_zoom(mapped):

@@ -582,8 +582,11 @@
     const panel = openPanel('举报 Report', feature.get('id'));
     const facts = document.createElement('dl');
     row(facts, '类别 Category', CATEGORY_NAMES[feature.get('category')]);
-    row(facts, '观察时间 Observed', chinaTime(feature.get('observed_at')));
+    row(facts, '观察日期 Observed (UTC day)', feature.get('observed_on'));
     row(facts, '核查 Verdict', feature.get('verdict'));
+    if (feature.get('count') > 1) {
+      row(facts, '同一像素的举报 Reports at this pixel', feature.get('count'));
+    }
     panel.append(facts);
   }
 
