@@ -8,6 +8,7 @@ from flask import g, request
 from fieldapp.accounts import service
 from fieldapp.accounts.models import ROLES, User
 from fieldapp.errors import Forbidden, Unauthorized
+from fieldapp.extensions import db
 
 
 def bearer_token() -> str | None:
@@ -39,6 +40,10 @@ def require(*roles: str):
                 raise Unauthorized("the bearer token is unknown or revoked")
             if roles and user.role not in roles:
                 raise Forbidden(f"this needs the role {' or '.join(roles)}")
+            # End the lookup's transaction now: an upload may stream for minutes, and a
+            # pooled connection must not sit idle in a transaction while it does.
+            db.session.expunge(user)
+            db.session.rollback()
             g.current_user = user
             return view(*args, **kwargs)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
@@ -22,22 +23,49 @@ _CHAIN_LOCK = 0x6669656C64  # "field"
 def append(action: str, subject_type: str, subject_id: uuid.UUID, *, actor_id=None,
            details: dict | None = None, occurred_at: datetime | None = None) -> CustodyEvent:
     """Add one event at the head of the chain (flushed, not committed)."""
-    if action not in ACTIONS:
-        raise ValueError(f"unknown custody action {action!r}")
+    return append_many([Entry(action, subject_type, subject_id, actor_id, details or {},
+                              occurred_at)])[0]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An event to append, before it has a place in the chain."""
+
+    action: str
+    subject_type: str
+    subject_id: uuid.UUID
+    actor_id: uuid.UUID | None = None
+    details: dict = field(default_factory=dict)
+    occurred_at: datetime | None = None
+
+
+def append_many(entries: list[Entry]) -> list[CustodyEvent]:
+    """Append events in order, taking the chain's lock once.
+
+    The lock is held until the transaction ends, so callers do their other work first and
+    append last, just before they commit.
+    """
+    for entry in entries:
+        if entry.action not in ACTIONS:
+            raise ValueError(f"unknown custody action {entry.action!r}")
     db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
     head = db.session.execute(
         select(CustodyEvent.seq, CustodyEvent.hash).order_by(CustodyEvent.seq.desc()).limit(1)
     ).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, chain.GENESIS_HASH)
-    event = CustodyEvent(
-        seq=seq, id=uuid.uuid4(), occurred_at=occurred_at or datetime.now(UTC),
-        actor_id=actor_id, action=action, subject_type=subject_type, subject_id=subject_id,
-        details=details or {}, prev_hash=prev_hash, hash="",
-    )
-    event.hash = chain.link_hash(prev_hash, event.as_chain_dict())
-    db.session.add(event)
+    seq, prev_hash = (head.seq, head.hash) if head else (0, chain.GENESIS_HASH)
+    events = []
+    for entry in entries:
+        seq += 1
+        event = CustodyEvent(
+            seq=seq, id=uuid.uuid4(), occurred_at=entry.occurred_at or datetime.now(UTC),
+            actor_id=entry.actor_id, action=entry.action, subject_type=entry.subject_type,
+            subject_id=entry.subject_id, details=entry.details, prev_hash=prev_hash, hash="")
+        event.hash = chain.link_hash(prev_hash, event.as_chain_dict())
+        prev_hash = event.hash
+        events.append(event)
+    db.session.add_all(events)
     db.session.flush()
-    return event
+    return events
 
 
 def head() -> CustodyEvent | None:

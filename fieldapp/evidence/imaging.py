@@ -3,6 +3,7 @@
 import io
 import os
 import threading
+from dataclasses import dataclass
 
 import imagehash
 import pillow_heif
@@ -52,6 +53,56 @@ def perceptual_hash(path: str | os.PathLike) -> str | None:
     except ImageDecodeError:
         return None
     return str(imagehash.phash(image))
+
+
+@dataclass(frozen=True)
+class PixelAnalysis:
+    """What one decode of a photo tells: its pHash and how far its EXIF thumbnail is."""
+
+    phash: str | None
+    thumbnail_distance: int | None
+
+    @property
+    def decodable(self) -> bool:
+        return self.phash is not None
+
+
+def analyse_pixels(path: str | os.PathLike) -> PixelAnalysis:
+    """perceptual_hash and embedded_thumbnail_distance from a single decode of the image.
+
+    Decoding dominates the cost of both, so the main image is decoded once, as stored; the
+    thumbnail is compared with that, and a rotated copy of it gives the upright pHash.
+    """
+    register_heif()
+    try:
+        with Image.open(path) as image:
+            thumbnail_bytes = _exif_thumbnail_bytes(image)
+            main = _load_rgb(image, HASH_DECODE_SIDE, upright=False)
+    except _DECODE_ERRORS:
+        return PixelAnalysis(None, None)
+    phash = str(imagehash.phash(_upright(main)))
+    return PixelAnalysis(phash, _thumbnail_distance(main, thumbnail_bytes))
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a damaged EXIF block: the pixels as stored are all there is
+        return image
+
+
+def _thumbnail_distance(main: Image.Image, thumbnail_bytes: bytes | None) -> int | None:
+    if thumbnail_bytes is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(thumbnail_bytes)) as thumbnail:
+            thumb = _load_rgb(thumbnail, HASH_DECODE_SIDE, upright=False)
+    except _DECODE_ERRORS:
+        return None
+    return min(
+        imagehash.phash(main_view) - imagehash.phash(thumb_view)
+        for main_view, thumb_view in _aligned_views(main, thumb)
+    )
 
 
 def hash_distance(a: str, b: str) -> int:

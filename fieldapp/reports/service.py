@@ -102,14 +102,14 @@ def inspect_upload(index: int, upload) -> Inspected:
         raise field_error(field, "not a JPEG, HEIC/HEIF, PNG or TIFF image (judged by content)",
                           cls=UnsupportedMediaType, sub_code="PHOTO_TYPE")
     spool.flush()
-    phash = imaging.perceptual_hash(spool.name)
-    if phash is None:
+    pixels = imaging.analyse_pixels(spool.name)
+    if not pixels.decodable:
         raise field_error(field, "the image cannot be decoded (truncated or corrupt)",
                           sub_code="PHOTO_UNDECODABLE")
     return Inspected(
         spool=spool, filename=_safe_filename(upload.filename), media_type=media_type,
-        metadata=exif.read_metadata(spool.name), phash=phash,
-        thumbnail_distance=imaging.embedded_thumbnail_distance(spool.name),
+        metadata=exif.read_metadata(spool.name), phash=pixels.phash,
+        thumbnail_distance=pixels.thumbnail_distance,
     )
 
 
@@ -158,28 +158,48 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
         observed_at=claim["observed_at"], received_at=received_at,
         claim_lon=loc["lon"], claim_lat=loc["lat"], claim_crs=loc["crs"],
         accuracy_m=loc.get("accuracy_m"), location=point_element(lon, lat),
-        verdict="consistent",
+        verdict="consistent", photos=[],
     )
     report.site_id, report.site_link, report.site_distance_m = _site_for(
         claim.get("site_id"), lon, lat)
     db.session.add(report)
     db.session.flush()
-    custody.append("received", "report", report.id, actor_id=user.id, occurred_at=received_at,
-                   details={"client_id": str(report.client_id), "fingerprint": fingerprint,
-                            "photos": [p.sha256 for p in inspected]})
-    if report.site_id:
-        _record_site_link(report, previous=None, actor_id=None)
     claim_for_checks = checks.Claim(lon=loc["lon"], lat=loc["lat"], crs=loc["crs"],
                                     accuracy_m=loc.get("accuracy_m"),
                                     observed_at=claim["observed_at"])
+    outcomes = []
     for position, item in enumerate(inspected):
-        report.photos.append(_store_photo(report, position, item, claim_for_checks,
-                                          received_at, user))
+        photo, outcome = _store_photo(report, position, item, claim_for_checks, received_at)
+        report.photos.append(photo)
+        outcomes.append(outcome)
     report.verdict = worst_verdict(p.verdict for p in report.photos)
     indexing.refresh_verified(report)
     indexing.index_new_report(report)
     indexing.refresh_site_risk(report.site_id)
+    _record_receipt(report, outcomes, fingerprint, user)
     return report
+
+
+def _record_receipt(report: Report, outcomes: list[dict], fingerprint: str, user) -> None:
+    """All of a submission's custody events, appended last: the chain's lock is then held
+    only for the moments before the commit."""
+    at = report.received_at
+    entries = [custody.Entry("received", "report", report.id, user.id, {
+        "client_id": str(report.client_id), "fingerprint": fingerprint,
+        "photos": [p.sha256 for p in report.photos]}, at)]
+    if report.site_id:
+        entries.append(_site_link_entry(report, previous=None, actor_id=None))
+    for photo, outcome in zip(report.photos, outcomes, strict=True):
+        entries.append(custody.Entry("received", "photo", photo.id, user.id, {
+            "sha256": photo.sha256, "size": photo.size, "media_type": photo.media_type,
+            "report_id": str(report.id), "position": photo.position}, at))
+        entries.append(custody.Entry("verified", "photo", photo.id, None, {
+            "sha256": photo.sha256, "verdict": photo.verdict,
+            "checks_sha256": _checks_digest(outcome)}))
+    events = iter(custody.append_many(entries)[1 + bool(report.site_id):])
+    for photo in report.photos:
+        photo.receipt_hash = next(events).hash
+        next(events)
 
 
 def _site_for(claimed_site_id, lon: float, lat: float):
@@ -195,11 +215,15 @@ def _site_for(claimed_site_id, lon: float, lat: float):
     return nearest[0], "auto", round(nearest[1], 1)
 
 
-def _record_site_link(report: Report, previous, actor_id) -> None:
-    custody.append("site_linked", "report", report.id, actor_id=actor_id, details={
+def _site_link_entry(report: Report, previous, actor_id) -> custody.Entry:
+    return custody.Entry("site_linked", "report", report.id, actor_id, {
         "site_id": str(report.site_id) if report.site_id else None,
         "previous_site_id": str(previous) if previous else None,
         "link": report.site_link, "distance_m": report.site_distance_m})
+
+
+def _record_site_link(report: Report, previous, actor_id) -> None:
+    custody.append_many([_site_link_entry(report, previous, actor_id)])
 
 
 def link_reports_to_site(report_ids: list[uuid.UUID], site_id: uuid.UUID, user: User) -> int:
@@ -235,7 +259,7 @@ def relink_site(report_id: uuid.UUID, site_id: uuid.UUID | None, user: User) -> 
     return report
 
 
-def _store_photo(report, position, item: Inspected, claim, received_at, user) -> Photo:
+def _store_photo(report, position, item: Inspected, claim, received_at) -> tuple[Photo, dict]:
     blob_store().commit_spool(item.spool)
     outcome = run_photo_checks(item.metadata, claim, received_at, item.sha256, item.phash,
                                item.thumbnail_distance, exclude_report=report.id)
@@ -243,17 +267,7 @@ def _store_photo(report, position, item: Inspected, claim, received_at, user) ->
                   media_type=item.media_type, size=item.spool.size, filename=item.filename,
                   received_at=received_at, checked_at=received_at, receipt_hash="")
     apply_outcome(photo, item.metadata, item.phash, outcome)
-    db.session.add(photo)
-    db.session.flush()
-    receipt = custody.append(
-        "received", "photo", photo.id, actor_id=user.id, occurred_at=received_at,
-        details={"sha256": photo.sha256, "size": photo.size, "media_type": photo.media_type,
-                 "report_id": str(report.id), "position": position})
-    photo.receipt_hash = receipt.hash
-    custody.append("verified", "photo", photo.id, actor_id=None,
-                   details={"sha256": photo.sha256, "verdict": photo.verdict,
-                            "checks_sha256": _checks_digest(outcome)})
-    return photo
+    return photo, outcome
 
 
 def run_photo_checks(metadata, claim, received_at, sha256, phash, thumbnail_distance,
@@ -373,10 +387,10 @@ def _recheck_one(photo: Photo) -> bool:
     claim = checks.Claim(lon=report.claim_lon, lat=report.claim_lat, crs=report.claim_crs,
                          accuracy_m=report.accuracy_m, observed_at=report.observed_at)
     metadata = exif.read_metadata(path)
-    phash = imaging.perceptual_hash(path)
+    pixels = imaging.analyse_pixels(path)
+    phash = pixels.phash
     outcome = run_photo_checks(metadata, claim, photo.received_at, photo.sha256, phash,
-                               imaging.embedded_thumbnail_distance(path),
-                               exclude_report=report.id)
+                               pixels.thumbnail_distance, exclude_report=report.id)
     before = photo.verdict
     apply_outcome(photo, metadata, phash, outcome)
     photo.checked_at = datetime.now(UTC)

@@ -10,6 +10,7 @@ from PIL import ExifTags, Image
 
 from fieldapp.evidence.imaging import (
     ImageDecodeError,
+    analyse_pixels,
     embedded_thumbnail_distance,
     hash_distance,
     make_derivative,
@@ -260,3 +261,13 @@ def test_generated_thumbnail_of_another_picture_is_far(tmp_path):
     path = _jpeg_with_thumbnail(tmp_path / "edited.jpg", main, other)
 
     assert embedded_thumbnail_distance(path) >= 16
+
+
+@pytest.mark.parametrize("name", sorted(
+    p.name for p in PHOTOS.iterdir() if p.suffix.lower() not in (".md", ".json")))
+def test_one_decode_gives_what_the_two_separate_functions_give(name):
+    path = _photo(name)
+    analysis = analyse_pixels(path)
+    assert analysis.phash == perceptual_hash(path)
+    assert analysis.thumbnail_distance == embedded_thumbnail_distance(path)
+    assert analysis.decodable is (analysis.phash is not None)
