@@ -93,6 +93,14 @@ def import_sites(path, skip_bad, crs):
     click.echo(f"imported {count} site(s)" + (f", skipped {len(bad)} bad" if bad else ""))
 
 
+@sites_cli.command("rescore")
+def rescore_sites():
+    """Recompute every site's stored risk components (e.g. after changing FIELDAPP_RISK_*)."""
+    from fieldapp.hotspots.service import rescore_all
+
+    click.echo(f"rescored {rescore_all()} site(s)")
+
+
 @dossier_cli.command("verify")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False),

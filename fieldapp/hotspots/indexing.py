@@ -93,6 +93,32 @@ def refresh_verified(report: Report) -> None:
     report.verified = now_verified
 
 
+def add_report_to_site_risk(report: Report) -> None:
+    """Count a new report's verified photos in its site's risk without re-reading the site."""
+    verified = [photo for photo in report.photos if photo.verified]
+    if report.site_id is None or not verified:
+        return
+    row = db.session.get(SiteRisk, report.site_id, with_for_update=True)
+    if row is None:
+        refresh_site_risk(report.site_id)
+        return
+    now = datetime.now(UTC)
+    evidence = [scoring.Evidence(report.category, report.observed_at, str(report.volunteer_id))
+                for _ in verified]
+    row.components = scoring.with_more_evidence(
+        row.components, row.computed_at, evidence, int(_first_at_site(report)), now,
+        risk_params())
+    row.computed_at = now
+
+
+def _first_at_site(report: Report) -> bool:
+    """Is this the volunteer's first verified evidence at the report's site?"""
+    return not db.session.scalar(
+        select(Photo.id).join(Report, Photo.report_id == Report.id)
+        .where(Report.site_id == report.site_id, Report.volunteer_id == report.volunteer_id,
+               Report.id != report.id, Photo.verified).limit(1))
+
+
 def refresh_site_risk(site_id: uuid.UUID | None, now: datetime | None = None) -> None:
     """Store the risk components of one site as of now (nothing for None)."""
     if site_id is None:

@@ -124,3 +124,18 @@ def photo_is_verified(verdict: str, latest_decision: str | None) -> bool:
     if latest_decision == "rejected":
         return False
     return verdict == "consistent"
+
+
+def with_more_evidence(components: dict, computed_at: datetime, evidence: list[Evidence],
+                       new_volunteers: int, now: datetime, params: RiskParams) -> dict:
+    """Stored components brought to `now` with new evidence added, without re-reading the
+    site's older evidence (exact: every older term decays by the same factor)."""
+    factor = decay((now - computed_at).total_seconds() / 86400, params.half_life_days)
+    added = evidence_components(evidence, now, params)
+    by_category = {k: v * factor for k, v in components["by_category"].items()}
+    for category, value in added["by_category"].items():
+        by_category[category] = by_category.get(category, 0.0) + value
+    return {"evidence": components["evidence"] * factor + added["evidence"],
+            "by_category": by_category,
+            "verified_photos": components["verified_photos"] + added["verified_photos"],
+            "distinct_volunteers": components["distinct_volunteers"] + new_volunteers}

@@ -175,7 +175,7 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
     report.verdict = worst_verdict(p.verdict for p in report.photos)
     indexing.refresh_verified(report)
     indexing.index_new_report(report)
-    indexing.refresh_site_risk(report.site_id)
+    indexing.add_report_to_site_risk(report)
     _record_receipt(report, outcomes, fingerprint, user)
     return report
 

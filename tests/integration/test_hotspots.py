@@ -192,3 +192,29 @@ def test_cluster_distance_is_in_metres_north_south_too(field):
 
     assert clusters(120) == [ids]
     assert clusters(80) == []
+
+
+def test_risk_kept_at_ingest_equals_a_full_rescore(app, field, make_user):
+    client, token = field["client"], field["tokens"]["coordinator"]
+    lon, lat = LON - 0.4, LAT + 0.1
+    site = client.post("/api/v1/sites", headers=auth(token), json={
+        "name": "增量风险工厂", "geometry": {"type": "Point", "coordinates": [lon, lat]}})
+    volunteers = [field["tokens"]["volunteer"], make_user("volunteer")[2]]
+    for i in range(4):
+        submit_at(client, volunteers[i % 2], lon + 0.0005, lat, 1340 + i,
+                  datetime(2026, 3, 1 + i, 10, tzinfo=CST), category=("water", "air")[i % 2])
+    box = f"bbox={lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}"
+
+    def risk():
+        [item] = client.get(f"/api/v1/sites?order=risk&{box}", headers=auth(token)
+                            ).get_json()["items"]
+        assert item["id"] == site.get_json()["id"]
+        return item["risk"]
+
+    kept = risk()
+    assert kept["verified_photos"] == 4 and kept["distinct_volunteers"] == 2
+    result = app.test_cli_runner().invoke(args=["sites", "rescore"])
+    assert result.exit_code == 0 and "rescored" in result.output
+    full = risk()
+    assert kept["score"] == pytest.approx(full["score"], rel=1e-4)
+    assert kept["by_category"] == pytest.approx(full["by_category"], rel=1e-4)

@@ -86,3 +86,20 @@ def test_params_from_environment():
 ])
 def test_what_counts_as_verified(verdict, decision, verified):
     assert photo_is_verified(verdict, decision) is verified
+
+
+def test_adding_evidence_later_equals_computing_it_all_at_once():
+    from fieldapp.hotspots.scoring import with_more_evidence
+
+    params = RiskParams(half_life_days=60)
+    earlier = [ev("water", 10, "a"), ev("air", 70, "b")]
+    later_time = NOW + timedelta(days=20)
+    newer = [Evidence("soil", later_time - timedelta(days=1), "c"),
+             Evidence("water", later_time, "a")]
+    stored = evidence_components(earlier, NOW, params)
+    incremental = with_more_evidence(stored, NOW, newer, 1, later_time, params)
+    full = evidence_components(earlier + newer, later_time, params)
+    assert incremental["evidence"] == pytest.approx(full["evidence"])
+    assert incremental["by_category"] == pytest.approx(full["by_category"])
+    assert incremental["verified_photos"] == full["verified_photos"] == 4
+    assert incremental["distinct_volunteers"] == full["distinct_volunteers"] == 3
