@@ -28,6 +28,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from PIL import Image as PILImage
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -514,6 +515,8 @@ class _Anchor(Flowable):
 
 
 def _build_pdf(plan: _Plan, layout: _Layout, with_items: bool = True) -> tuple[bytes, _Layout]:
+    # Binary image streams: ASCII85 would make 500 previews a third larger and slower to write.
+    rl_config.useA85 = 0
     buffer = io.BytesIO()
     doc = _document(buffer, plan, layout)
     story = [*_cover(plan), *_catalog_table(plan, layout), PageBreak(), *_map_page(plan)]
