@@ -48,11 +48,7 @@ def make_derivative(
 
 def perceptual_hash(path: str | os.PathLike) -> str | None:
     """pHash of the upright image as 16 hex characters, or None if it cannot be decoded."""
-    try:
-        image = _decode(path, HASH_DECODE_SIDE, upright=True)
-    except ImageDecodeError:
-        return None
-    return str(imagehash.phash(image))
+    return analyse_pixels(path).phash
 
 
 @dataclass(frozen=True)
@@ -118,21 +114,7 @@ def embedded_thumbnail_distance(path: str | os.PathLike) -> int | None:
     Both are compared as stored, without applying Orientation, because cameras store the
     thumbnail with the same pixel layout as the main image.
     """
-    register_heif()
-    try:
-        with Image.open(path) as image:
-            thumbnail_bytes = _exif_thumbnail_bytes(image)
-            if thumbnail_bytes is None:
-                return None
-            main = _load_rgb(image, HASH_DECODE_SIDE, upright=False)
-        with Image.open(io.BytesIO(thumbnail_bytes)) as thumbnail:
-            thumb = _load_rgb(thumbnail, HASH_DECODE_SIDE, upright=False)
-    except _DECODE_ERRORS:
-        return None
-    return min(
-        imagehash.phash(main_view) - imagehash.phash(thumb_view)
-        for main_view, thumb_view in _aligned_views(main, thumb)
-    )
+    return analyse_pixels(path).thumbnail_distance
 
 
 def _aligned_views(main: Image.Image, thumb: Image.Image) -> list[tuple[Image.Image, Image.Image]]:
