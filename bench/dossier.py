@@ -143,7 +143,7 @@ def _submit(app, reports, volunteer, data: bytes, taken: datetime):
 
 
 def time_catalog_alone(app, dossier_id: str) -> float:
-    """Render the frozen manifest's catalog again, alone, with the frozen previews."""
+    """Render the frozen manifest's catalog again, alone, as the server does at freezing."""
     import json
 
     from fieldapp.dossiers.catalog import render_catalog
@@ -154,11 +154,12 @@ def time_catalog_alone(app, dossier_id: str) -> float:
         dossier = db.session.get(Dossier, uuid.UUID(dossier_id))
         body = json.loads(dossier.manifest)
         store = app.extensions["blob_store"]
-        previews = {item["number"]: store.path_for(body["files"][item["preview"]])
-                    for item in body["items"]}
+        # The same images the server embeds: the catalog-sized derivatives made at freezing.
+        images = {item["number"]: store.derivative_path(item["sha256"], "catalog")
+                  for item in body["items"]}
         with tempfile.NamedTemporaryFile(suffix=".pdf") as out:
             start = time.perf_counter()
-            render_catalog(body, previews, out.name)
+            render_catalog(body, images, out.name)
             return time.perf_counter() - start
 
 
