@@ -67,7 +67,7 @@ def submit(user: User, claim: dict, uploads: list) -> tuple[Report, bool]:
         existing = _lock_client_id(claim["client_id"])
         if existing is not None:
             db.session.rollback()
-            return _settle_retry(existing, fingerprint, user), False
+            return _settle_retry(existing, fingerprint, user, inspected), False
         report = _create(user, claim, inspected, fingerprint, received_at)
         db.session.commit()
     except IntegrityError:
@@ -75,7 +75,7 @@ def submit(user: User, claim: dict, uploads: list) -> tuple[Report, bool]:
         existing = _by_client_id(claim["client_id"])
         if existing is None:
             raise
-        return _settle_retry(existing, fingerprint, user), False
+        return _settle_retry(existing, fingerprint, user, inspected), False
     except Exception:
         db.session.rollback()
         raise
@@ -141,11 +141,16 @@ def _by_client_id(client_id: uuid.UUID) -> Report | None:
     return db.session.scalar(select(Report).where(Report.client_id == client_id))
 
 
-def _settle_retry(existing: Report, fingerprint: str, user: User) -> Report:
+def _settle_retry(existing: Report, fingerprint: str, user: User, inspected) -> Report:
     if existing.volunteer_id != user.id or existing.fingerprint != fingerprint:
         raise Conflict("client_id was already used for a different report",
                        errors={"client_id": ["already used for a different report"]},
                        sub_code="CLIENT_ID_REUSED")
+    # A retry carries the very bytes already recorded (same hashes): if a stored original has
+    # gone missing, the retry puts it back. Nothing else is written.
+    for item in inspected:
+        if not blob_store().exists(item.sha256):
+            blob_store().commit_spool(item.spool)
     return existing
 
 

@@ -73,3 +73,14 @@ def test_concurrent_retries_store_one_report(app, volunteer):
     assert statuses == [200] * 5 + [201]
     assert len({report_id for _, report_id in results}) == 1
     assert _reports_with_client_id(app, claim["client_id"]) == 1
+
+
+def test_a_retry_restores_a_missing_original(app, client, volunteer):
+    token = volunteer[2]
+    claim, photo = report_json(), jpeg_bytes(seed=307, lat=23.18, lon=113.39)
+    first = post_report(client, token, claim, [(photo, "a.jpg")]).get_json()
+    path = app.extensions["blob_store"].path_for(first["photos"][0]["sha256"])
+    path.unlink()
+    again = post_report(client, token, claim, [(photo, "a.jpg")])
+    assert again.status_code == 200 and again.get_json()["id"] == first["id"]
+    assert path.read_bytes() == photo
