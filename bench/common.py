@@ -215,3 +215,12 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def verdict(passed: bool) -> str:
     return "PASS" if passed else "MISS"
+
+
+def run(main) -> None:
+    """Run a benchmark's main(); a BenchError ends it with its message and exit status 1."""
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        sys.exit(1)

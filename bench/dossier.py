@@ -39,6 +39,7 @@ from common import (  # noqa: E402 (the benchmark folder is not a package)
     fieldapp_cli,
     free_port,
     make_user,
+    run,
     server_env,
     tree_rss,
     verdict,
@@ -262,8 +263,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run(main)

@@ -41,6 +41,7 @@ from common import (  # noqa: E402 (the benchmark folder is not a package)
     free_port,
     make_user,
     percentile,
+    run,
     server_env,
     verdict,
 )
@@ -366,8 +367,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run(main)

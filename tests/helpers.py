@@ -95,3 +95,14 @@ def submit_at(client, token, lon, lat, seed, observed, category="air", taken=Non
     response = post_report(client, token, claim, [(photo, "a.jpg")])
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def role_tokens(app, prefix: str, roles=("volunteer", "coordinator")) -> dict[str, str]:
+    """A new user per role (emails start with prefix), each with a fresh bearer token."""
+    from fieldapp.accounts import service
+
+    with app.app_context():
+        return {role: service.issue_token(service.create_user(
+                    f"{prefix}-{role}-{uuid.uuid4().hex[:8]}@example.org",
+                    f"{prefix} password", role))
+                for role in roles}

@@ -4,10 +4,9 @@ from __future__ import annotations
 import json
 
 from fieldapp import __version__
+from fieldapp.evidence import media
 
 FORMAT = "fieldapp-dossier/1"
-SUFFIXES = {"image/jpeg": ".jpg", "image/heic": ".heic", "image/heif": ".heif",
-            "image/png": ".png", "image/tiff": ".tiff"}
 
 SYSTEM_DESCRIPTION = (
     "fieldapp receives each photo over HTTPS as a multipart upload from the volunteer's app "
@@ -28,7 +27,7 @@ SYSTEM_DESCRIPTION = (
 
 def item_paths(number: int, sha256: str, media_type: str) -> tuple[str, str]:
     """(original, preview) paths of an item inside the dossier folder."""
-    return (f"originals/{number:03d}-{sha256[:8]}{SUFFIXES.get(media_type, '')}",
+    return (f"originals/{number:03d}-{sha256[:8]}{media.suffix(media_type)}",
             f"previews/{number:03d}.jpg")
 
 

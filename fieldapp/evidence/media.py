@@ -20,3 +20,12 @@ def sniff(head: bytes) -> str | None:
     if kind is None:
         return None
     return ACCEPTED.get(kind.mime)
+
+
+# The file name ending each accepted type is stored and exported under.
+SUFFIXES = {"image/jpeg": ".jpg", "image/heic": ".heic", "image/heif": ".heif",
+            "image/png": ".png", "image/tiff": ".tiff"}
+
+
+def suffix(media_type: str) -> str:
+    return SUFFIXES.get(media_type, "")

@@ -60,11 +60,19 @@ def risk_params() -> scoring.RiskParams:
 
 def index_new_report(report: Report) -> None:
     """Give a new report its H3 cell and count it."""
-    lon, lat = lon_lat(report.location)
-    by_res = cells.cells_for(lon, lat)
+    by_res = cells.cells_for(*lon_lat(report.location))
     report.h3_cell = by_res[cells.FINEST]
-    db.session.execute(_ADD_CELL, [_cell_row(res, cell) for res, cell in by_res.items()])
-    _count(report, report.verified, +1)
+    _add_missing_cells(by_res)
+    _count(report, by_res, report.verified, +1)
+
+
+def _add_missing_cells(by_res: dict[int, int]) -> None:
+    """Store the shapes of cells no report has fallen in before (most already are)."""
+    known = set(db.session.scalars(text("SELECT cell FROM h3_cells WHERE cell = ANY(:cells)"),
+                                   {"cells": list(by_res.values())}))
+    missing = [_cell_row(res, cell) for res, cell in by_res.items() if cell not in known]
+    if missing:
+        db.session.execute(_ADD_CELL, missing)
 
 
 def _cell_row(res: int, cell: int) -> dict:
@@ -73,8 +81,7 @@ def _cell_row(res: int, cell: int) -> dict:
     return {"cell": cell, "res": res, "lon": lon, "lat": lat, "ring": wkt}
 
 
-def _count(report: Report, verified: bool, delta: int) -> None:
-    by_res = cells.cells_for(*lon_lat(report.location))
+def _count(report: Report, by_res: dict[int, int], verified: bool, delta: int) -> None:
     db.session.execute(_ADD_ONE if delta > 0 else _REMOVE_ONE, {
         "res": list(by_res), "cells": list(by_res.values()),
         "day": report.observed_at.astimezone(UTC).date(), "category": report.category,
@@ -88,8 +95,9 @@ def refresh_verified(report: Report) -> None:
         photo.verified = scoring.photo_is_verified(photo.verdict, latest)
     now_verified = any(photo.verified for photo in report.photos)
     if report.h3_cell is not None and now_verified != report.verified:
-        _count(report, report.verified, -1)
-        _count(report, now_verified, +1)
+        by_res = cells.cells_for(*lon_lat(report.location))
+        _count(report, by_res, report.verified, -1)
+        _count(report, by_res, now_verified, +1)
     report.verified = now_verified
 
 

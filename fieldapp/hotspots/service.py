@@ -154,10 +154,9 @@ def _shape(geometry: dict):
 # --- site risk -----------------------------------------------------------------------------
 
 
-def risk_of(sites: list[Site]) -> dict[uuid.UUID, dict]:
+def risk_of(ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
     """Each site's score at this moment, with the components it is made of."""
     now, params = datetime.now(UTC), risk_params()
-    ids = [site.id for site in sites]
     stored = {row.site_id: row for row in
               db.session.query(SiteRisk).filter(SiteRisk.site_id.in_(ids))} if ids else {}
     return {site_id: (scoring.site_score(row.components, row.computed_at, row.open_cases, now,
@@ -168,7 +167,7 @@ def risk_of(sites: list[Site]) -> dict[uuid.UUID, dict]:
 
 def rank_by_risk(sites: list[Site]) -> list[Site]:
     """Highest risk first; each site gets a `risk` attribute for the response."""
-    risks = risk_of(sites)
+    risks = risk_of([site.id for site in sites])
     for site in sites:
         site.risk = risks[site.id]
     return sorted(sites, key=lambda site: (-site.risk["score"], site.name, str(site.id)))

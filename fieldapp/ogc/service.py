@@ -148,7 +148,7 @@ class Sites:
 
     @staticmethod
     def _features(sites: list[Site]) -> list[dict]:
-        risks = risk_of(sites)
+        risks = risk_of([site.id for site in sites])
         return [_geojson_feature(str(site.id), to_geojson(site.geom), {
             "name": site.name, "name_en": site.name_en, "operator": site.operator,
             "uscc": site.uscc, "status": site.status, "industry": site.industry,

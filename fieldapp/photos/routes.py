@@ -1,9 +1,12 @@
+import base64
+
 from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from fieldapp.accounts.auth import current_user, require
 from fieldapp.custody.schemas import CustodyEventSchema
+from fieldapp.evidence import media
 from fieldapp.photos import service
 from fieldapp.reports.schemas import PhotoSchema
 
@@ -28,7 +31,7 @@ class Original(MethodView):
         """Download the original; the read is a custody event."""
         photo, path = service.open_original(photo_id, current_user())
         response = send_file(path, mimetype=photo.media_type, as_attachment=True,
-                             download_name=f"{photo.sha256}{_suffix(photo.media_type)}",
+                             download_name=f"{photo.sha256}{media.suffix(photo.media_type)}",
                              conditional=False, etag=photo.sha256)
         response.headers["Digest"] = f"sha-256={_b64(photo.sha256)}"
         response.headers["X-Content-SHA256"] = photo.sha256
@@ -52,14 +55,7 @@ blp.route("/<uuid:photo_id>/preview")(_derivative_view("preview"))
 blp.route("/<uuid:photo_id>/thumbnail")(_derivative_view("thumbnail"))
 
 
-def _suffix(media_type: str) -> str:
-    return {"image/jpeg": ".jpg", "image/heic": ".heic", "image/heif": ".heif",
-            "image/png": ".png", "image/tiff": ".tiff"}.get(media_type, "")
-
-
 def _b64(hex_digest: str) -> str:
-    import base64
-
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
 
 

@@ -187,24 +187,25 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
 
 def _record_receipt(report: Report, outcomes: list[dict], fingerprint: str, user) -> None:
     """All of a submission's custody events, appended last: the chain's lock is then held
-    only for the moments before the commit."""
+    only for the moments before the commit. Each photo's receipt is its "received" event."""
     at = report.received_at
     entries = [custody.Entry("received", "report", report.id, user.id, {
         "client_id": str(report.client_id), "fingerprint": fingerprint,
         "photos": [p.sha256 for p in report.photos]}, at)]
     if report.site_id:
         entries.append(_site_link_entry(report, previous=None, actor_id=None))
+    receipts = {}
     for photo, outcome in zip(report.photos, outcomes, strict=True):
+        receipts[photo] = len(entries)
         entries.append(custody.Entry("received", "photo", photo.id, user.id, {
             "sha256": photo.sha256, "size": photo.size, "media_type": photo.media_type,
             "report_id": str(report.id), "position": photo.position}, at))
         entries.append(custody.Entry("verified", "photo", photo.id, None, {
             "sha256": photo.sha256, "verdict": photo.verdict,
             "checks_sha256": _checks_digest(outcome)}))
-    events = iter(custody.append_many(entries)[1 + bool(report.site_id):])
-    for photo in report.photos:
-        photo.receipt_hash = next(events).hash
-        next(events)
+    events = custody.append_many(entries)
+    for photo, index in receipts.items():
+        photo.receipt_hash = events[index].hash
 
 
 def _site_for(claimed_site_id, lon: float, lat: float):
@@ -227,41 +228,38 @@ def _site_link_entry(report: Report, previous, actor_id) -> custody.Entry:
         "link": report.site_link, "distance_m": report.site_distance_m})
 
 
-def _record_site_link(report: Report, previous, actor_id) -> None:
-    custody.append_many([_site_link_entry(report, previous, actor_id)])
-
-
 def link_reports_to_site(report_ids: list[uuid.UUID], site_id: uuid.UUID, user: User) -> int:
     """Link many reports to a new site in the caller's transaction (promoting a hotspot)."""
-    count = 0
+    entries = []
     for report in db.session.scalars(select(Report).where(Report.id.in_(report_ids))):
-        lon, lat = lon_lat(report.location)
-        previous = report.site_id
-        report.site_id, report.site_link = site_id, "manual"
-        report.site_distance_m = round(sites.distance_to_site(site_id, lon, lat), 1)
-        _record_site_link(report, previous, user.id)
-        count += 1
-    return count
+        previous = _link_manually(report, site_id)
+        entries.append(_site_link_entry(report, previous, user.id))
+    custody.append_many(entries)
+    return len(entries)
 
 
 def relink_site(report_id: uuid.UUID, site_id: uuid.UUID | None, user: User) -> Report:
     """A coordinator links, relinks or unlinks a report; each change is a custody event."""
     report = get_report(report_id, user)
+    previous = _link_manually(report, site_id)
+    custody.append_many([_site_link_entry(report, previous, user.id)])
+    for touched in {previous, report.site_id}:
+        indexing.refresh_site_risk(touched)
+    db.session.commit()
+    return report
+
+
+def _link_manually(report: Report, site_id: uuid.UUID | None):
+    """Point the report at a site (or at none); returns the site it had before."""
     previous = report.site_id
     if site_id is None:
         report.site_id = report.site_link = report.site_distance_m = None
-    else:
-        lon, lat = lon_lat(report.location)
-        metres = sites.distance_to_site(site_id, lon, lat)
-        if metres is None:
-            raise field_error("site_id", "no such site")
-        report.site_id, report.site_link, report.site_distance_m = (
-            site_id, "manual", round(metres, 1))
-    _record_site_link(report, previous, user.id)
-    for site_id in {previous, report.site_id}:
-        indexing.refresh_site_risk(site_id)
-    db.session.commit()
-    return report
+        return previous
+    metres = sites.distance_to_site(site_id, *lon_lat(report.location))
+    if metres is None:
+        raise field_error("site_id", "no such site")
+    report.site_id, report.site_link, report.site_distance_m = site_id, "manual", round(metres, 1)
+    return previous
 
 
 def _store_photo(report, position, item: Inspected, claim, received_at) -> tuple[Photo, dict]:

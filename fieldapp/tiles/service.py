@@ -15,7 +15,6 @@ from fieldapp.errors import field_error
 from fieldapp.extensions import db
 from fieldapp.hotspots import cells
 from fieldapp.hotspots.service import count_source, risk_of
-from fieldapp.sites.models import Site
 
 LAYERS = ("sites", "reports", "hexbins", "public")
 POINT_ZOOM = 15
@@ -108,8 +107,7 @@ def _check_tile(z: int, x: int, y: int) -> None:
 
 def _sites(xyz: dict) -> bytes:
     ids = db.session.scalars(text(_SITES_IN_TILE), xyz).all()
-    sites = db.session.query(Site).filter(Site.id.in_(ids)).all() if ids else []
-    risk = [{"id": str(site_id), "score": r["score"]} for site_id, r in risk_of(sites).items()]
+    risk = [{"id": str(site_id), "score": r["score"]} for site_id, r in risk_of(ids).items()]
     return _scalar(_SITES, {**xyz, "risk": json.dumps(risk)})
 
 

@@ -7,7 +7,7 @@ import h3
 import pytest
 
 from fieldapp.hotspots.cells import resolution_for_zoom
-from tests.helpers import auth, submit_at
+from tests.helpers import auth, role_tokens, submit_at
 
 CST = timezone(timedelta(hours=8))
 # Around Urumqi: no other test puts reports here.
@@ -24,14 +24,7 @@ def _submit(client, token, lon, lat, seed, category="air", day=1, consistent=Tru
 @pytest.fixture(scope="module")
 def field(app):
     """Five consistent reports in one spot, two doubtful ones beside them, one far away."""
-    from fieldapp.accounts import service
-
-    client = app.test_client()
-    with app.app_context():
-        tokens = {}
-        for role in ("volunteer", "coordinator"):
-            user = service.create_user(f"hot-{role}@example.org", "hot password", role)
-            tokens[role] = service.issue_token(user)
+    client, tokens = app.test_client(), role_tokens(app, "hot")
     cluster = [_submit(client, tokens["volunteer"], LON + i * 0.0004, LAT, 1300 + i, day=1 + i)
                for i in range(5)]
     doubtful = [_submit(client, tokens["volunteer"], LON + 0.0002, LAT + 0.0003, 1310 + i,

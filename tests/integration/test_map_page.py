@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from werkzeug.serving import make_server
 
-from tests.helpers import auth, submit_at
+from tests.helpers import auth, role_tokens, submit_at
 
 CST = timezone(timedelta(hours=8))
 # Xi'an: no other test puts sites or reports here.
@@ -41,14 +41,7 @@ def _submit(client, token, lon, lat, seed, days_ago, category="air"):
 @pytest.fixture(scope="module")
 def field(app):
     """A coordinator, two sites (one with verified reports), and a cluster at no site."""
-    from fieldapp.accounts import service
-
-    client = app.test_client()
-    with app.app_context():
-        tokens = {}
-        for role in ("volunteer", "coordinator"):
-            user = service.create_user(f"map-{role}@example.org", "map password", role)
-            tokens[role] = service.issue_token(user)
+    client, tokens = app.test_client(), role_tokens(app, "map")
     site = client.post("/api/v1/sites", headers=auth(tokens["coordinator"]), json={
         "name": "西安测试化工厂", "name_en": "Xi'an Test Chemical Works",
         "operator": "西安测试化工有限公司",

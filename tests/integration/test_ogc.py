@@ -14,8 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from werkzeug.serving import make_server
 
-from tests.helpers import auth, post_report, report_json
-from tests.imagegen import jpeg_bytes
+from tests.helpers import auth, role_tokens, submit_at
 
 CST = timezone(timedelta(hours=8))
 # Around Harbin: no other test puts sites or reports here.
@@ -31,13 +30,8 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
 def _submit(client, token, lon, lat, seed, day, category="water"):
-    observed = datetime(2026, 4, day, 11, 0, tzinfo=CST)
-    claim = report_json(category=category, observed_at=observed.isoformat(),
-                        location={"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 10})
-    photo = jpeg_bytes(seed=seed, lat=lat, lon=lon, taken=observed, gps_time=observed)
-    response = post_report(client, token, claim, [(photo, "harbin.jpg")])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return submit_at(client, token, lon, lat, seed, datetime(2026, 4, day, 11, 0, tzinfo=CST),
+                     category)
 
 
 def _site(client, token):
@@ -56,14 +50,8 @@ def _site(client, token):
 def harbin(app):
     """A site with two reports linked to it, a cluster of three unlinked reports (a hotspot)
     3 km away, and one lone report: six reports on April 1-6, 2026 (one a day)."""
-    from fieldapp.accounts import service
-
     client = app.test_client()
-    with app.app_context():
-        tokens = {}
-        for role in ("volunteer", "coordinator", "lawyer"):
-            email = f"ogc-{role}-{uuid.uuid4().hex[:8]}@example.org"
-            tokens[role] = service.issue_token(service.create_user(email, "ogc password", role))
+    tokens = role_tokens(app, "ogc", ("volunteer", "coordinator", "lawyer"))
     volunteer = tokens["volunteer"]
     site = _site(client, tokens["coordinator"])
     near = [_submit(client, volunteer, SITE_LON + 0.001 * i, SITE_LAT, 2400 + i, day=1 + i)
