@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import queue
@@ -27,7 +26,6 @@ import random
 import shutil
 import signal
 import statistics
-import struct
 import sys
 import tempfile
 import threading
@@ -64,7 +62,7 @@ from common import (  # noqa: E402 (the benchmark folder is not a package)
     verdict,
 )
 
-from fieldapp.photogen import make_exif, scene  # noqa: E402
+from fieldapp.photogen import make_exif, phone_jpeg, scene  # noqa: E402
 
 BENCH_DB = "fieldapp_bench"
 VOLUNTEER_EMAIL = "bench-volunteer@example.org"
@@ -77,8 +75,6 @@ BIG_PHOTO_MB = 100
 SERVER_MAX_PHOTO_BYTES = 200 * MB
 
 PHOTO_PIXELS = (4032, 3024)  # a 12-megapixel phone photo
-THUMBNAIL_PIXELS = (160, 120)  # the EXIF thumbnail size phones write
-JPEG_QUALITY = 88
 REQUEST_TIMEOUT_S = 600
 
 CHINA = timezone(timedelta(hours=8))
@@ -210,43 +206,6 @@ def claim_json(taken: datetime) -> str:
         "location": {"lon": CLAIM_LON, "lat": CLAIM_LAT, "crs": "wgs84", "accuracy_m": 12},
         "site_id": None,
     })
-
-
-def encode_jpeg(image: Image.Image, exif: Image.Exif | bytes, **options) -> bytes:
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif, **{"quality": JPEG_QUALITY, **options})
-    return out.getvalue()
-
-
-def exif_with_thumbnail(exif: Image.Exif, thumbnail: bytes) -> bytes:
-    """The EXIF block with a JPEG thumbnail in IFD1, as every phone writes one.
-
-    Pillow writes IFD0 (and its EXIF and GPS sub-IFDs) but not IFD1, so IFD1 is appended by
-    hand and IFD0's next-IFD pointer aimed at it. The server compares this thumbnail with
-    the main image, which costs a decode that a photo without one would not show.
-    """
-    tiff = bytearray(exif.tobytes()[len(b"Exif\0\0"):])
-    order = "<" if tiff[:2] == b"II" else ">"
-    ifd0 = struct.unpack_from(order + "I", tiff, 4)[0]
-    entries = struct.unpack_from(order + "H", tiff, ifd0)[0]
-    if len(tiff) % 2:
-        tiff.append(0)  # TIFF wants IFDs on word boundaries
-    ifd1 = len(tiff)
-    struct.pack_into(order + "I", tiff, ifd0 + 2 + 12 * entries, ifd1)
-    thumbnail_at = ifd1 + 2 + 3 * 12 + 4
-    tiff += struct.pack(order + "H", 3)
-    tiff += struct.pack(order + "HHIHH", 0x0103, 3, 1, 6, 0)  # Compression: JPEG
-    tiff += struct.pack(order + "HHII", 0x0201, 4, 1, thumbnail_at)  # JPEGInterchangeFormat
-    tiff += struct.pack(order + "HHII", 0x0202, 4, 1, len(thumbnail))  # ...Length
-    tiff += struct.pack(order + "I", 0) + thumbnail
-    return b"Exif\0\0" + bytes(tiff)
-
-
-def phone_jpeg(image: Image.Image, exif: Image.Exif, **options) -> bytes:
-    """The image as a phone stores it: EXIF with GPS and a thumbnail of the same picture."""
-    small = image.resize(THUMBNAIL_PIXELS, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    thumbnail = encode_jpeg(small, Image.Exif(), quality=75)
-    return encode_jpeg(image, exif_with_thumbnail(exif, thumbnail), **options)
 
 
 def noise_texture(size: tuple[int, int], seed: int = 0) -> Image.Image:

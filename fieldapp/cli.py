@@ -69,6 +69,28 @@ def recheck(report_id):
     click.echo(f"rechecked {total} photos; {changed} changed verdict")
 
 
+@evidence_cli.command("analyse")
+@click.option("--follow", is_flag=True,
+              help="Keep running: analyse photos as they arrive (what gunicorn starts).")
+@click.option("--nice", "niceness", default=0, type=click.IntRange(0, 19),
+              help="Lower this process's CPU priority by this much first.")
+def analyse(follow, niceness):
+    """Decode and compare the pixels of photos still awaiting analysis."""
+    import logging
+    import os
+
+    from fieldapp.reports import analyser, analysis
+
+    if niceness:
+        os.nice(niceness)
+    if follow:
+        logging.basicConfig(level=logging.INFO, format="[analyser] %(levelname)s %(message)s")
+        analyser.follow()
+        return
+    done = analysis.drain()
+    click.echo(f"analysed {done} photos; {analysis.pending_count()} waiting")
+
+
 @sites_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-bad", is_flag=True, help="Import the good rows even if some are bad.")
@@ -136,3 +158,7 @@ def main() -> None:
     from fieldapp import create_app
 
     FlaskGroup(create_app=create_app, help="fieldapp: evidence backend.")()
+
+
+if __name__ == "__main__":
+    main()

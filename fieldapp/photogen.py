@@ -1,7 +1,9 @@
 """Generated photos with the EXIF a phone writes (GPS included), for the demo and benchmarks."""
 from __future__ import annotations
 
+import io
 import random
+import struct
 from datetime import UTC, datetime
 from fractions import Fraction
 
@@ -58,3 +60,44 @@ def make_exif(lat=None, lon=None, taken: datetime | None = None, make="Xiaomi",
                       IFDRational(utc.second, 1))
             gps[29] = utc.strftime("%Y:%m:%d")
     return exif
+
+
+THUMBNAIL_PIXELS = (160, 120)  # the EXIF thumbnail size phones write
+
+
+def exif_with_thumbnail(exif: Image.Exif, thumbnail: bytes) -> bytes:
+    """The EXIF block with a JPEG thumbnail in IFD1, as every phone writes one.
+
+    Pillow writes IFD0 (and its EXIF and GPS sub-IFDs) but not IFD1, so IFD1 is appended by
+    hand and IFD0's next-IFD pointer aimed at it.
+    """
+    tiff = bytearray(exif.tobytes()[len(b"Exif\0\0"):])
+    order = "<" if tiff[:2] == b"II" else ">"
+    ifd0 = struct.unpack_from(order + "I", tiff, 4)[0]
+    entries = struct.unpack_from(order + "H", tiff, ifd0)[0]
+    if len(tiff) % 2:
+        tiff.append(0)  # TIFF wants IFDs on word boundaries
+    ifd1 = len(tiff)
+    struct.pack_into(order + "I", tiff, ifd0 + 2 + 12 * entries, ifd1)
+    thumbnail_at = ifd1 + 2 + 3 * 12 + 4
+    tiff += struct.pack(order + "H", 3)
+    tiff += struct.pack(order + "HHIHH", 0x0103, 3, 1, 6, 0)  # Compression: JPEG
+    tiff += struct.pack(order + "HHII", 0x0201, 4, 1, thumbnail_at)  # JPEGInterchangeFormat
+    tiff += struct.pack(order + "HHII", 0x0202, 4, 1, len(thumbnail))  # ...Length
+    tiff += struct.pack(order + "I", 0) + thumbnail
+    return b"Exif\0\0" + bytes(tiff)
+
+
+def phone_jpeg(image: Image.Image, exif: Image.Exif, thumbnail_of: Image.Image | None = None,
+               quality: int = 88, **options) -> bytes:
+    """The image as a phone stores it: EXIF with a thumbnail of the same picture (or, to
+    imitate an edit the thumbnail did not follow, of thumbnail_of)."""
+    small = (thumbnail_of or image).resize(THUMBNAIL_PIXELS, Image.Resampling.BILINEAR,
+                                           reducing_gap=2.0)
+    thumbnail = io.BytesIO()
+    small.save(thumbnail, "JPEG", quality=75)
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif_with_thumbnail(exif, thumbnail.getvalue()),
+               quality=quality, **options)
+    return out.getvalue()
+

@@ -83,9 +83,17 @@ def storage_snapshot(app) -> dict:
     return {"counts": counts, "files": files}
 
 
+def analyse_waiting(app) -> int:
+    """Run the pixel analysis the background analyser would: every waiting photo, now."""
+    from fieldapp.reports import analysis
+
+    with app.app_context():
+        return analysis.drain()
+
+
 def submit_at(client, token, lon, lat, seed, observed, category="air", taken=None) -> dict:
     """Post a one-photo report at (lon, lat) whose photo was taken at `taken` (default: when
-    observed, so it verifies); returns the stored report."""
+    observed, so it verifies), let it be analysed; returns the stored report."""
     from tests.imagegen import jpeg_bytes
 
     taken = taken or observed
@@ -94,7 +102,10 @@ def submit_at(client, token, lon, lat, seed, observed, category="air", taken=Non
     photo = jpeg_bytes(seed=seed, lat=lat, lon=lon, taken=taken, gps_time=taken)
     response = post_report(client, token, claim, [(photo, "a.jpg")])
     assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    analyse_waiting(client.application)
+    stored = client.get(f"/api/v1/reports/{response.get_json()['id']}", headers=auth(token))
+    assert stored.status_code == 200
+    return stored.get_json()
 
 
 def role_tokens(app, prefix: str, roles=("volunteer", "coordinator")) -> dict[str, str]:

@@ -31,6 +31,7 @@ from fieldapp.errors import FieldappError, NotFound, field_error
 from fieldapp.extensions import db
 from fieldapp.geo.geometry import lon_lat, to_geojson
 from fieldapp.photos.service import ensure_derivative
+from fieldapp.reports import analysis
 
 
 class CatalogFailed(FieldappError):
@@ -49,6 +50,8 @@ def data_dir() -> Path:
 def freeze(case_id: uuid.UUID, user: User) -> Dossier:
     """Number, build, sign and record a dossier of the case's evidence items."""
     case = _locked_case(case_id)
+    # A dossier states final checks only: photos still awaiting analysis are analysed now.
+    analysis.settle(item.photo_id for item in case.items)
     items, excluded = _dossier_items(case)
     if not items:
         raise field_error("items", "the case has no evidence items that may enter a dossier")

@@ -241,6 +241,9 @@ class Found:
     near_duplicates: tuple[tuple[str, int], ...] = ()
     thumbnail_distance: int | None = None
     decodable: bool = True
+    # The pixels are decoded after receipt: until then the checks that compare pixels
+    # (near_duplicate, thumbnail_matches) are "unknown" and say they are pending.
+    pixels_pending: bool = False
 
 
 def _is_non_negative_number(value: Any) -> bool:
@@ -640,8 +643,13 @@ def _check_duplicate(ctx: _Context) -> dict[str, str]:
     return _result(name, "pass", "No other report holds the identical file.")
 
 
+PENDING_DETAIL = "Pending: the image's pixels are compared after receipt, within moments."
+
+
 def _check_near_duplicate(ctx: _Context) -> dict[str, str]:
     name = "near_duplicate"
+    if ctx.found.pixels_pending:
+        return _result(name, "unknown", PENDING_DETAIL)
     limit = ctx.thresholds.near_duplicate_max_distance
     close = sorted(
         (distance, str(photo_id))
@@ -660,6 +668,8 @@ def _check_thumbnail_matches(ctx: _Context) -> dict[str, str]:
     name = "thumbnail_matches"
     distance = ctx.found.thumbnail_distance
     limit = ctx.thresholds.thumbnail_max_distance
+    if ctx.found.pixels_pending and ctx.metadata.get("has_thumbnail") is True:
+        return _result(name, "unknown", PENDING_DETAIL)
     if distance is None:
         if ctx.metadata.get("has_thumbnail") is True:
             detail = "The embedded thumbnail could not be compared with the image."
@@ -730,6 +740,29 @@ def run_checks(
         "capture_time": captured.isoformat() if captured else None,
         "capture_time_source": source,
     }
+
+
+# The checks that look at the decoded image; the rest are settled from metadata on receipt.
+PIXEL_CHECKS = ("metadata_present", "near_duplicate", "thumbnail_matches")
+
+
+def settle_pixel_checks(
+    outcome: Mapping[str, Any],
+    metadata: Mapping[str, Any] | None,
+    claim: Claim,
+    received_at: datetime,
+    found: Found,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> dict[str, Any]:
+    """The outcome given on receipt with the checks that need the pixels run again.
+
+    Every other check keeps the result and wording the receipt recorded, so settling the
+    pixels never rewrites what the phone was told about its metadata.
+    """
+    fresh = {c["name"]: c for c in run_checks(metadata, claim, received_at, found,
+                                              thresholds)["checks"]}
+    checks = [fresh[c["name"]] if c["name"] in PIXEL_CHECKS else c for c in outcome["checks"]]
+    return {**outcome, "checks": checks, "verdict": _verdict(checks)}
 
 
 # --- wording -----------------------------------------------------------------------------

@@ -95,10 +95,10 @@ def _thumbnail_distance(main: Image.Image, thumbnail_bytes: bytes | None) -> int
             thumb = _load_rgb(thumbnail, HASH_DECODE_SIDE, upright=False)
     except _DECODE_ERRORS:
         return None
-    return min(
+    return int(min(  # imagehash answers numpy integers; callers store and serialise it
         imagehash.phash(main_view) - imagehash.phash(thumb_view)
         for main_view, thumb_view in _aligned_views(main, thumb)
-    )
+    ))
 
 
 def hash_distance(a: str, b: str) -> int:

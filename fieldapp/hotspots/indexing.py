@@ -92,7 +92,8 @@ def refresh_verified(report: Report) -> None:
     """Recompute photo and report verified flags; move the report's counts if it changed."""
     for photo in report.photos:
         latest = photo.reviews[-1].decision if photo.reviews else None
-        photo.verified = scoring.photo_is_verified(photo.verdict, latest)
+        photo.verified = scoring.photo_is_verified(photo.verdict, latest,
+                                                   analysed=photo.analysed_at is not None)
     now_verified = any(photo.verified for photo in report.photos)
     if report.h3_cell is not None and now_verified != report.verified:
         by_res = cells.cells_for(*lon_lat(report.location))
@@ -101,30 +102,29 @@ def refresh_verified(report: Report) -> None:
     report.verified = now_verified
 
 
-def add_report_to_site_risk(report: Report) -> None:
-    """Count a new report's verified photos in its site's risk without re-reading the site."""
-    verified = [photo for photo in report.photos if photo.verified]
-    if report.site_id is None or not verified:
+def add_verified_photo_to_site_risk(report: Report, photo: Photo) -> None:
+    """Count a photo that has just become verified in its site's risk, without re-reading
+    the site's older evidence."""
+    if report.site_id is None:
         return
     row = db.session.get(SiteRisk, report.site_id, with_for_update=True)
     if row is None:
         refresh_site_risk(report.site_id)
         return
     now = datetime.now(UTC)
-    evidence = [scoring.Evidence(report.category, report.observed_at, str(report.volunteer_id))
-                for _ in verified]
+    evidence = [scoring.Evidence(report.category, report.observed_at, str(report.volunteer_id))]
     row.components = scoring.with_more_evidence(
-        row.components, row.computed_at, evidence, int(_first_at_site(report)), now,
+        row.components, row.computed_at, evidence, int(_first_at_site(report, photo)), now,
         risk_params())
     row.computed_at = now
 
 
-def _first_at_site(report: Report) -> bool:
-    """Is this the volunteer's first verified evidence at the report's site?"""
+def _first_at_site(report: Report, photo: Photo) -> bool:
+    """Is this photo the volunteer's first verified evidence at the report's site?"""
     return not db.session.scalar(
         select(Photo.id).join(Report, Photo.report_id == Report.id)
         .where(Report.site_id == report.site_id, Report.volunteer_id == report.volunteer_id,
-               Report.id != report.id, Photo.verified).limit(1))
+               Photo.id != photo.id, Photo.verified).limit(1))
 
 
 def refresh_site_risk(site_id: uuid.UUID | None, now: datetime | None = None) -> None:

@@ -117,13 +117,13 @@ def site_score(components: dict, computed_at: datetime, open_cases: int, now: da
     }
 
 
-def photo_is_verified(verdict: str, latest_decision: str | None) -> bool:
-    """Evidence that counts: accepted in review, or consistent and not rejected."""
+def photo_is_verified(verdict: str, latest_decision: str | None, analysed: bool = True) -> bool:
+    """Evidence that counts: accepted in review, or analysed, consistent and not rejected."""
     if latest_decision == "accepted":
         return True
     if latest_decision == "rejected":
         return False
-    return verdict == "consistent"
+    return analysed and verdict == "consistent"
 
 
 def with_more_evidence(components: dict, computed_at: datetime, evidence: list[Evidence],

@@ -71,11 +71,17 @@ class Photo(db.Model):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     receipt_hash: Mapped[str] = mapped_column(String(64))
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When the pixels were decoded, hashed and compared; None while that is pending.
+    analysed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     verified: Mapped[bool] = mapped_column(default=False)
 
     report: Mapped[Report] = relationship(back_populates="photos")
     reviews: Mapped[list[Review]] = relationship(  # noqa: F821 (fieldapp.reviews.models)
         order_by="Review.created_at", viewonly=True)
+
+    @property
+    def analysis(self) -> str:
+        return "pending" if self.analysed_at is None else "done"
 
     @property
     def review(self):

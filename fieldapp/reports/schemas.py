@@ -123,6 +123,11 @@ class PhotoSchema(Schema):
     exif = fields.Nested(ExifSchema)
     checks = fields.Method("get_checks", metadata={"type": "array"})
     verdict = fields.String()
+    analysis = fields.String(validate=validate.OneOf(("pending", "done")), metadata={
+        "description": "pending until the pixels are decoded and compared, moments after "
+                       "receipt; until then near_duplicate and thumbnail_matches are unknown "
+                       "and the verdict is provisional."})
+    analysed_at = fields.DateTime(format="iso", allow_none=True)
     capture_time = fields.DateTime(format="iso", allow_none=True)
     receipt = fields.Method("get_receipt")
     review = fields.Method("get_review", metadata={

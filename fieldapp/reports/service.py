@@ -1,11 +1,13 @@
 """Submitting and listing reports. A submission is one unit of work.
 
 Flow: validate the photos already streamed to hashing spools (type by content, size, a
-decodable image), read their EXIF, then in one transaction: settle idempotency on the
-phone's client_id, look up duplicates, run the checks, link the originals into the blob
-store, insert the report, its photos and their custody events, commit. Any failure before
-the commit leaves no row; temp files die with the request, and a blob linked before a
-failed commit is harmless (content-addressed, reused by the next identical upload).
+structurally whole file), read their EXIF, then in one transaction: settle idempotency on
+the phone's client_id, look up exact duplicates, run the checks metadata can settle, link
+the originals into the blob store, insert the report, its photos and their custody
+events, commit, and wake the analysers, which decode the pixels (reports.analysis). Any
+failure before the commit leaves no row; temp files die with the request, and a blob
+linked before a failed commit is harmless (content-addressed, reused by the next
+identical upload).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from fieldapp.accounts.models import User
 from fieldapp.custody import chain
 from fieldapp.custody import service as custody
 from fieldapp.errors import Conflict, NotFound, UnsupportedMediaType, field_error
-from fieldapp.evidence import checks, exif, imaging, media
+from fieldapp.evidence import checks, exif, imaging, media, structure
 from fieldapp.extensions import db
 from fieldapp.geo.coordinates import to_wgs84
 from fieldapp.geo.geometry import lon_lat, point_element
@@ -32,6 +34,8 @@ from fieldapp.reports.models import VERDICTS, Photo, Report
 from fieldapp.sites import service as sites
 
 _WORST_FIRST = tuple(reversed(VERDICTS))
+# PostgreSQL NOTIFY channel on which a submission's commit wakes the analysers.
+ANALYSIS_CHANNEL = "photos_received"
 
 
 @dataclass
@@ -42,8 +46,6 @@ class Inspected:
     filename: str | None
     media_type: str
     metadata: dict
-    phash: str | None
-    thumbnail_distance: int | None
 
     @property
     def sha256(self) -> str:
@@ -92,7 +94,7 @@ def _checked_count(uploads: list) -> list:
 
 
 def inspect_upload(index: int, upload) -> Inspected:
-    """Type by content, non-empty, decodable; then EXIF and perceptual hashes."""
+    """Type by content, non-empty, structurally whole; then EXIF."""
     field = f"photos[{index}]"
     spool = upload.stream
     if spool.size == 0:
@@ -102,14 +104,13 @@ def inspect_upload(index: int, upload) -> Inspected:
         raise field_error(field, "not a JPEG, HEIC/HEIF, PNG or TIFF image (judged by content)",
                           cls=UnsupportedMediaType, sub_code="PHOTO_TYPE")
     spool.flush()
-    pixels = imaging.analyse_pixels(spool.name)
-    if not pixels.decodable:
-        raise field_error(field, "the image cannot be decoded (truncated or corrupt)",
+    problem = structure.problem(spool.name, media_type)
+    if problem is not None:
+        raise field_error(field, f"the image is not whole: {problem}",
                           sub_code="PHOTO_UNDECODABLE")
     return Inspected(
         spool=spool, filename=_safe_filename(upload.filename), media_type=media_type,
-        metadata=exif.read_metadata(spool.name), phash=pixels.phash,
-        thumbnail_distance=pixels.thumbnail_distance,
+        metadata=exif.read_metadata(spool.name),
     )
 
 
@@ -178,10 +179,11 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
         report.photos.append(photo)
         outcomes.append(outcome)
     report.verdict = worst_verdict(p.verdict for p in report.photos)
-    indexing.refresh_verified(report)
+    # Until its pixels are analysed no photo counts as verified evidence, so a new report
+    # is counted unverified and adds nothing to its site's risk yet (see reports.analysis).
     indexing.index_new_report(report)
-    indexing.add_report_to_site_risk(report)
     _record_receipt(report, outcomes, fingerprint, user)
+    db.session.execute(text(f"NOTIFY {ANALYSIS_CHANNEL}"))
     return report
 
 
@@ -197,12 +199,12 @@ def _record_receipt(report: Report, outcomes: list[dict], fingerprint: str, user
     receipts = {}
     for photo, outcome in zip(report.photos, outcomes, strict=True):
         receipts[photo] = len(entries)
+        # The receipt binds the checks as they stood on receipt; the analysis that
+        # settles the pixel checks appends a "verified" event of its own.
         entries.append(custody.Entry("received", "photo", photo.id, user.id, {
             "sha256": photo.sha256, "size": photo.size, "media_type": photo.media_type,
-            "report_id": str(report.id), "position": photo.position}, at))
-        entries.append(custody.Entry("verified", "photo", photo.id, None, {
-            "sha256": photo.sha256, "verdict": photo.verdict,
-            "checks_sha256": _checks_digest(outcome)}))
+            "report_id": str(report.id), "position": photo.position,
+            "verdict": photo.verdict, "checks_sha256": checks_digest(outcome)}, at))
     events = custody.append_many(entries)
     for photo, index in receipts.items():
         photo.receipt_hash = events[index].hash
@@ -264,26 +266,31 @@ def _link_manually(report: Report, site_id: uuid.UUID | None):
 
 def _store_photo(report, position, item: Inspected, claim, received_at) -> tuple[Photo, dict]:
     blob_store().commit_spool(item.spool)
-    outcome = run_photo_checks(item.metadata, claim, received_at, item.sha256, item.phash,
-                               item.thumbnail_distance, exclude_report=report.id)
+    found = checks.Found(
+        duplicate_report_ids=tuple(reports_with_sha(item.sha256, report.id)),
+        pixels_pending=True)
+    outcome = checks.run_checks(item.metadata, claim, received_at, found, thresholds())
     photo = Photo(id=uuid.uuid4(), report_id=report.id, position=position, sha256=item.sha256,
                   media_type=item.media_type, size=item.spool.size, filename=item.filename,
                   received_at=received_at, checked_at=received_at, receipt_hash="")
-    apply_outcome(photo, item.metadata, item.phash, outcome)
+    apply_outcome(photo, item.metadata, None, outcome)
     return photo, outcome
 
 
-def run_photo_checks(metadata, claim, received_at, sha256, phash, thumbnail_distance,
-                     exclude_report) -> dict:
-    limits = thresholds()
-    found = checks.Found(
-        duplicate_report_ids=tuple(_reports_with_sha(sha256, exclude_report)),
-        near_duplicates=tuple(_near_duplicates(phash, sha256, exclude_report,
-                                               limits.near_duplicate_max_distance)),
-        thumbnail_distance=thumbnail_distance,
-        decodable=phash is not None,
+def found_with_pixels(sha256: str, pixels: imaging.PixelAnalysis, exclude_report) -> checks.Found:
+    """What the database and the decoded image tell about a photo."""
+    return checks.Found(
+        duplicate_report_ids=tuple(reports_with_sha(sha256, exclude_report)),
+        near_duplicates=tuple(_near_duplicates(pixels.phash, sha256, exclude_report,
+                                               thresholds().near_duplicate_max_distance)),
+        thumbnail_distance=pixels.thumbnail_distance,
+        decodable=pixels.decodable,
     )
-    return checks.run_checks(metadata, claim, received_at, found, limits)
+
+
+def claim_of(report: Report) -> checks.Claim:
+    return checks.Claim(lon=report.claim_lon, lat=report.claim_lat, crs=report.claim_crs,
+                        accuracy_m=report.accuracy_m, observed_at=report.observed_at)
 
 
 def apply_outcome(photo: Photo, metadata: dict, phash: str | None, outcome: dict) -> None:
@@ -297,11 +304,11 @@ def apply_outcome(photo: Photo, metadata: dict, phash: str | None, outcome: dict
     photo.phash = phash_to_int(phash) if phash else None
 
 
-def _checks_digest(outcome: dict) -> str:
+def checks_digest(outcome: dict) -> str:
     return hashlib.sha256(chain.canonical_json(outcome)).hexdigest()
 
 
-def _reports_with_sha(sha256: str, exclude_report) -> list[str]:
+def reports_with_sha(sha256: str, exclude_report) -> list[str]:
     rows = db.session.scalars(
         select(Photo.report_id).where(Photo.sha256 == sha256, Photo.report_id != exclude_report)
         .distinct()
@@ -387,20 +394,18 @@ def recheck_photos(report_id: uuid.UUID | None = None) -> tuple[int, int]:
 def _recheck_one(photo: Photo) -> bool:
     path = blob_store().path_for(photo.sha256)
     report = photo.report
-    claim = checks.Claim(lon=report.claim_lon, lat=report.claim_lat, crs=report.claim_crs,
-                         accuracy_m=report.accuracy_m, observed_at=report.observed_at)
     metadata = exif.read_metadata(path)
     pixels = imaging.analyse_pixels(path)
-    phash = pixels.phash
-    outcome = run_photo_checks(metadata, claim, photo.received_at, photo.sha256, phash,
-                               pixels.thumbnail_distance, exclude_report=report.id)
+    found = found_with_pixels(photo.sha256, pixels, exclude_report=report.id)
+    outcome = checks.run_checks(metadata, claim_of(report), photo.received_at, found,
+                                thresholds())
     before = photo.verdict
-    apply_outcome(photo, metadata, phash, outcome)
-    photo.checked_at = datetime.now(UTC)
+    apply_outcome(photo, metadata, pixels.phash, outcome)
+    photo.checked_at = photo.analysed_at = datetime.now(UTC)
     report.verdict = worst_verdict(p.verdict for p in report.photos)
     indexing.refresh_verified(report)
     indexing.refresh_site_risk(report.site_id)
     custody.append("rechecked", "photo", photo.id,
                    details={"sha256": photo.sha256, "verdict_before": before,
-                            "verdict": photo.verdict, "checks_sha256": _checks_digest(outcome)})
+                            "verdict": photo.verdict, "checks_sha256": checks_digest(outcome)})
     return before != photo.verdict

@@ -116,6 +116,23 @@ def test_manifest_content(built):
     assert manifest["custody"]["events"] > 0 and len(manifest["custody"]["head_hash"]) == 64
 
 
+def test_freezing_settles_photos_still_awaiting_analysis(app, built):
+    # The fixture froze the case straight after the photos arrived, before any analyser ran.
+    assert all(photo["analysis"] == "pending" for photo, _ in built["photos"].values())
+    manifest = _manifest(built["zip"])
+    for item in manifest["items"]:
+        assert not any(c["detail"].startswith("Pending") for c in item["checks"])
+    law = built["users"]["lawyer"][2]
+    for photo, _ in built["photos"].values():
+        stored = built["client"].get(f"/api/v1/photos/{photo['id']}", headers=auth(law))
+        assert stored.get_json()["analysis"] == "done"
+    with app.app_context():
+        for item in manifest["items"]:
+            actions = db.session.scalars(select(CustodyEvent.action).where(
+                CustodyEvent.subject_id == item["photo_id"]).order_by(CustodyEvent.seq)).all()
+            assert actions[0] == "received" and actions.count("verified") == 1
+
+
 def test_no_real_identity_in_the_dossier(built):
     blob = built["zip"]
     for email, _, _ in built["users"].values():

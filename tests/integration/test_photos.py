@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from fieldapp.custody.models import CustodyEvent
 from fieldapp.extensions import db
-from tests.helpers import SHARED_PHOTOS, auth, post_report, report_json
+from tests.helpers import SHARED_PHOTOS, analyse_waiting, auth, post_report, report_json
 from tests.imagegen import jpeg_bytes
 
 
@@ -19,6 +19,7 @@ def stored_photo(client, volunteer):
     photo = jpeg_bytes(seed=401, size=(2400, 1200), lat=23.18, lon=113.39)
     response = post_report(client, volunteer[2], report_json(), [(photo, "IMG_1.jpg")])
     assert response.status_code == 201
+    analyse_waiting(client.application)
     return response.get_json()["photos"][0], photo, volunteer
 
 
@@ -33,7 +34,13 @@ def test_photo_metadata(client, stored_photo):
     response = client.get(f"/api/v1/photos/{meta['id']}", headers=auth(token))
     assert response.status_code == 200
     body = response.get_json()
-    assert body["sha256"] == meta["sha256"] and body["checks"] == meta["checks"]
+    assert body["sha256"] == meta["sha256"] and body["analysis"] == "done"
+    # Analysis settled the pending pixel checks and left every other check as received.
+    pending = {c["name"] for c in meta["checks"] if c["detail"].startswith("Pending")}
+    assert pending == {"near_duplicate"}  # the generated photo has no EXIF thumbnail
+    assert [c for c in body["checks"] if c["name"] not in pending] == [
+        c for c in meta["checks"] if c["name"] not in pending]
+    assert {c["name"]: c["result"] for c in body["checks"]}["near_duplicate"] == "pass"
     assert body["exif"]["make"] == "Xiaomi"
 
 

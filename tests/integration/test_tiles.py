@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import mapbox_vector_tile
 import pytest
 
-from tests.helpers import auth, multipart, post_report, report_json
+from tests.helpers import analyse_waiting, auth, multipart, post_report, report_json
 from tests.imagegen import jpeg_bytes
 
 # Around Lanzhou: this module's own corner of the map.
@@ -45,6 +45,7 @@ def mapped(app):
         response = post_report(client, token, claim, [(photo, "a.jpg")])
         assert response.status_code == 201
         reports.append(response.get_json())
+    analyse_waiting(app)
     return {"client": client, "token": token, "site": site.get_json(), "reports": reports}
 
 

@@ -490,6 +490,22 @@ def test_thumbnail_matches_unknown_without_thumbnail():
     assert "no embedded thumbnail" in item["detail"]
 
 
+def test_pixel_checks_say_pending_before_the_pixels_are_analysed():
+    found = Found(pixels_pending=True, near_duplicates=(("photo-a", 1),), thumbnail_distance=40)
+    outcome = run(meta=metadata(has_thumbnail=True), found=found)
+    for name in ("near_duplicate", "thumbnail_matches"):
+        item = check(outcome, name)
+        assert item["result"] == "unknown" and item["detail"].startswith("Pending")
+    # Pending pixel checks neither pass nor lower the verdict the metadata earns.
+    assert outcome["verdict"] == "consistent"
+
+
+def test_pending_pixels_do_not_hide_a_missing_thumbnail():
+    meta = metadata(has_thumbnail=False)
+    item = result("thumbnail_matches", meta=meta, found=Found(pixels_pending=True))
+    assert item["result"] == "unknown" and "no embedded thumbnail" in item["detail"]
+
+
 # --- verdict -----------------------------------------------------------------------------
 
 

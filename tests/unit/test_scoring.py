@@ -88,6 +88,12 @@ def test_what_counts_as_verified(verdict, decision, verified):
     assert photo_is_verified(verdict, decision) is verified
 
 
+@pytest.mark.parametrize("decision, verified", [
+    (None, False), ("needs_more", False), ("rejected", False), ("accepted", True)])
+def test_a_photo_awaiting_pixel_analysis_counts_only_if_accepted(decision, verified):
+    assert photo_is_verified("consistent", decision, analysed=False) is verified
+
+
 def test_adding_evidence_later_equals_computing_it_all_at_once():
     from fieldapp.hotspots.scoring import with_more_evidence
 

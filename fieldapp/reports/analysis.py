@@ -1,0 +1,116 @@
+"""Pixel analysis after receipt: decode, perceptual hash, thumbnail comparison, final checks.
+
+A phone's answer carries the hash, the EXIF reading and every check that metadata can
+settle. Decoding a 12-megapixel photo costs tens of milliseconds of CPU, so it is done
+here instead, durably: a photo is stored with analysed_at NULL, and whoever analyses it
+(a background analyser, `fieldapp evidence analyse`, or a dossier about to be frozen)
+claims it with FOR UPDATE SKIP LOCKED, so no photo is analysed twice and none is lost if
+a process dies half-way. The final checks replace the provisional ones and a "verified"
+custody event records their digest.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select, text
+
+from fieldapp.custody import service as custody
+from fieldapp.evidence import checks, exif, imaging
+from fieldapp.extensions import db
+from fieldapp.hotspots import indexing
+from fieldapp.reports import service as reports
+from fieldapp.reports.models import Photo, Report
+
+CHANNEL = reports.ANALYSIS_CHANNEL
+
+
+class AnalysisFailed(Exception):
+    """Analysing one photo raised; the photo stays waiting, its id is in photo_id."""
+
+    def __init__(self, photo_id: uuid.UUID):
+        super().__init__(f"analysing photo {photo_id} failed")
+        self.photo_id = photo_id
+
+
+def analyse_next(skip: frozenset = frozenset()) -> uuid.UUID | None:
+    """Claim the oldest unanalysed photo, analyse it and commit; its id, or None if none wait.
+
+    Photos in skip are passed over (an analyser's memory of photos that failed, so one bad
+    row cannot stall the queue behind it).
+    """
+    stmt = (select(Photo).where(Photo.analysed_at.is_(None))
+            .order_by(Photo.received_at, Photo.id).limit(1)
+            .with_for_update(skip_locked=True))
+    if skip:
+        stmt = stmt.where(Photo.id.not_in(skip))
+    try:
+        photo = db.session.scalar(stmt)
+    except Exception:
+        db.session.rollback()
+        raise
+    if photo is None:
+        db.session.rollback()
+        return None
+    photo_id = photo.id
+    try:
+        analyse(photo)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        raise AnalysisFailed(photo_id) from exc
+    return photo_id
+
+
+def drain() -> int:
+    """Analyse every photo waiting; returns how many were analysed."""
+    done = 0
+    while analyse_next() is not None:
+        done += 1
+    return done
+
+
+def settle(photo_ids) -> int:
+    """Analyse, in the caller's transaction, those of these photos still waiting.
+
+    Rows an analyser is working on are waited for; once it commits they no longer match.
+    """
+    pending = db.session.scalars(
+        select(Photo).where(Photo.id.in_(list(photo_ids)), Photo.analysed_at.is_(None))
+        .order_by(Photo.received_at, Photo.id).with_for_update()
+    ).all()
+    for photo in pending:
+        analyse(photo)
+    return len(pending)
+
+
+def analyse(photo: Photo) -> None:
+    """Decode the original, run every check with the pixels known, record the outcome."""
+    # One analysis at a time per report: each recomputes the report's verdict from all
+    # of its photos, so it must see the others' committed results.
+    report = db.session.scalar(select(Report).where(Report.id == photo.report_id)
+                               .with_for_update().execution_options(populate_existing=True))
+    path = reports.blob_store().path_for(photo.sha256)
+    pixels = imaging.analyse_pixels(path)
+    metadata = photo.exif or exif.read_metadata(path)
+    found = reports.found_with_pixels(photo.sha256, pixels, exclude_report=report.id)
+    outcome = checks.settle_pixel_checks(photo.checks, metadata, reports.claim_of(report),
+                                         photo.received_at, found, reports.thresholds())
+    was_verified = photo.verified
+    reports.apply_outcome(photo, metadata, pixels.phash, outcome)
+    photo.checked_at = photo.analysed_at = datetime.now(UTC)
+    report.verdict = reports.worst_verdict(p.verdict for p in report.photos)
+    indexing.refresh_verified(report)
+    if photo.verified and not was_verified:
+        indexing.add_verified_photo_to_site_risk(report, photo)
+    elif was_verified and not photo.verified:
+        indexing.refresh_site_risk(report.site_id)
+    custody.append("verified", "photo", photo.id, details={
+        "sha256": photo.sha256, "verdict": photo.verdict,
+        "checks_sha256": reports.checks_digest(outcome), "phash": pixels.phash,
+        "thumbnail_distance": pixels.thumbnail_distance, "decodable": pixels.decodable})
+
+
+def pending_count() -> int:
+    return db.session.scalar(text("SELECT count(*) FROM photos WHERE analysed_at IS NULL"))
+

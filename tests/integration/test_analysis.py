@@ -1,0 +1,360 @@
+"""Pixel analysis after receipt: pending checks on the phone's answer, settled durably later.
+
+Covers the service (claims with SKIP LOCKED, final checks, custody, verified counts and
+risk), the `fieldapp evidence analyse` command, and the analyser gunicorn keeps running.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+from sqlalchemy import select, text
+
+from fieldapp.custody.models import CustodyEvent
+from fieldapp.extensions import db
+from fieldapp.photogen import make_exif, phone_jpeg, scene
+from fieldapp.reports import analyser, analysis
+from fieldapp.reports.models import Photo
+from tests.helpers import (
+    PROJECT_ROOT,
+    TEST_DB_URL,
+    analyse_waiting,
+    auth,
+    post_report,
+    report_json,
+    role_tokens,
+)
+
+CST = timezone(timedelta(hours=8))
+LON, LAT = 113.301, 23.101
+PIXEL_CHECKS = ("near_duplicate", "thumbnail_matches")
+
+
+def _phone_photo(seed: int, thumbnail_of: Image.Image | None = None) -> tuple[bytes, str]:
+    taken = datetime(2026, 7, 1, 10, 0, tzinfo=CST) + timedelta(minutes=seed % 500)
+    exif = make_exif(lat=LAT, lon=LON, taken=taken, gps_time=taken)
+    return phone_jpeg(scene(seed, (1200, 900)), exif, thumbnail_of=thumbnail_of), \
+        taken.isoformat()
+
+
+def _post(client, token, seed, thumbnail_of=None, site_id=None):
+    photo, observed = _phone_photo(seed, thumbnail_of)
+    claim = report_json(observed_at=observed, site_id=site_id,
+                        location={"lon": LON, "lat": LAT, "crs": "wgs84", "accuracy_m": 8})
+    response = post_report(client, token, claim, [(photo, f"IMG_{seed}.jpg")])
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def _results(photo: dict) -> dict:
+    return {c["name"]: c for c in photo["checks"]}
+
+
+def _photo(client, token, photo_id) -> dict:
+    response = client.get(f"/api/v1/photos/{photo_id}", headers=auth(token))
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def _actions(app, photo_id) -> list[str]:
+    with app.app_context():
+        return db.session.scalars(select(CustodyEvent.action).where(
+            CustodyEvent.subject_id == photo_id).order_by(CustodyEvent.seq)).all()
+
+
+@pytest.fixture()
+def tokens(app):
+    analyse_waiting(app)  # start from an empty queue whatever ran before
+    return role_tokens(app, "analysis", ("volunteer", "coordinator"))
+
+
+def test_the_answer_carries_pending_pixel_checks_and_analysis_settles_them(app, client, tokens):
+    report = _post(client, tokens["volunteer"], 2001)
+    sent = report["photos"][0]
+    assert sent["analysis"] == "pending" and sent["analysed_at"] is None
+    for name in PIXEL_CHECKS:
+        assert _results(sent)[name]["result"] == "unknown"
+        assert _results(sent)[name]["detail"].startswith("Pending")
+    assert _actions(app, sent["id"]) == ["received"]
+
+    assert analyse_waiting(app) == 1
+    settled = _photo(client, tokens["volunteer"], sent["id"])
+    assert settled["analysis"] == "done" and settled["analysed_at"] is not None
+    assert _results(settled)["thumbnail_matches"]["result"] == "pass"
+    assert _results(settled)["near_duplicate"]["result"] == "pass"
+    assert settled["verdict"] == "consistent"
+    # Everything the metadata settled on receipt is unchanged.
+    unchanged = [c for c in sent["checks"] if c["name"] not in PIXEL_CHECKS]
+    assert [c for c in settled["checks"] if c["name"] not in PIXEL_CHECKS] == unchanged
+    assert _actions(app, sent["id"]) == ["received", "verified"]
+    assert analyse_waiting(app) == 0  # nothing is analysed twice
+
+
+def test_the_verified_event_binds_the_final_checks(app, client, tokens):
+    from fieldapp.reports.service import checks_digest
+
+    sent = _post(client, tokens["volunteer"], 2002)["photos"][0]
+    analyse_waiting(app)
+    with app.app_context():
+        photo = db.session.get(Photo, sent["id"])
+        received, verified = db.session.scalars(select(CustodyEvent).where(
+            CustodyEvent.subject_id == photo.id).order_by(CustodyEvent.seq)).all()
+        assert received.hash == sent["receipt"]["custody_hash"]
+        assert received.details["verdict"] == sent["verdict"]
+        assert verified.details["checks_sha256"] == checks_digest(photo.checks)
+        assert verified.details["sha256"] == photo.sha256 and verified.details["decodable"]
+        assert int(verified.details["phash"], 16) == photo.phash % (1 << 64)
+
+
+def test_an_edited_picture_is_caught_by_its_stale_thumbnail(app, client, tokens):
+    # The thumbnail still shows the picture before the edit: only the pixels can tell.
+    report = _post(client, tokens["volunteer"], 2003, thumbnail_of=scene(9999, (1200, 900)))
+    sent = report["photos"][0]
+    assert sent["verdict"] == "consistent"  # metadata alone cannot see it
+    analyse_waiting(app)
+    settled = _photo(client, tokens["volunteer"], sent["id"])
+    assert _results(settled)["thumbnail_matches"]["result"] == "fail"
+    assert settled["verdict"] == "inconsistent"
+    stored = client.get(f"/api/v1/reports/{report['id']}", headers=auth(tokens["volunteer"]))
+    assert stored.get_json()["verdict"] == "inconsistent"
+
+
+def test_the_same_picture_in_another_report_is_found_near_duplicate(app, client, tokens):
+    first = _post(client, tokens["volunteer"], 2004)["photos"][0]
+    analyse_waiting(app)
+    # Same scene, re-encoded (different bytes, so not an exact duplicate).
+    photo, observed = _phone_photo(2004)
+    again = Image.open(io.BytesIO(photo))
+    out = io.BytesIO()
+    again.save(out, "JPEG", quality=70, exif=again.info["exif"])
+    claim = report_json(observed_at=observed,
+                        location={"lon": LON, "lat": LAT, "crs": "wgs84", "accuracy_m": 8})
+    second = post_report(client, tokens["volunteer"], claim, [(out.getvalue(), "b.jpg")])
+    second_photo = second.get_json()["photos"][0]
+    assert _results(second_photo)["duplicate"]["result"] == "pass"
+    analyse_waiting(app)
+    settled = _photo(client, tokens["volunteer"], second_photo["id"])
+    near = _results(settled)["near_duplicate"]
+    assert near["result"] == "warn" and first["id"] in near["detail"]
+
+
+def test_evidence_counts_only_once_analysed(app, client, tokens):
+    coordinator = auth(tokens["coordinator"])
+    site = client.post("/api/v1/sites", headers=coordinator, json={
+        "name": "分析测试厂", "geometry": {"type": "Point", "coordinates": [LON, LAT]}})
+    assert site.status_code == 201
+    site_id = site.get_json()["id"]
+    report = _post(client, tokens["volunteer"], 2005, site_id=site_id)
+
+    def risk_photos():
+        listed = client.get("/api/v1/sites?order=risk&page_size=100", headers=coordinator)
+        row = next(s for s in listed.get_json()["items"] if s["id"] == site_id)
+        return row["risk"]["verified_photos"]
+
+    with app.app_context():
+        assert not db.session.get(Photo, report["photos"][0]["id"]).verified
+    assert risk_photos() == 0
+    analyse_waiting(app)
+    with app.app_context():
+        assert db.session.get(Photo, report["photos"][0]["id"]).verified
+    assert risk_photos() == 1
+    # Incremental risk kept by the analysis equals a full recomputation.
+    from fieldapp.hotspots import indexing
+    from fieldapp.hotspots.models import SiteRisk
+
+    with app.app_context():
+        kept = db.session.get(SiteRisk, site_id).components["verified_photos"]
+        indexing.refresh_site_risk(site_id)
+        assert db.session.get(SiteRisk, site_id).components["verified_photos"] == kept
+        db.session.rollback()
+
+
+def test_concurrent_analysers_analyse_each_photo_exactly_once(app, client, tokens):
+    sent = [_post(client, tokens["volunteer"], 2100 + i)["photos"][0]["id"] for i in range(6)]
+    counts = []
+
+    def work():
+        with app.app_context():
+            counts.append(analysis.drain())
+            db.session.remove()
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(counts) == 6
+    for photo_id in sent:
+        assert _actions(app, photo_id) == ["received", "verified"]
+
+
+def test_a_photo_whose_analysis_fails_does_not_stall_the_queue(app, client, tokens, monkeypatch):
+    bad = _post(client, tokens["volunteer"], 2200)["photos"][0]["id"]
+    good = _post(client, tokens["volunteer"], 2201)["photos"][0]["id"]
+    real = analysis.analyse
+
+    def failing(photo):
+        if str(photo.id) == bad:
+            raise RuntimeError("simulated failure")
+        real(photo)
+
+    monkeypatch.setattr(analysis, "analyse", failing)
+    stop = threading.Event()
+
+    def follow():
+        with app.app_context():
+            analyser.follow(stop, idle_poll_s=0.2)
+            db.session.remove()
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while _photo(client, tokens["volunteer"], good)["analysis"] != "done":
+            assert time.monotonic() < deadline, "the good photo was never analysed"
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert _photo(client, tokens["volunteer"], bad)["analysis"] == "pending"
+    monkeypatch.undo()
+    assert analyse_waiting(app) == 1  # still waiting, and analysable once the fault is gone
+
+
+def _env(data_dir, **extra) -> dict:
+    return {**os.environ, "DATABASE_URL": TEST_DB_URL, "FIELDAPP_DATA_DIR": str(data_dir),
+            **extra}
+
+
+def _wait_for_analysis(client, token, photo_id, seconds=30) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        photo = _photo(client, token, photo_id)
+        if photo["analysis"] == "done":
+            return photo
+        assert time.monotonic() < deadline, f"photo {photo_id} not analysed in {seconds} s"
+        time.sleep(0.1)
+
+
+def test_the_analyse_command_drains_or_follows(app, client, tokens, data_dir, tmp_path):
+    command = [sys.executable, "-m", "fieldapp.cli", "evidence", "analyse"]
+    first = _post(client, tokens["volunteer"], 2300)["photos"][0]["id"]
+    drained = subprocess.run(command, cwd=tmp_path, env=_env(data_dir), capture_output=True,
+                             text=True, timeout=120)
+    assert drained.returncode == 0, drained.stderr
+    assert "analysed 1 photos; 0 waiting" in drained.stdout
+    assert _photo(client, tokens["volunteer"], first)["analysis"] == "done"
+
+    follower = subprocess.Popen([*command, "--follow", "--nice", "5"], cwd=tmp_path,
+                                env=_env(data_dir), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+    try:
+        time.sleep(1.0)  # listening by now; the NOTIFY of the next commit wakes it
+        second = _post(client, tokens["volunteer"], 2301)["photos"][0]["id"]
+        _wait_for_analysis(client, tokens["volunteer"], second, seconds=10)
+        assert os.getpriority(os.PRIO_PROCESS, follower.pid) >= 5
+    finally:
+        follower.terminate()
+        follower.wait(30)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    """Live child processes of pid, whichever of its threads started them."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _analyser_pids(master: int) -> list[int]:
+    """The analysers under gunicorn's master (each a child of the supervisor it started)."""
+    pids = []
+    for supervisor in _children(master):
+        for pid in _children(supervisor):
+            try:
+                if b"evidence\0analyse" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    pids.append(pid)
+            except OSError:
+                continue
+    return pids
+
+
+def test_gunicorn_keeps_an_analyser_running(app, client, tokens, data_dir, tmp_path):
+    port = _free_port()
+    env = _env(data_dir, FIELDAPP_BIND=f"127.0.0.1:{port}", FIELDAPP_WORKERS="1",
+               FIELDAPP_ANALYSERS="1", FIELDAPP_ANALYSER_NICE="7")
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    log = open(tmp_path / "gunicorn.log", "wb")
+    server = subprocess.Popen([str(gunicorn), "--config", str(PROJECT_ROOT / "gunicorn.conf.py"),
+                               "fieldapp:create_app()"], cwd=tmp_path, env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _analyser_pids(server.pid):
+            assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            assert time.monotonic() < deadline, "gunicorn started no analyser"
+            time.sleep(0.2)
+        [first] = _analyser_pids(server.pid)
+        assert os.getpriority(os.PRIO_PROCESS, first) >= 7
+        # Submitted over HTTP to gunicorn; analysed by its analyser.
+        photo, observed = _phone_photo(2400)
+        claim = report_json(observed_at=observed,
+                            location={"lon": LON, "lat": LAT, "crs": "wgs84"})
+        while True:
+            try:
+                response = requests.post(
+                    f"http://127.0.0.1:{port}/api/v1/reports", headers=auth(tokens["volunteer"]),
+                    data={"report": json.dumps(claim)}, files={"photos": ("a.jpg", photo)},
+                    timeout=30)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "gunicorn never answered"
+                time.sleep(0.2)
+        assert response.status_code == 201, response.text
+        _wait_for_analysis(client, tokens["volunteer"], response.json()["photos"][0]["id"])
+        # An analyser that dies is started again.
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not (restarted := [pid for pid in _analyser_pids(server.pid) if pid != first]):
+            assert time.monotonic() < deadline, "the analyser was not restarted"
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(60)
+        log.close()
+    # Stopping gunicorn stops its analyser too.
+    assert not Path(f"/proc/{restarted[0]}").exists()
+
+
+def test_the_queue_is_indexed(app):
+    with app.app_context():
+        # The test table is small enough for a scan to look cheaper; ask for the index.
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(db.session.scalars(text(
+            "EXPLAIN SELECT id FROM photos WHERE analysed_at IS NULL "
+            "ORDER BY received_at LIMIT 1")).all())
+        db.session.rollback()
+    assert "photos_awaiting_analysis" in plan
