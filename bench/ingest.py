@@ -121,7 +121,25 @@ def ingest_server_env(data_dir: Path, workers: int | None) -> dict:
 
 
 def worker_count(server: Server) -> int:
-    return len(process_tree(server.pid)) - 1
+    """gunicorn's web workers (the analysers are in the tree too, but are not workers)."""
+    return sum(1 for pid in process_tree(server.pid)[1:]
+               if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes())
+
+
+def photos_waiting() -> int:
+    with psycopg2.connect(database_url(BENCH_DB)) as connection, connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM photos WHERE analysed_at IS NULL")
+        return cur.fetchone()[0]
+
+
+def wait_for_analysis(timeout_s: float = 1800) -> float:
+    """Seconds until the analysers have settled every photo received so far."""
+    started = time.perf_counter()
+    while photos_waiting():
+        if time.perf_counter() - started > timeout_s:
+            raise BenchError(f"photos still waiting for analysis after {timeout_s:.0f} s")
+        time.sleep(0.1)
+    return time.perf_counter() - started
 
 
 def log_tail(server: Server, lines: int = 30) -> str:
@@ -351,7 +369,8 @@ def post_all(server: Server, token: str, submissions: list[Submission], clients:
 
 
 def big_upload_rss_increase(server: Server, token: str) -> tuple[int, int]:
-    """(photo bytes, peak RSS growth) of one ~100 MB report posted to the idle server."""
+    """(photo bytes, peak RSS growth) of one ~100 MB report posted to the idle server,
+    its analysis included (the analysers are part of the server's process tree)."""
     taken = taken_at(BIG_PHOTO_TAKEN_OFFSET)
     photo = big_noise_jpeg(BIG_PHOTO_MB * MB, taken)
     submission = Submission(claim_json(taken), photo, "BIG.jpg")
@@ -359,6 +378,8 @@ def big_upload_rss_increase(server: Server, token: str) -> tuple[int, int]:
     with RssSampler(server.pid) as sampler:
         with requests.Session() as session:
             status, body = post_report(server.base_url, token)(session, submission)
+        if status == 201:
+            wait_for_analysis()
     if status != 201:
         raise BenchError(f"the {BIG_PHOTO_MB} MB report was answered {status}: {body}")
     return len(submission.photo), sampler.peak - idle
@@ -419,10 +440,16 @@ class Figures:
     floors: list[Timed]
     big_photo_bytes: int
     big_rss_increase: int
+    analysis_lag_s: float
 
     @property
     def reports_per_s(self) -> float:
         return self.reports / self.ingest.wall_s
+
+    @property
+    def analysed_per_s(self) -> float:
+        """Reports received and fully analysed, from the first post to the last analysis."""
+        return self.reports / (self.ingest.wall_s + self.analysis_lag_s)
 
     @property
     def floor_per_s(self) -> float:
@@ -455,7 +482,10 @@ def print_table(f: Figures) -> None:
         ("latency p50", f"{statistics.median(latencies_ms):.0f} ms", "", ""),
         ("latency p95", f"{percentile(latencies_ms, 0.95):.0f} ms", "", ""),
         ("server peak RSS (tree)", f"{f.peak_rss / MB:.0f} MB", "", ""),
+        ("analysis done after last answer", f"{f.analysis_lag_s:.1f} s", "", ""),
+        ("  received and analysed/s", f"{f.analysed_per_s:.1f}", "", ""),
         ("server CPU per report", f"{f.server_cpu_ms:.0f} ms", "", ""),
+        ("bench clients' CPU per report", f"{f.cpu.bench / f.reports * 1000:.0f} ms", "", ""),
         ("  ceiling if CPU-bound (server)", f"{os.cpu_count() * 1000 / f.server_cpu_ms:.1f}/s",
          "", ""),
         ("cores busy: PostgreSQL + others", f"{f.other_cores:.2f}", "", ""),
@@ -521,6 +551,8 @@ def measure(args, server: Server, token: str, submissions: list[Submission],
     with RssSampler(server.pid) as sampler:
         ingest = post_all(server, token, submissions, args.clients)
     cpu_used = CpuSnapshot.take(server.pid) - cpu_before
+    step("waiting for the analysers to settle every photo")
+    analysis_lag = wait_for_analysis()
 
     step(f"posting one ~{BIG_PHOTO_MB} MB report to the idle server")
     big_bytes, big_increase = big_upload_rss_increase(server, token)
@@ -530,7 +562,7 @@ def measure(args, server: Server, token: str, submissions: list[Submission],
 
     mean_mb = statistics.fmean(len(s.photo) for s in submissions) / MB
     return Figures(args.reports, args.clients, worker_count(server), mean_mb, ingest,
-                   sampler.peak, cpu_used, floors, big_bytes, big_increase)
+                   sampler.peak, cpu_used, floors, big_bytes, big_increase, analysis_lag)
 
 
 def main(argv: list[str] | None = None) -> int:

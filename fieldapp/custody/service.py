@@ -39,11 +39,12 @@ class Entry:
     occurred_at: datetime | None = None
 
 
-def append_many(entries: list[Entry]) -> list[CustodyEvent]:
+def append_many(entries: list[Entry], flush: bool = True) -> list[CustodyEvent]:
     """Append events in order, taking the chain's lock once.
 
     The lock is held until the transaction ends, so callers do their other work first and
-    append last, just before they commit.
+    append last, just before they commit. With flush=False the events are only added to
+    the session, for a caller that writes them together with rows naming their hashes.
     """
     for entry in entries:
         if entry.action not in ACTIONS:
@@ -64,7 +65,8 @@ def append_many(entries: list[Entry]) -> list[CustodyEvent]:
         prev_hash = event.hash
         events.append(event)
     db.session.add_all(events)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return events
 
 

@@ -6,6 +6,7 @@ in the result, because a lawyer must later be able to see why a location was or 
 
 import logging
 import math
+import mmap
 import os
 import re
 import threading
@@ -73,8 +74,8 @@ _PILLOW_GPS_TAGS = {
 _CREATOR_TOOL = re.compile(
     rb"(?:xmp|xap):CreatorTool\s*(?:=\s*\"([^\"<]*)\"|=\s*'([^'<]*)'|>([^<]*)</)"
 )
-_SCAN_CHUNK = 1 << 20
-_SCAN_OVERLAP = 4096
+_CREATOR_TOOL_NAME = b"CreatorTool"
+_CREATOR_TOOL_SPAN = 4096  # how far past the name the value may end
 _GPS_DATE = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})")
 
 
@@ -481,26 +482,30 @@ def _gps_seconds_of_day(value: Any) -> Fraction:
 
 
 def _read_creator_tool(path: str | os.PathLike, errors: list[str]) -> str | None:
-    """xmp:CreatorTool from the first XMP packet that names one, scanning the file in chunks."""
+    """xmp:CreatorTool from the first XMP packet that names one, anywhere in the file."""
     try:
         with open(path, "rb") as fh:
-            return _scan_creator_tool(fh)
+            if os.fstat(fh.fileno()).st_size == 0:
+                return None
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _scan_creator_tool(data)
     except Exception as exc:
         errors.append(f"xmp: {_describe(exc)}")
         return None
 
 
-def _scan_creator_tool(fh) -> str | None:
-    # XMP may sit anywhere (HEIC writers put it after the pixels), so scan the whole file,
-    # overlapping chunks so that a match split across a boundary is still found.
-    tail = b""
-    while chunk := fh.read(_SCAN_CHUNK):
-        window = tail + chunk
-        match = _CREATOR_TOOL.search(window)
+def _scan_creator_tool(data) -> str | None:
+    # XMP may sit anywhere (HEIC writers put it after the pixels), so the whole file is
+    # searched; a plain find for the property name runs at memory speed, and the pattern
+    # is only tried where the name occurs.
+    at = data.find(_CREATOR_TOOL_NAME)
+    while at >= 0:
+        start = max(0, at - len(b"xmp:"))
+        match = _CREATOR_TOOL.match(data, start, at + _CREATOR_TOOL_SPAN)
         if match:
             raw = next(group for group in match.groups() if group is not None)
             return _clean_text(unescape(raw.decode("utf-8", errors="replace")))
-        tail = window[-_SCAN_OVERLAP:]
+        at = data.find(_CREATOR_TOOL_NAME, at + 1)
     return None
 
 

@@ -58,19 +58,32 @@ def risk_params() -> scoring.RiskParams:
     return scoring.RiskParams.from_mapping(current_app.config["FIELDAPP_RISK_SETTINGS"])
 
 
-def index_new_report(report: Report) -> None:
-    """Give a new report its H3 cell and count it."""
-    by_res = cells.cells_for(*lon_lat(report.location))
+def index_new_report(report: Report, lon: float, lat: float) -> None:
+    """Give a new report (at WGS-84 lon, lat) its H3 cell and count it."""
+    by_res = cells.cells_for(lon, lat)
     report.h3_cell = by_res[cells.FINEST]
     _add_missing_cells(by_res)
     _count(report, by_res, report.verified, +1)
 
 
+# Cells whose shapes are known to be stored (committed: seen by a query). Shapes are never
+# removed, so remembering them saves a lookup per report; the set is bounded.
+_KNOWN_CELLS: set[int] = set()
+_KNOWN_CELLS_MAX = 200_000
+
+
 def _add_missing_cells(by_res: dict[int, int]) -> None:
     """Store the shapes of cells no report has fallen in before (most already are)."""
+    wanted = [cell for cell in by_res.values() if cell not in _KNOWN_CELLS]
+    if not wanted:
+        return
     known = set(db.session.scalars(text("SELECT cell FROM h3_cells WHERE cell = ANY(:cells)"),
-                                   {"cells": list(by_res.values())}))
-    missing = [_cell_row(res, cell) for res, cell in by_res.items() if cell not in known]
+                                   {"cells": wanted}))
+    if len(_KNOWN_CELLS) + len(known) > _KNOWN_CELLS_MAX:
+        _KNOWN_CELLS.clear()
+    _KNOWN_CELLS.update(known)
+    missing = [_cell_row(res, cell) for res, cell in by_res.items()
+               if cell in wanted and cell not in known]
     if missing:
         db.session.execute(_ADD_CELL, missing)
 

@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import cast, func, select, text
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from fieldapp.accounts.models import User
 from fieldapp.custody import chain
@@ -71,7 +72,7 @@ def submit(user: User, claim: dict, uploads: list) -> tuple[Report, bool]:
             db.session.rollback()
             return _settle_retry(existing, fingerprint, user, inspected), False
         report = _create(user, claim, inspected, fingerprint, received_at)
-        db.session.commit()
+        _commit_keeping_state()
     except IntegrityError:
         db.session.rollback()
         existing = _by_client_id(claim["client_id"])
@@ -82,6 +83,17 @@ def submit(user: User, claim: dict, uploads: list) -> tuple[Report, bool]:
         db.session.rollback()
         raise
     return report, True
+
+
+def _commit_keeping_state() -> None:
+    """Commit without expiring what the session holds: a new report's objects are exactly
+    what was written, so the answer is made from them instead of reloading every row."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _checked_count(uploads: list) -> list:
@@ -156,6 +168,8 @@ def _settle_retry(existing: Report, fingerprint: str, user: User, inspected) -> 
 
 
 def _create(user, claim, inspected, fingerprint, received_at) -> Report:
+    """Build the report and its photos in memory; they reach the database in one flush, with
+    their custody events, once the chain's head is known (so receipts need no UPDATE)."""
     loc = claim["location"]
     lon, lat = to_wgs84(loc["lon"], loc["lat"], loc["crs"])
     report = Report(
@@ -164,12 +178,10 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
         observed_at=claim["observed_at"], received_at=received_at,
         claim_lon=loc["lon"], claim_lat=loc["lat"], claim_crs=loc["crs"],
         accuracy_m=loc.get("accuracy_m"), location=point_element(lon, lat),
-        verdict="consistent", photos=[],
+        verdict="consistent", verified=False, photos=[],
     )
     report.site_id, report.site_link, report.site_distance_m = _site_for(
         claim.get("site_id"), lon, lat)
-    db.session.add(report)
-    db.session.flush()
     claim_for_checks = checks.Claim(lon=loc["lon"], lat=loc["lat"], crs=loc["crs"],
                                     accuracy_m=loc.get("accuracy_m"),
                                     observed_at=claim["observed_at"])
@@ -181,10 +193,18 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
     report.verdict = worst_verdict(p.verdict for p in report.photos)
     # Until its pixels are analysed no photo counts as verified evidence, so a new report
     # is counted unverified and adds nothing to its site's risk yet (see reports.analysis).
-    indexing.index_new_report(report)
+    indexing.index_new_report(report, lon, lat)
     _record_receipt(report, outcomes, fingerprint, user)
     db.session.execute(text(f"NOTIFY {ANALYSIS_CHANNEL}"))
+    _mark_loaded(report, user)
     return report
+
+
+def _mark_loaded(report: Report, user) -> None:
+    """Tell the ORM what a new report's relationships hold, so answering needs no query."""
+    set_committed_value(report, "volunteer", user)
+    for photo in report.photos:
+        set_committed_value(photo, "reviews", [])
 
 
 def _record_receipt(report: Report, outcomes: list[dict], fingerprint: str, user) -> None:
@@ -205,9 +225,11 @@ def _record_receipt(report: Report, outcomes: list[dict], fingerprint: str, user
             "sha256": photo.sha256, "size": photo.size, "media_type": photo.media_type,
             "report_id": str(report.id), "position": photo.position,
             "verdict": photo.verdict, "checks_sha256": checks_digest(outcome)}, at))
-    events = custody.append_many(entries)
+    events = custody.append_many(entries, flush=False)
     for photo, index in receipts.items():
         photo.receipt_hash = events[index].hash
+    db.session.add(report)  # only now: no query before this may flush it without receipts
+    db.session.flush()
 
 
 def _site_for(claimed_site_id, lon: float, lat: float):
@@ -272,7 +294,8 @@ def _store_photo(report, position, item: Inspected, claim, received_at) -> tuple
     outcome = checks.run_checks(item.metadata, claim, received_at, found, thresholds())
     photo = Photo(id=uuid.uuid4(), report_id=report.id, position=position, sha256=item.sha256,
                   media_type=item.media_type, size=item.spool.size, filename=item.filename,
-                  received_at=received_at, checked_at=received_at, receipt_hash="")
+                  received_at=received_at, checked_at=received_at, receipt_hash="",
+                  verified=False, analysed_at=None)
     apply_outcome(photo, item.metadata, None, outcome)
     return photo, outcome
 

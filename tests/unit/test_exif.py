@@ -202,6 +202,16 @@ def test_creator_tool_comes_from_xmp(name, creator_tool):
     assert _meta(name)["creator_tool"] == creator_tool
 
 
+def test_creator_tool_found_past_a_stray_mention_and_far_into_the_file():
+    from fieldapp.evidence.exif import _scan_creator_tool
+
+    data = (b"\x00" * 10 + b"CreatorTool is mentioned here without XMP" + b"\xff" * 3_000_000
+            + b'<x:xmpmeta><rdf:Description xmp:CreatorTool="Meitu 7.1"/></x:xmpmeta>')
+    assert _scan_creator_tool(data) == "Meitu 7.1"
+    assert _scan_creator_tool(b"<xmp:CreatorTool>GIMP 2.10</xmp:CreatorTool>") == "GIMP 2.10"
+    assert _scan_creator_tool(b"xmp:CreatorTool") is None
+
+
 def test_thumbnail_and_orientation_of_a_camera_jpeg():
     meta = _meta("mdx__jpg__Samsung_GT-I9000_Galaxy_S_.jpg")
 
