@@ -2,17 +2,21 @@
 import os
 
 bind = os.environ.get("FIELDAPP_BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("FIELDAPP_WORKERS", "4"))
+# Processes, not threads, carry the load: hashing, parsing and the ORM hold the GIL, and
+# threads of one worker queue for it. On 2 cores, 3 workers x 2 threads answered uploads
+# faster than 4 x 4, 8 x 1 or 2 x 2 (bench/ingest.py); threads still cover slow clients.
+workers = int(os.environ.get("FIELDAPP_WORKERS", str((os.cpu_count() or 1) + 1)))
 worker_class = "gthread"
-threads = int(os.environ.get("FIELDAPP_THREADS", "4"))
+threads = int(os.environ.get("FIELDAPP_THREADS", "2"))
 # Large uploads over slow phone networks need time.
 timeout = int(os.environ.get("FIELDAPP_TIMEOUT", "300"))
 accesslog = "-"
 
 # Photos are decoded and compared after receipt by analyser processes that gunicorn's
-# master starts and restarts, at a lower CPU priority than the web workers.
+# master starts (through a supervisor that restarts them), at the lowest CPU priority: in
+# a burst the phones are answered first and the analysis catches up when it is over.
 analysers = int(os.environ.get("FIELDAPP_ANALYSERS", "1"))
-analyser_nice = int(os.environ.get("FIELDAPP_ANALYSER_NICE", "10"))
+analyser_nice = int(os.environ.get("FIELDAPP_ANALYSER_NICE", "19"))
 
 
 def when_ready(server):

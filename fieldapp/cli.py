@@ -74,7 +74,9 @@ def recheck(report_id):
               help="Keep running: analyse photos as they arrive (what gunicorn starts).")
 @click.option("--nice", "niceness", default=0, type=click.IntRange(0, 19),
               help="Lower this process's CPU priority by this much first.")
-def analyse(follow, niceness):
+@click.option("--idle-priority", is_flag=True,
+              help="Run only on CPU time nothing else wants (Linux SCHED_IDLE).")
+def analyse(follow, niceness, idle_priority):
     """Decode and compare the pixels of photos still awaiting analysis."""
     import logging
     import os
@@ -83,6 +85,8 @@ def analyse(follow, niceness):
 
     if niceness:
         os.nice(niceness)
+    if idle_priority:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     if follow:
         logging.basicConfig(level=logging.INFO, format="[analyser] %(levelname)s %(message)s")
         analyser.follow()

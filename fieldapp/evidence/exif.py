@@ -21,6 +21,7 @@ from typing import Any
 import exifread
 from PIL import ExifTags, Image
 
+from fieldapp.evidence import structure
 from fieldapp.evidence.imaging import register_heif
 
 # Beyond these the altitude is an overflow or a unit mix-up, not a place on Earth.
@@ -488,24 +489,31 @@ def _read_creator_tool(path: str | os.PathLike, errors: list[str]) -> str | None
             if os.fstat(fh.fileno()).st_size == 0:
                 return None
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return _scan_creator_tool(data)
+                return _scan_creator_tool(data, _xmp_search_end(data))
     except Exception as exc:
         errors.append(f"xmp: {_describe(exc)}")
         return None
 
 
-def _scan_creator_tool(data) -> str | None:
-    # XMP may sit anywhere (HEIC writers put it after the pixels), so the whole file is
-    # searched; a plain find for the property name runs at memory speed, and the pattern
-    # is only tried where the name occurs.
-    at = data.find(_CREATOR_TOOL_NAME)
+def _xmp_search_end(data) -> int:
+    """Where XMP can no longer start: a JPEG keeps it in APP1 segments, before the pixels;
+    other formats may put it anywhere (HEIC writers often after the pixels)."""
+    scan, _ = structure.jpeg_scan_start(data)
+    return scan if scan is not None else len(data)
+
+
+def _scan_creator_tool(data, end: int | None = None) -> str | None:
+    # A plain find for the property name runs at memory speed; the pattern is only tried
+    # where the name occurs.
+    end = len(data) if end is None else end
+    at = data.find(_CREATOR_TOOL_NAME, 0, end)
     while at >= 0:
         start = max(0, at - len(b"xmp:"))
         match = _CREATOR_TOOL.match(data, start, at + _CREATOR_TOOL_SPAN)
         if match:
             raw = next(group for group in match.groups() if group is not None)
             return _clean_text(unescape(raw.decode("utf-8", errors="replace")))
-        at = data.find(_CREATOR_TOOL_NAME, at + 1)
+        at = data.find(_CREATOR_TOOL_NAME, at + 1, end)
     return None
 
 

@@ -33,36 +33,46 @@ def problem(path: str | os.PathLike, media_type: str) -> str | None:
             return check(data)
 
 
-def _jpeg(data) -> str | None:
+def jpeg_scan_start(data) -> tuple[int | None, str | None]:
+    """(offset of the first scan's entropy-coded data, None), or (None, the problem).
+
+    Everything before it is marker segments: EXIF, XMP, ICC profile, tables.
+    """
     if data[:2] != b"\xff\xd8":
-        return "no JPEG start-of-image marker"
+        return None, "no JPEG start-of-image marker"
     at = 2
     while True:
         # Markers may be preceded by any number of 0xFF fill bytes.
-        while at < len(data) and data[at] == 0xFF and at + 1 < len(data) and data[at + 1] == 0xFF:
+        while at + 1 < len(data) and data[at] == 0xFF and data[at + 1] == 0xFF:
             at += 1
         if at + 2 > len(data):
-            return "the file ends before the image data starts"
+            return None, "the file ends before the image data starts"
         if data[at] != 0xFF:
-            return f"no JPEG marker where one must be (byte {at})"
+            return None, f"no JPEG marker where one must be (byte {at})"
         marker = data[at + 1]
         if marker == 0xD9:
-            return "the file ends (EOI) before any image data"
+            return None, "the file ends (EOI) before any image data"
         if marker in _STANDALONE_JPEG_MARKERS:
             at += 2
             continue
         if at + 4 > len(data):
-            return "the file ends inside a JPEG segment header"
+            return None, "the file ends inside a JPEG segment header"
         length = struct.unpack_from(">H", data, at + 2)[0]
         if length < 2 or at + 2 + length > len(data):
-            return "a JPEG segment runs past the end of the file"
-        if marker == 0xDA:  # start of scan: entropy-coded data follows
-            break
+            return None, "a JPEG segment runs past the end of the file"
+        if marker == 0xDA:  # start of scan: entropy-coded data follows its header
+            return at + 2 + length, None
         at += 2 + length
+
+
+def _jpeg(data) -> str | None:
+    scan, problem = jpeg_scan_start(data)
+    if problem:
+        return problem
     # Inside scan data every 0xFF is followed by 0x00 or a restart marker, so any FF D9
     # after the scan header is the end of the image (some phones append a video or a
     # trailer after it). Searching from the end finds it at once in the usual file.
-    if data.rfind(b"\xff\xd9", at + 2 + length) < 0:
+    if data.rfind(b"\xff\xd9", scan) < 0:
         return "the image data is cut short (no JPEG end-of-image marker)"
     return None
 

@@ -1,8 +1,9 @@
 """The analyser process: analyses photos as they arrive, woken by the submissions' NOTIFY.
 
-Run by `fieldapp evidence analyse --follow`; gunicorn starts and supervises one (see
-AnalyserSupervisor and gunicorn.conf.py) at a lower CPU priority than the web workers, so
-under a burst of submissions the phones are answered first and the analysis catches up.
+Run by `fieldapp evidence analyse --follow`; gunicorn starts and supervises them (see
+AnalyserSupervisor and gunicorn.conf.py) on CPU time the web workers leave idle, so under
+a burst of submissions the phones are answered first and the analysis catches up after.
+Under load that never lets up, analysis waits; freezing a dossier settles its own photos.
 """
 from __future__ import annotations
 
@@ -97,9 +98,11 @@ class AnalyserSupervisor:
         self._started = {}
 
     def command(self) -> list[str]:
-        # nice(1) lowers the priority before Python starts, so no moment runs at full priority.
+        # nice(1) lowers the priority before Python starts, so no moment runs at full
+        # priority; once running, the analyser also takes only CPU time nothing else wants
+        # (SCHED_IDLE), so a burst of submissions is answered at full speed.
         return ["nice", "-n", str(self.nice), sys.executable, "-m", "fieldapp.cli", "evidence",
-                "analyse", "--follow"]
+                "analyse", "--follow", "--idle-priority"]
 
     def run(self) -> None:
         parent = os.getppid()

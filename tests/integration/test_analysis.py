@@ -319,6 +319,10 @@ def test_gunicorn_keeps_an_analyser_running(app, client, tokens, data_dir, tmp_p
             time.sleep(0.2)
         [first] = _analyser_pids(server.pid)
         assert os.getpriority(os.PRIO_PROCESS, first) >= 7
+        deadline_idle = time.monotonic() + 30
+        while os.sched_getscheduler(first) != os.SCHED_IDLE:  # set as soon as it starts
+            assert time.monotonic() < deadline_idle, "the analyser never took idle priority"
+            time.sleep(0.1)
         # Submitted over HTTP to gunicorn; analysed by its analyser.
         photo, observed = _phone_photo(2400)
         claim = report_json(observed_at=observed,

@@ -72,3 +72,18 @@ def test_shared_heic_is_accepted_and_read(client, volunteer):
     checks = {c["name"]: c["result"] for c in photo["checks"]}
     assert checks["gps_matches_claim"] == "pass"
     assert checks["time_matches_claim"] == "pass"
+
+
+def test_large_photos_arrive_byte_for_byte_across_read_boundaries(app, client, volunteer):
+    # Several MB each, read 1 MiB at a time: part boundaries fall anywhere in the pieces.
+    from tests.imagegen import sized_jpeg
+
+    photos = [sized_jpeg(size, seed=900 + size % 7) for size in (2_500_000, 1_048_576 * 3 + 17)]
+    response = client.post(
+        "/api/v1/reports", headers=auth(volunteer[2]), content_type="multipart/form-data",
+        data=multipart(report_json(), [(photo, f"big{i}.jpg") for i, photo in enumerate(photos)]))
+    assert response.status_code == 201, response.get_json()
+    store = app.extensions["blob_store"]
+    for sent, stored in zip(photos, response.get_json()["photos"], strict=True):
+        assert stored["sha256"] == hashlib.sha256(sent).hexdigest()
+        assert store.path_for(stored["sha256"]).read_bytes() == sent

@@ -212,6 +212,17 @@ def test_creator_tool_found_past_a_stray_mention_and_far_into_the_file():
     assert _scan_creator_tool(b"xmp:CreatorTool") is None
 
 
+def test_a_jpeg_is_searched_for_xmp_only_before_its_pixels(tmp_path):
+    from fieldapp.evidence.exif import read_metadata
+    from tests.imagegen import jpeg_bytes
+
+    # CreatorTool-like bytes after the image data are not XMP (say, a stray trailer).
+    data = jpeg_bytes(seed=5) + b'<x xmp:CreatorTool="Photoshop"/>'
+    path = tmp_path / "trailer.jpg"
+    path.write_bytes(data)
+    assert read_metadata(path)["creator_tool"] is None
+
+
 def test_thumbnail_and_orientation_of_a_camera_jpeg():
     meta = _meta("mdx__jpg__Samsung_GT-I9000_Galaxy_S_.jpg")
 
