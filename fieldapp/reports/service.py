@@ -67,13 +67,15 @@ def submit(user: User, claim: dict, uploads: list) -> tuple[Report, bool]:
     inspected = [inspect_upload(i, upload) for i, upload in enumerate(_checked_count(uploads))]
     fingerprint = report_fingerprint(claim, [p.sha256 for p in inspected])
     try:
-        existing = _lock_client_id(claim["client_id"])
+        existing = _by_client_id(claim["client_id"])
         if existing is not None:
             db.session.rollback()
             return _settle_retry(existing, fingerprint, user, inspected), False
         report = _create(user, claim, inspected, fingerprint, received_at)
         _commit_keeping_state()
     except IntegrityError:
+        # A concurrent retry of the same client_id committed first (the unique key on
+        # client_id settles the race): answer with the report it stored.
         db.session.rollback()
         existing = _by_client_id(claim["client_id"])
         if existing is None:
@@ -141,13 +143,6 @@ def report_fingerprint(claim: dict, photo_hashes: list[str]) -> str:
         "photos": photo_hashes,
     }
     return hashlib.sha256(chain.canonical_json(body)).hexdigest()
-
-
-def _lock_client_id(client_id: uuid.UUID) -> Report | None:
-    """Serialise submissions of one client_id; return the report already stored, if any."""
-    db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:cid, 0))"),
-                       {"cid": str(client_id)})
-    return _by_client_id(client_id)
 
 
 def _by_client_id(client_id: uuid.UUID) -> Report | None:
