@@ -1,54 +1,25 @@
-"""The request class: uploaded files stream into hashing spools inside the data dir."""
+"""The request class: uploaded files stream into hashing spools inside the data dir.
+
+A multipart/form-data body is parsed by python-multipart, the parser Starlette uses:
+its callbacks hand over each piece of a part as offsets into the chunk read, so a photo
+goes from the socket to the spool's hash and file with no copy of its own. (werkzeug's
+parser, which Flask would use, copies every piece several times; for evidence uploads of
+megabytes that was most of the CPU a submission cost.) Everything else about the request
+is Flask's.
+"""
 from __future__ import annotations
 
-import io
-
 from flask import Request, current_app
-from werkzeug.formparser import FormDataParser, MultiPartParser
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
+from werkzeug.datastructures import FileStorage, Headers, ImmutableMultiDict
 
-from fieldapp.errors import PayloadTooLarge
+from fieldapp.errors import BadRequest, PayloadTooLarge
 from fieldapp.storage.blobs import TooLarge
 
-# gunicorn keeps what it has read ahead in a buffer that it copies whole on every read, so
-# reading a large upload in small pieces costs time growing with the square of its size.
-# The body is therefore read from gunicorn 1 MiB at a time (BODY_READ_BYTES) into a
-# buffer that serves the form parser's smaller reads without copying it again.
+# Read from the server 1 MiB at a time: gunicorn copies its read-ahead buffer whole on
+# every read, so many small reads of a large upload cost time growing with its square.
 BODY_READ_BYTES = 1024 * 1024
-# The parser's own reads: each is a round through the pure-Python multipart decoder, so
-# fewer is faster, but its buffer must stay below MAX_FORM_MEMORY_SIZE (500 kB by default).
-PARSER_READ_BYTES = 256 * 1024
-
-
-class _RawInput(io.RawIOBase):
-    """The WSGI input as a raw stream, so io.BufferedReader can read ahead on it."""
-
-    def __init__(self, source):
-        self._source = source
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self._source.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-class LargeReadFormDataParser(FormDataParser):
-    """werkzeug's form parser with reads of PARSER_READ_BYTES instead of 64 KiB (werkzeug 3
-    has no public setting for it; the tests post uploads of every size through it)."""
-
-    def _parse_multipart(self, stream, mimetype, content_length, options):
-        limit = self.max_form_memory_size
-        parser = MultiPartParser(
-            stream_factory=self.stream_factory, max_form_memory_size=limit,
-            max_form_parts=self.max_form_parts, cls=self.cls,
-            buffer_size=min(PARSER_READ_BYTES, limit // 2) if limit else PARSER_READ_BYTES)
-        boundary = options.get("boundary", "").encode("ascii")
-        if not boundary:
-            raise ValueError("Missing boundary")
-        form, files = parser.parse(stream, boundary, content_length)
-        return stream, form, files
 
 
 class EvidenceRequest(Request):
@@ -58,8 +29,6 @@ class EvidenceRequest(Request):
     whether parsing finished, failed half-way (oversized part, client gone) or succeeded.
     """
 
-    form_data_parser_class = LargeReadFormDataParser
-
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):
         store = current_app.extensions["blob_store"]
@@ -68,22 +37,27 @@ class EvidenceRequest(Request):
         return spool
 
     def _load_form_data(self) -> None:
-        self._buffer_input()
-        try:
+        if "form" in self.__dict__:
+            return
+        boundary = self.mimetype_params.get("boundary")
+        if self.mimetype != "multipart/form-data" or not boundary:
             super()._load_form_data()
+            return
+        reader = _MultipartReader(boundary, self._get_file_stream,
+                                  self.max_form_memory_size, self.max_form_parts)
+        try:
+            reader.read_all(self.stream)
         except TooLarge as exc:
             limit_mb = exc.args[0] / (1024 * 1024)
             message = f"a photo is larger than the {limit_mb:g} MB limit"
             raise PayloadTooLarge(f"photos: {message}", errors={"photos": [message]},
                                   sub_code="PHOTO_TOO_LARGE") from None
-
-    def _buffer_input(self) -> None:
-        if "stream" in self.__dict__ or "fieldapp.buffered" in self.environ:
-            return  # the body is already being read; wrapping it now would lose bytes
-        source = self.environ.get("wsgi.input")
-        if source is not None:
-            self.environ["wsgi.input"] = io.BufferedReader(_RawInput(source), BODY_READ_BYTES)
-            self.environ["fieldapp.buffered"] = True
+        except MultipartParseError as exc:
+            message = f"the multipart/form-data body is malformed: {exc}"
+            raise BadRequest(message, errors={"body": [message]},
+                             sub_code="MALFORMED_MULTIPART") from None
+        self.__dict__["form"] = ImmutableMultiDict(reader.fields)
+        self.__dict__["files"] = ImmutableMultiDict(reader.files)
 
     def close(self) -> None:
         try:
@@ -91,3 +65,87 @@ class EvidenceRequest(Request):
         finally:
             for spool in self.__dict__.get("_spools", ()):
                 spool.close()
+
+
+class _MultipartReader:
+    """The parts of one multipart/form-data body: text fields in memory, files in spools."""
+
+    def __init__(self, boundary: str, open_file, max_field_bytes: int | None,
+                 max_parts: int | None):
+        self.fields: list[tuple[str, str]] = []
+        self.files: list[tuple[str, FileStorage]] = []
+        self._open_file = open_file
+        self._max_field_bytes = max_field_bytes
+        self._max_parts = max_parts
+        self._parts = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._header_name = self._header_value = b""
+        self._part: _Part | None = None
+        self._parser = MultipartParser(boundary, {
+            "on_part_begin": self._part_begin, "on_header_field": self._header_field,
+            "on_header_value": self._header_value_piece, "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        })
+
+    def read_all(self, stream) -> None:
+        while chunk := stream.read(BODY_READ_BYTES):
+            self._parser.write(chunk)
+        self._parser.finalize()
+        if self._parser.state != MultipartState.END:
+            # The client went away, or sent less than it announced.
+            raise MultipartParseError("the body ends before its closing boundary")
+
+    def _part_begin(self) -> None:
+        self._parts += 1
+        if self._max_parts is not None and self._parts > self._max_parts:
+            message = f"more than {self._max_parts} parts in the form"
+            raise PayloadTooLarge(message, errors={"body": [message]})
+        self._headers = []
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_value_piece(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers.append((self._header_name, self._header_value))
+        self._header_name = self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._headers])
+        _, options = parse_options_header(headers.get("Content-Disposition"))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        filename = options.get(b"filename")
+        if filename is None:
+            self._part = _Part(name, headers, None, None)
+            return
+        content_type = headers.get("Content-Type", "application/octet-stream")
+        stream = self._open_file(None, content_type, filename.decode("utf-8", "replace"))
+        self._part = _Part(name, headers, filename.decode("utf-8", "replace"), stream)
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        part = self._part
+        if part.stream is not None:
+            part.stream.write(memoryview(data)[start:end])
+            return
+        part.value += data[start:end]
+        if self._max_field_bytes is not None and len(part.value) > self._max_field_bytes:
+            message = f"larger than {self._max_field_bytes} bytes"
+            raise PayloadTooLarge(f"{part.name}: {message}", errors={part.name: [message]})
+
+    def _part_end(self) -> None:
+        part, self._part = self._part, None
+        if part.stream is None:
+            self.fields.append((part.name, part.value.decode("utf-8", "replace")))
+            return
+        part.stream.seek(0)
+        self.files.append((part.name, FileStorage(part.stream, part.filename, part.name,
+                                                  headers=part.headers)))
+
+
+class _Part:
+    def __init__(self, name: str, headers: Headers, filename: str | None, stream):
+        self.name, self.headers, self.filename, self.stream = name, headers, filename, stream
+        self.value = bytearray()

@@ -64,6 +64,18 @@ def multipart(claim: dict | str, photos: list[tuple[bytes, str]]) -> dict:
             "photos": [(io.BytesIO(data), name) for data, name in photos]}
 
 
+def post_encoded(client, token, claim, photos, cut: int = 0):
+    """Post the multipart body exactly as HTTP libraries on phones encode it (urllib3's
+    encoder), optionally with its last `cut` bytes missing."""
+    from urllib3 import encode_multipart_formdata
+
+    report = claim if isinstance(claim, str) else json.dumps(claim)
+    body, content_type = encode_multipart_formdata(
+        [("report", report)] + [("photos", (name, data, "image/jpeg")) for data, name in photos])
+    return client.post("/api/v1/reports", data=body[: len(body) - cut], headers=auth(token),
+                       content_type=content_type)
+
+
 def post_report(client, token, claim, photos):
     return client.post("/api/v1/reports", data=multipart(claim, photos),
                        headers=auth(token), content_type="multipart/form-data")

@@ -9,6 +9,7 @@ from tests.helpers import (
     SHARED_PHOTOS,
     auth,
     multipart,
+    post_encoded,
     post_report,
     report_json,
     storage_snapshot,
@@ -101,8 +102,24 @@ def test_non_image_is_415_even_with_a_jpeg_name(client, volunteer, unchanged):
 
 
 def test_empty_file(client, volunteer, unchanged):
-    body = _error(post_report(client, volunteer[2], report_json(), [(b"", "a.jpg")]), 422)
+    body = _error(post_encoded(client, volunteer[2], report_json(), [(b"", "a.jpg")]), 422)
     assert "photos[0]" in body["errors"]
+
+
+def test_body_cut_short_is_400_naming_the_body(client, volunteer, unchanged):
+    # The phone lost its connection part-way through the photo.
+    photo = jpeg_bytes(seed=77, lat=23.18, lon=113.39)
+    response = post_encoded(client, volunteer[2], report_json(), [(photo, "a.jpg")],
+                            cut=len(photo) // 2)
+    body = _error(response, 400)
+    assert body["sub_code"] == "MALFORMED_MULTIPART" and "body" in body["errors"]
+
+
+def test_garbage_instead_of_multipart_parts_is_400(client, volunteer, unchanged):
+    response = client.post("/api/v1/reports", data=b"this is not multipart at all",
+                           headers=auth(volunteer[2]),
+                           content_type="multipart/form-data; boundary=xyz")
+    assert _error(response, 400)["sub_code"] == "MALFORMED_MULTIPART"
 
 
 def test_truncated_image_is_rejected(client, volunteer, unchanged):
