@@ -13,10 +13,9 @@ timeout = int(os.environ.get("FIELDAPP_TIMEOUT", "300"))
 accesslog = "-"
 
 # Photos are decoded and compared after receipt by analyser processes that gunicorn's
-# master starts (through a supervisor that restarts them), at the lowest CPU priority: in
-# a burst the phones are answered first and the analysis catches up when it is over.
-analysers = int(os.environ.get("FIELDAPP_ANALYSERS", "1"))
-analyser_nice = int(os.environ.get("FIELDAPP_ANALYSER_NICE", "19"))
+# master starts (through a supervisor that restarts them). They decode only on CPU time
+# the web workers leave idle: in a burst the phones are answered first.
+analysers = int(os.environ.get("FIELDAPP_ANALYSERS", str(os.cpu_count() or 1)))
 
 
 def when_ready(server):
@@ -25,8 +24,7 @@ def when_ready(server):
         import sys
 
         server.fieldapp_analysers = subprocess.Popen(
-            [sys.executable, "-m", "fieldapp.reports.analyser", str(analysers),
-             str(analyser_nice)])
+            [sys.executable, "-m", "fieldapp.reports.analyser", str(analysers)])
 
 
 def on_exit(server):

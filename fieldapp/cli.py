@@ -75,7 +75,8 @@ def recheck(report_id):
 @click.option("--nice", "niceness", default=0, type=click.IntRange(0, 19),
               help="Lower this process's CPU priority by this much first.")
 @click.option("--idle-priority", is_flag=True,
-              help="Run only on CPU time nothing else wants (Linux SCHED_IDLE).")
+              help="Decode only on CPU time nothing else wants (Linux SCHED_IDLE); with "
+                   "--follow.")
 def analyse(follow, niceness, idle_priority):
     """Decode and compare the pixels of photos still awaiting analysis."""
     import logging
@@ -85,11 +86,9 @@ def analyse(follow, niceness, idle_priority):
 
     if niceness:
         os.nice(niceness)
-    if idle_priority:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     if follow:
         logging.basicConfig(level=logging.INFO, format="[analyser] %(levelname)s %(message)s")
-        analyser.follow()
+        analyser.follow(idle_priority=idle_priority)
         return
     done = analysis.drain()
     click.echo(f"analysed {done} photos; {analysis.pending_count()} waiting")

@@ -1,9 +1,13 @@
 """The analyser process: analyses photos as they arrive, woken by the submissions' NOTIFY.
 
-Run by `fieldapp evidence analyse --follow`; gunicorn starts and supervises them (see
-AnalyserSupervisor and gunicorn.conf.py) on CPU time the web workers leave idle, so under
-a burst of submissions the phones are answered first and the analysis catches up after.
-Under load that never lets up, analysis waits; freezing a dossier settles its own photos.
+Run by `fieldapp evidence analyse --follow`; gunicorn starts them through a supervisor
+(AnalyserSupervisor, gunicorn.conf.py). With --idle-priority the decoding, nearly all of
+an analysis's CPU, runs in a thread that only gets CPU time nothing else wants (Linux
+SCHED_IDLE), so a burst of submissions is answered at full speed and the analysis
+catches up after it. The database work stays at normal priority: it takes the custody
+chain's lock, and a lock held by a thread that cannot get the CPU would stall every
+submission waiting for it. Under load that never lets up, analysis waits; freezing a
+dossier settles its own photos.
 """
 from __future__ import annotations
 
@@ -15,10 +19,12 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT
 
+from fieldapp.evidence import imaging
 from fieldapp.extensions import db
 from fieldapp.reports import analysis
 
@@ -27,17 +33,25 @@ log = logging.getLogger("fieldapp.analyser")
 # A notification missed (say, while reconnecting) delays a photo by at most this long.
 IDLE_POLL_S = 30.0
 RETRY_AFTER_ERROR_S = 5.0
+# Submissions come in bursts. The analyser waits for a pause this long between them
+# before it analyses, so its database work does not slow the phones' answers...
+QUIET_S = 0.5
+# ...but it never waits longer than this in one round, so analysis goes on under any load.
+MAX_YIELD_S = 60.0
 
 
-def follow(stop: threading.Event | None = None, idle_poll_s: float = IDLE_POLL_S) -> None:
+def follow(stop: threading.Event | None = None, idle_poll_s: float = IDLE_POLL_S,
+           idle_priority: bool = False) -> None:
     """Analyse every waiting photo, then sleep until the next submission; until stop is set."""
     stop = stop or threading.Event()
     failed: set = set()
     listener = None
+    decoder = IdlePriorityDecoder() if idle_priority else None
+    read_pixels = decoder.read_pixels if decoder else imaging.analyse_pixels
     while not stop.is_set():
         try:
             listener = listener or _listen()
-            _drain_skipping(failed, stop)
+            _drain_skipping(failed, stop, read_pixels, listener)
             _wait_for_notification(listener, idle_poll_s)
         except analysis.AnalysisFailed as exc:
             log.exception("photo %s left waiting; it is retried when this analyser restarts",
@@ -48,12 +62,62 @@ def follow(stop: threading.Event | None = None, idle_poll_s: float = IDLE_POLL_S
             listener = _close(listener)
             stop.wait(RETRY_AFTER_ERROR_S)
     _close(listener)
+    if decoder:
+        decoder.close()
 
 
-def _drain_skipping(failed: set, stop: threading.Event) -> None:
+def _drain_skipping(failed: set, stop: threading.Event, read_pixels, listener) -> None:
+    yield_until = time.monotonic() + MAX_YIELD_S
+    last_submission = time.monotonic()  # the NOTIFY that woke this round
     while not stop.is_set():
-        if analysis.analyse_next(frozenset(failed)) is None:
+        last_submission = _wait_for_a_pause(listener, stop, last_submission, yield_until)
+        if analysis.analyse_next(frozenset(failed), read_pixels) is None:
             return
+
+
+def _wait_for_a_pause(listener, stop: threading.Event, last_submission: float,
+                      until: float) -> float:
+    """Wait until QUIET_S has passed since the last submission (or until `until`); return
+    when the last submission was seen."""
+    while not stop.is_set():
+        if _notified(listener, 0):
+            last_submission = time.monotonic()
+        quiet_for = time.monotonic() - last_submission
+        if quiet_for >= QUIET_S or time.monotonic() >= until:
+            return last_submission
+        if _notified(listener, min(QUIET_S - quiet_for, until - time.monotonic())):
+            last_submission = time.monotonic()
+    return last_submission
+
+
+def _notified(connection, timeout_s: float) -> bool:
+    """Did a submission's NOTIFY arrive within timeout_s? (Consumes what arrived.)"""
+    connection.poll()
+    if not connection.notifies and timeout_s > 0:
+        select.select([connection], [], [], timeout_s)
+        connection.poll()
+    arrived = bool(connection.notifies)
+    connection.notifies.clear()
+    return arrived
+
+
+class IdlePriorityDecoder:
+    """Decodes on a thread of its own that runs at SCHED_IDLE (a per-thread policy on
+    Linux). The caller waits without the GIL, so that thread never blocks it."""
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="decode",
+                                        initializer=_take_idle_priority)
+
+    def read_pixels(self, path) -> imaging.PixelAnalysis:
+        return self._pool.submit(imaging.analyse_pixels, path).result()
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+
+def _take_idle_priority() -> None:
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def _listen():
@@ -66,10 +130,7 @@ def _listen():
 
 
 def _wait_for_notification(connection, timeout_s: float) -> None:
-    if not connection.notifies:
-        select.select([connection], [], [], timeout_s)
-    connection.poll()
-    connection.notifies.clear()
+    _notified(connection, timeout_s)
 
 
 def _close(connection) -> None:
@@ -89,8 +150,8 @@ class AnalyserSupervisor:
     MAX_BACKOFF_S = 30.0
     TICK_S = 0.5
 
-    def __init__(self, count: int, nice: int, logger=log):
-        self.count, self.nice, self.log = count, nice, logger
+    def __init__(self, count: int, logger=log):
+        self.count, self.log = count, logger
         self._stopping = False
         self._children: dict[int, subprocess.Popen] = {}
         self._backoff = {slot: 1.0 for slot in range(count)}
@@ -98,11 +159,8 @@ class AnalyserSupervisor:
         self._started = {}
 
     def command(self) -> list[str]:
-        # nice(1) lowers the priority before Python starts, so no moment runs at full
-        # priority; once running, the analyser also takes only CPU time nothing else wants
-        # (SCHED_IDLE), so a burst of submissions is answered at full speed.
-        return ["nice", "-n", str(self.nice), sys.executable, "-m", "fieldapp.cli", "evidence",
-                "analyse", "--follow", "--idle-priority"]
+        return [sys.executable, "-m", "fieldapp.cli", "evidence", "analyse", "--follow",
+                "--idle-priority"]
 
     def run(self) -> None:
         parent = os.getppid()
@@ -149,10 +207,10 @@ class AnalyserSupervisor:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """python -m fieldapp.reports.analyser COUNT NICE: supervise COUNT analysers."""
-    count, nice = (int(value) for value in (argv or sys.argv[1:]))
+    """python -m fieldapp.reports.analyser COUNT: supervise COUNT analysers."""
+    [count] = (int(value) for value in (argv or sys.argv[1:]))
     logging.basicConfig(level=logging.INFO, format="[analysers] %(levelname)s %(message)s")
-    AnalyserSupervisor(count, nice).run()
+    AnalyserSupervisor(count).run()
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ class AnalysisFailed(Exception):
         self.photo_id = photo_id
 
 
-def analyse_next(skip: frozenset = frozenset()) -> uuid.UUID | None:
+def analyse_next(skip: frozenset = frozenset(),
+                 read_pixels=imaging.analyse_pixels) -> uuid.UUID | None:
     """Claim the oldest unanalysed photo, analyse it and commit; its id, or None if none wait.
 
     Photos in skip are passed over (an analyser's memory of photos that failed, so one bad
@@ -54,7 +55,7 @@ def analyse_next(skip: frozenset = frozenset()) -> uuid.UUID | None:
         return None
     photo_id = photo.id
     try:
-        analyse(photo)
+        analyse(photo, read_pixels)
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
@@ -84,14 +85,17 @@ def settle(photo_ids) -> int:
     return len(pending)
 
 
-def analyse(photo: Photo) -> None:
-    """Decode the original, run every check with the pixels known, record the outcome."""
+def analyse(photo: Photo, read_pixels=imaging.analyse_pixels) -> None:
+    """Decode the original, run every check with the pixels known, record the outcome.
+
+    read_pixels does the decoding; the analyser passes one that runs it at idle priority.
+    """
     # One analysis at a time per report: each recomputes the report's verdict from all
     # of its photos, so it must see the others' committed results.
     report = db.session.scalar(select(Report).where(Report.id == photo.report_id)
                                .with_for_update().execution_options(populate_existing=True))
     path = reports.blob_store().path_for(photo.sha256)
-    pixels = imaging.analyse_pixels(path)
+    pixels = read_pixels(path)
     metadata = photo.exif or exif.read_metadata(path)
     found = reports.found_with_pixels(photo.sha256, pixels, exclude_report=report.id)
     outcome = checks.settle_pixel_checks(photo.checks, metadata, reports.claim_of(report),
