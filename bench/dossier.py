@@ -229,7 +229,10 @@ def main(argv=None) -> int:
         data_dir = work / "data"
         create_database(BENCH_DB)
         cleanup.callback(drop_database, BENCH_DB)
-        env = server_env(BENCH_DB, data_dir, free_port(), FIELDAPP_WORKERS="1")
+        # One web worker and no background analysers: the freeze analyses any photo still
+        # waiting itself, and the download's memory is the web worker's alone.
+        env = server_env(BENCH_DB, data_dir, free_port(), FIELDAPP_WORKERS="1",
+                         FIELDAPP_ANALYSERS="0")
         fieldapp_cli(env, "db", "upgrade")
         token = make_user(env, "bench-lawyer@example.org", "bench-password-1", "lawyer")
         os.environ.update(DATABASE_URL=database_url(BENCH_DB), FIELDAPP_DATA_DIR=str(data_dir))

@@ -74,10 +74,12 @@ def recheck(report_id):
               help="Keep running: analyse photos as they arrive (what gunicorn starts).")
 @click.option("--nice", "niceness", default=0, type=click.IntRange(0, 19),
               help="Lower this process's CPU priority by this much first.")
+@click.option("--photos-from-stdin", is_flag=True,
+              help="Only the photos whose ids are read from standard input, one a line.")
 @click.option("--idle-priority", is_flag=True,
               help="Decode only on CPU time nothing else wants (Linux SCHED_IDLE); with "
                    "--follow.")
-def analyse(follow, niceness, idle_priority):
+def analyse(follow, niceness, photos_from_stdin, idle_priority):
     """Decode and compare the pixels of photos still awaiting analysis."""
     import logging
     import os
@@ -90,7 +92,13 @@ def analyse(follow, niceness, idle_priority):
         logging.basicConfig(level=logging.INFO, format="[analyser] %(levelname)s %(message)s")
         analyser.follow(idle_priority=idle_priority)
         return
-    done = analysis.drain()
+    if photos_from_stdin:
+        from fieldapp.extensions import db
+
+        done = analysis.settle(line.strip() for line in sys.stdin if line.strip())
+        db.session.commit()
+    else:
+        done = analysis.drain()
     click.echo(f"analysed {done} photos; {analysis.pending_count()} waiting")
 
 

@@ -30,6 +30,7 @@ from fieldapp.dossiers.models import Dossier
 from fieldapp.errors import FieldappError, NotFound, field_error
 from fieldapp.extensions import db
 from fieldapp.geo.geometry import lon_lat, to_geojson
+from fieldapp.memory import release_free_heap
 from fieldapp.photos.service import ensure_derivative
 from fieldapp.reports import analysis
 
@@ -49,8 +50,11 @@ def data_dir() -> Path:
 
 def freeze(case_id: uuid.UUID, user: User) -> Dossier:
     """Number, build, sign and record a dossier of the case's evidence items."""
+    # A dossier states final checks only: photos still awaiting analysis are analysed now,
+    # in a child process (decoding hundreds of photos must not bloat this worker), and any
+    # that arrived at the case meanwhile in this transaction.
+    analysis.settle_in_child(item.photo_id for item in get_case(case_id).items)
     case = _locked_case(case_id)
-    # A dossier states final checks only: photos still awaiting analysis are analysed now.
     analysis.settle(item.photo_id for item in case.items)
     items, excluded = _dossier_items(case)
     if not items:
@@ -77,6 +81,8 @@ def freeze(case_id: uuid.UUID, user: User) -> Dossier:
         total_bytes=sum(item.photo.size for item in items), custody_hash=event.hash)
     db.session.add(dossier)
     db.session.commit()
+    # Freezing decoded every photo (analysis, previews): the worker goes back to streaming.
+    release_free_heap()
     return dossier
 
 

@@ -117,7 +117,11 @@ class IdlePriorityDecoder:
 
 
 def _take_idle_priority() -> None:
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (OSError, AttributeError):  # not Linux, or refused: decode at the lowest nice
+        log.warning("SCHED_IDLE refused; decoding at nice 19 instead")
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _listen():

@@ -10,9 +10,14 @@ custody event records their digest.
 """
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 
+from flask import current_app
 from sqlalchemy import select, text
 
 from fieldapp.custody import service as custody
@@ -23,6 +28,7 @@ from fieldapp.reports import service as reports
 from fieldapp.reports.models import Photo, Report
 
 CHANNEL = reports.ANALYSIS_CHANNEL
+log = logging.getLogger(__name__)
 
 
 class AnalysisFailed(Exception):
@@ -83,6 +89,27 @@ def settle(photo_ids) -> int:
     for photo in pending:
         analyse(photo)
     return len(pending)
+
+
+def settle_in_child(photo_ids, timeout_s: float = 3600) -> int:
+    """Analyse those of these photos still waiting in a child process, which commits.
+
+    A web worker that decodes hundreds of images (freezing a dossier) keeps that memory
+    for as long as it lives; the child gives it back when it exits. Returns how many were
+    waiting; a failure is logged and left to the caller's own settle().
+    """
+    waiting = [str(photo_id) for photo_id in db.session.scalars(
+        select(Photo.id).where(Photo.id.in_(list(photo_ids)), Photo.analysed_at.is_(None)))]
+    if not waiting:
+        return 0
+    env = {**os.environ, "FIELDAPP_DATA_DIR": str(current_app.config["FIELDAPP_DATA_DIR"]),
+           "DATABASE_URL": db.engine.url.render_as_string(hide_password=False)}
+    result = subprocess.run(
+        [sys.executable, "-m", "fieldapp.cli", "evidence", "analyse", "--photos-from-stdin"],
+        input="\n".join(waiting), env=env, capture_output=True, text=True, timeout=timeout_s)
+    if result.returncode != 0:
+        log.warning("analysis in a child process failed: %s", result.stderr.strip()[-500:])
+    return len(waiting)
 
 
 def analyse(photo: Photo, read_pixels=imaging.analyse_pixels) -> None:

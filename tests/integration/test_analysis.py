@@ -367,3 +367,14 @@ def test_the_queue_is_indexed(app):
             "ORDER BY received_at LIMIT 1")).all())
         db.session.rollback()
     assert "photos_awaiting_analysis" in plan
+
+
+def test_settling_in_a_child_process_commits_there(app, client, tokens):
+    waiting = _post(client, tokens["volunteer"], 2500)["photos"][0]["id"]
+    with app.app_context():
+        assert analysis.settle_in_child([waiting]) == 1
+        db.session.rollback()
+        assert db.session.get(Photo, waiting).analysed_at is not None
+        assert analysis.settle_in_child([waiting]) == 0  # nothing left: no child started
+        db.session.rollback()
+    assert _actions(app, waiting) == ["received", "verified"]
