@@ -66,22 +66,27 @@ def index_new_report(report: Report, lon: float, lat: float) -> None:
     _count(report, by_res, report.verified, +1)
 
 
-# Cells whose shapes are known to be stored (committed: seen by a query). Shapes are never
-# removed, so remembering them saves a lookup per report; the set is bounded.
-_KNOWN_CELLS: set[int] = set()
+# How many cells an app remembers as stored before it starts remembering afresh.
 _KNOWN_CELLS_MAX = 200_000
+
+
+def _known_cells() -> set[int]:
+    """Cells of this app's database whose shapes are known to be stored (committed: seen by
+    a query). Shapes are never removed, so remembering them saves a lookup per report."""
+    return current_app.extensions.setdefault("fieldapp.known_h3_cells", set())
 
 
 def _add_missing_cells(by_res: dict[int, int]) -> None:
     """Store the shapes of cells no report has fallen in before (most already are)."""
-    wanted = [cell for cell in by_res.values() if cell not in _KNOWN_CELLS]
+    remembered = _known_cells()
+    wanted = [cell for cell in by_res.values() if cell not in remembered]
     if not wanted:
         return
     known = set(db.session.scalars(text("SELECT cell FROM h3_cells WHERE cell = ANY(:cells)"),
                                    {"cells": wanted}))
-    if len(_KNOWN_CELLS) + len(known) > _KNOWN_CELLS_MAX:
-        _KNOWN_CELLS.clear()
-    _KNOWN_CELLS.update(known)
+    if len(remembered) + len(known) > _KNOWN_CELLS_MAX:
+        remembered.clear()
+    remembered.update(known)
     missing = [_cell_row(res, cell) for res, cell in by_res.items()
                if cell in wanted and cell not in known]
     if missing:

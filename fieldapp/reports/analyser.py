@@ -52,7 +52,7 @@ def follow(stop: threading.Event | None = None, idle_poll_s: float = IDLE_POLL_S
         try:
             listener = listener or _listen()
             _drain_skipping(failed, stop, read_pixels, listener)
-            _wait_for_notification(listener, idle_poll_s)
+            _notified(listener, idle_poll_s)
         except analysis.AnalysisFailed as exc:
             log.exception("photo %s left waiting; it is retried when this analyser restarts",
                           exc.photo_id)
@@ -82,10 +82,11 @@ def _wait_for_a_pause(listener, stop: threading.Event, last_submission: float,
     while not stop.is_set():
         if _notified(listener, 0):
             last_submission = time.monotonic()
-        quiet_for = time.monotonic() - last_submission
-        if quiet_for >= QUIET_S or time.monotonic() >= until:
-            return last_submission
-        if _notified(listener, min(QUIET_S - quiet_for, until - time.monotonic())):
+        now = time.monotonic()
+        wait = min(last_submission + QUIET_S, until) - now
+        if wait <= 0:
+            break
+        if _notified(listener, wait):
             last_submission = time.monotonic()
     return last_submission
 
@@ -131,10 +132,6 @@ def _listen():
     with connection.cursor() as cursor:
         cursor.execute(f"LISTEN {analysis.CHANNEL}")
     return connection
-
-
-def _wait_for_notification(connection, timeout_s: float) -> None:
-    _notified(connection, timeout_s)
 
 
 def _close(connection) -> None:

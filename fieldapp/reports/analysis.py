@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import select, text
 
 from fieldapp.custody import service as custody
-from fieldapp.evidence import checks, exif, imaging
+from fieldapp.evidence import checks, imaging
 from fieldapp.extensions import db
 from fieldapp.hotspots import indexing
 from fieldapp.reports import service as reports
@@ -123,12 +123,12 @@ def analyse(photo: Photo, read_pixels=imaging.analyse_pixels) -> None:
                                .with_for_update().execution_options(populate_existing=True))
     path = reports.blob_store().path_for(photo.sha256)
     pixels = read_pixels(path)
-    metadata = photo.exif or exif.read_metadata(path)
-    found = reports.found_with_pixels(photo.sha256, pixels, exclude_report=report.id)
-    outcome = checks.settle_pixel_checks(photo.checks, metadata, reports.claim_of(report),
-                                         photo.received_at, found, reports.thresholds())
+    limits = reports.thresholds()
+    found = reports.found_with_pixels(photo.sha256, pixels, report.id, limits)
+    outcome = checks.settle_pixel_checks(photo.checks, photo.exif, reports.claim_of(report),
+                                         photo.received_at, found, limits)
     was_verified = photo.verified
-    reports.apply_outcome(photo, metadata, pixels.phash, outcome)
+    reports.apply_outcome(photo, photo.exif, pixels.phash, outcome)
     photo.checked_at = photo.analysed_at = datetime.now(UTC)
     report.verdict = reports.worst_verdict(p.verdict for p in report.photos)
     indexing.refresh_verified(report)

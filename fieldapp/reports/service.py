@@ -177,12 +177,10 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
     )
     report.site_id, report.site_link, report.site_distance_m = _site_for(
         claim.get("site_id"), lon, lat)
-    claim_for_checks = checks.Claim(lon=loc["lon"], lat=loc["lat"], crs=loc["crs"],
-                                    accuracy_m=loc.get("accuracy_m"),
-                                    observed_at=claim["observed_at"])
+    claim_for_checks, limits = claim_of(report), thresholds()
     outcomes = []
     for position, item in enumerate(inspected):
-        photo, outcome = _store_photo(report, position, item, claim_for_checks, received_at)
+        photo, outcome = _store_photo(report, position, item, claim_for_checks, limits)
         report.photos.append(photo)
         outcomes.append(outcome)
     report.verdict = worst_verdict(p.verdict for p in report.photos)
@@ -281,12 +279,13 @@ def _link_manually(report: Report, site_id: uuid.UUID | None):
     return previous
 
 
-def _store_photo(report, position, item: Inspected, claim, received_at) -> tuple[Photo, dict]:
+def _store_photo(report, position, item: Inspected, claim, limits) -> tuple[Photo, dict]:
     blob_store().commit_spool(item.spool)
+    received_at = report.received_at
     found = checks.Found(
         duplicate_report_ids=tuple(reports_with_sha(item.sha256, report.id)),
         pixels_pending=True)
-    outcome = checks.run_checks(item.metadata, claim, received_at, found, thresholds())
+    outcome = checks.run_checks(item.metadata, claim, received_at, found, limits)
     photo = Photo(id=uuid.uuid4(), report_id=report.id, position=position, sha256=item.sha256,
                   media_type=item.media_type, size=item.spool.size, filename=item.filename,
                   received_at=received_at, checked_at=received_at, receipt_hash="",
@@ -295,12 +294,13 @@ def _store_photo(report, position, item: Inspected, claim, received_at) -> tuple
     return photo, outcome
 
 
-def found_with_pixels(sha256: str, pixels: imaging.PixelAnalysis, exclude_report) -> checks.Found:
+def found_with_pixels(sha256: str, pixels: imaging.PixelAnalysis, exclude_report,
+                      limits: checks.Thresholds) -> checks.Found:
     """What the database and the decoded image tell about a photo."""
     return checks.Found(
         duplicate_report_ids=tuple(reports_with_sha(sha256, exclude_report)),
         near_duplicates=tuple(_near_duplicates(pixels.phash, sha256, exclude_report,
-                                               thresholds().near_duplicate_max_distance)),
+                                               limits.near_duplicate_max_distance)),
         thumbnail_distance=pixels.thumbnail_distance,
         decodable=pixels.decodable,
     )
@@ -414,9 +414,9 @@ def _recheck_one(photo: Photo) -> bool:
     report = photo.report
     metadata = exif.read_metadata(path)
     pixels = imaging.analyse_pixels(path)
-    found = found_with_pixels(photo.sha256, pixels, exclude_report=report.id)
-    outcome = checks.run_checks(metadata, claim_of(report), photo.received_at, found,
-                                thresholds())
+    limits = thresholds()
+    found = found_with_pixels(photo.sha256, pixels, report.id, limits)
+    outcome = checks.run_checks(metadata, claim_of(report), photo.received_at, found, limits)
     before = photo.verdict
     apply_outcome(photo, metadata, pixels.phash, outcome)
     photo.checked_at = photo.analysed_at = datetime.now(UTC)

@@ -2,7 +2,6 @@
 
 import io
 import random
-import struct
 from pathlib import Path
 
 import imagehash
@@ -18,6 +17,7 @@ from fieldapp.evidence.imaging import (
     perceptual_hash,
     register_heif,
 )
+from fieldapp.photogen import exif_with_thumbnail
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "photos"
 UNDECODABLE = "mdx__jpg__ImageTestSuite__c3018ebe53d0046eecb58858ca869a99.jpg"  # truncated scan
@@ -48,30 +48,15 @@ def _jpeg_bytes(image: Image.Image, **save_options) -> bytes:
     return buffer.getvalue()
 
 
-def _exif_with_thumbnail(thumbnail_jpeg: bytes) -> bytes:
-    """Raw EXIF whose IFD1 holds a JPEG thumbnail, built by hand: Pillow cannot write IFD1."""
-    ifd0_offset = 8
-    ifd1_offset = ifd0_offset + 2 + 12 + 4
-    data_offset = ifd1_offset + 2 + 2 * 12 + 4
-    orientation_normal = struct.pack("<HHIHH", ExifTags.Base.Orientation, 3, 1, 1, 0)
-    ifd0 = struct.pack("<H", 1) + orientation_normal + struct.pack("<I", ifd1_offset)
-    ifd1 = (
-        struct.pack("<H", 2)
-        + struct.pack("<HHII", ExifTags.Base.JpegIFOffset, 4, 1, data_offset)
-        + struct.pack("<HHII", ExifTags.Base.JpegIFByteCount, 4, 1, len(thumbnail_jpeg))
-        + struct.pack("<I", 0)
-    )
-    tiff = b"II*\x00" + struct.pack("<I", ifd0_offset) + ifd0 + ifd1 + thumbnail_jpeg
-    return b"Exif\x00\x00" + tiff
-
-
 def _photo_pixels(name: str, size: tuple[int, int]) -> Image.Image:
     with Image.open(_photo(name)) as image:
         return image.convert("RGB").resize(size)
 
 
 def _jpeg_with_thumbnail(path: Path, main: Image.Image, thumbnail: Image.Image) -> Path:
-    exif = _exif_with_thumbnail(_jpeg_bytes(thumbnail, quality=80))
+    upright = Image.Exif()
+    upright[ExifTags.Base.Orientation] = 1
+    exif = exif_with_thumbnail(upright, _jpeg_bytes(thumbnail, quality=80))
     main.save(path, "JPEG", exif=exif)
     return path
 
