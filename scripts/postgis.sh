@@ -52,8 +52,10 @@ start_cluster() {
 ensure_role() {
     if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$DB_USER'")" != "1" ]; then
         log "creating role $DB_USER"
-        psql_admin -c "CREATE ROLE $DB_USER LOGIN CREATEDB PASSWORD '$DB_PASSWORD'"
+        psql_admin -c "CREATE ROLE $DB_USER LOGIN CREATEDB CREATEROLE PASSWORD '$DB_PASSWORD'"
     fi
+    # The schema owner creates the app's role (fieldapp_app) in its migrations.
+    psql_admin -c "ALTER ROLE $DB_USER CREATEDB CREATEROLE"
 }
 
 ensure_database() {  # name, is_template

@@ -12,8 +12,19 @@ branch_labels = None
 depends_on = None
 
 
+APP_ROLE = "fieldapp_app"
+
+
 def upgrade():
-    pass
+    # The role the server runs as (through a login role that is a member of it). It is
+    # cluster-wide, so it may exist already from another database of the same server.
+    op.execute(f"""
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                CREATE ROLE {APP_ROLE} NOLOGIN;
+            END IF;
+        END $$
+    """)
 
 
 def downgrade():
