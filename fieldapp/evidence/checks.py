@@ -105,7 +105,14 @@ class Thresholds:
     gps_accuracy_factor: float = 2.0
     gps_fail_m: float = 1000.0
     time_pass_minutes: float = 30.0
+    # Where the file states its offset (OffsetTimeOriginal, or GPS time in UTC) nothing can
+    # explain a gap of hours: a claimed night-time discharge photographed in the morning is a
+    # contradiction, so beyond this it fails.
+    time_known_offset_fail_minutes: float = 120.0
+    # Where the offset had to be assumed, any gap fails only beyond this...
     time_fail_minutes: float = 24 * 60.0
+    # ...and a gap this close to a whole number of hours may be a wrong time zone.
+    time_zone_slack_minutes: float = 5.0
     future_skew_minutes: float = 5.0
     gps_time_tolerance_minutes: float = 2.0
     near_duplicate_max_distance: int = 6
@@ -198,7 +205,8 @@ def _zone_problem(value: Any) -> str | None:
 
 
 def _ordering_problem(thresholds: Thresholds) -> str | None:
-    for low, high in (("gps_pass_m", "gps_fail_m"), ("time_pass_minutes", "time_fail_minutes")):
+    for low, high in (("gps_pass_m", "gps_fail_m"), ("time_pass_minutes", "time_fail_minutes"),
+                      ("time_pass_minutes", "time_known_offset_fail_minutes")):
         if getattr(thresholds, low) > getattr(thresholds, high):
             return f"{low} ({getattr(thresholds, low)}) must not exceed {high}"
     return None
@@ -517,23 +525,42 @@ def _check_gps_matches_claim(ctx: _Context) -> dict[str, str]:
 
 
 def _check_time_matches_claim(ctx: _Context) -> dict[str, str]:
+    """Capture time against claimed time; how far apart may they be depends on whether the
+    file states its offset (a gap of hours is then a contradiction) or the offset was
+    assumed (a whole number of hours may then be a wrong time zone, not a false claim)."""
     name = "time_matches_claim"
     captured, source = ctx.times.capture()
     if captured is None:
         return _result(name, "unknown", _no_capture_time(ctx.times))
     limits = ctx.thresholds
     gap = (captured - ctx.claim.observed_at).total_seconds()
+    minutes = abs(gap) / 60
+    offset_known = source != SOURCE_DATETIME_LOCAL_ZONE
+    fail_minutes = (limits.time_known_offset_fail_minutes if offset_known
+                    else limits.time_fail_minutes)
     detail = (
         f"The capture time {captured.isoformat()} (from {ctx.times.describe_source(source)})"
         f" is {_gap(gap)} {'after' if gap > 0 else 'before'} the claimed time"
         f" {ctx.claim.observed_at.isoformat()}; it passes within"
-        f" {limits.time_pass_minutes:g} minutes and fails beyond"
-        f" {limits.time_fail_minutes:g} minutes."
+        f" {limits.time_pass_minutes:g} minutes and fails beyond {fail_minutes:g} minutes"
+        f" ({'the file states its UTC offset' if offset_known else 'the offset was assumed'})."
     )
-    minutes = abs(gap) / 60
     if minutes <= limits.time_pass_minutes:
         return _result(name, "pass", detail)
-    return _result(name, "warn" if minutes <= limits.time_fail_minutes else "fail", detail)
+    if not offset_known and _near_whole_hours(minutes, limits.time_zone_slack_minutes):
+        return _result(name, "warn", detail + (
+            f" The gap is within {limits.time_zone_slack_minutes:g} minutes of a whole number"
+            " of hours: the camera's clock may be set to another time zone."))
+    return _result(name, "warn" if minutes <= fail_minutes else "fail", detail)
+
+
+# No two civil time zones are more than 26 hours apart (UTC-12 to UTC+14).
+_MAX_ZONE_GAP_HOURS = 26
+
+
+def _near_whole_hours(minutes: float, slack_minutes: float) -> bool:
+    hours = round(minutes / 60)
+    return 1 <= hours <= _MAX_ZONE_GAP_HOURS and abs(minutes - hours * 60) <= slack_minutes
 
 
 def _no_capture_time(times: _Times) -> str:

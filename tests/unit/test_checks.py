@@ -266,10 +266,68 @@ def test_time_matches_claim_pass():
     assert "DateTimeOriginal with its OffsetTimeOriginal" in item["detail"]
 
 
-def test_time_matches_claim_warn():
-    item = result("time_matches_claim", the_claim=claim(observed_at=TAKEN - timedelta(hours=3)))
+def test_time_matches_claim_warn_with_known_offset_within_two_hours():
+    item = result("time_matches_claim", the_claim=claim(observed_at=TAKEN - timedelta(minutes=90)))
     assert item["result"] == "warn"
+    assert "90.0 minutes after" in item["detail"]
+    assert "the file states its UTC offset" in item["detail"]
+
+
+def test_time_matches_claim_fails_hours_off_when_the_offset_is_known():
+    # Claimed at night, photographed in the morning: a contradiction, not a detail.
+    item = result("time_matches_claim", the_claim=claim(observed_at=TAKEN - timedelta(hours=3)))
+    assert item["result"] == "fail"
     assert "3.0 hours after" in item["detail"]
+    assert "fails beyond 120 minutes" in item["detail"]
+
+
+def test_time_matches_claim_fails_hours_off_from_the_gps_time():
+    meta = metadata(offset_time_original=None)
+    item = result("time_matches_claim", meta=meta,
+                  the_claim=claim(observed_at=TAKEN + timedelta(hours=5, minutes=20)))
+    assert item["result"] == "fail"
+    assert "GPS timestamp" in item["detail"]
+
+
+ASSUMED_OFFSET = {"offset_time_original": None, "gps": None}
+
+
+@pytest.mark.parametrize("gap", [timedelta(hours=8), timedelta(hours=-1, minutes=-3),
+                                 timedelta(hours=13, minutes=4)])
+def test_time_matches_claim_whole_hours_with_assumed_offset_warns_of_a_time_zone(gap):
+    item = result("time_matches_claim", meta=metadata(**ASSUMED_OFFSET),
+                  the_claim=claim(observed_at=TAKEN - gap))
+    assert item["result"] == "warn"
+    assert "another time zone" in item["detail"]
+    assert "the offset was assumed" in item["detail"]
+
+
+def test_time_matches_claim_assumed_offset_hours_off_warns_without_zone_note():
+    item = result("time_matches_claim", meta=metadata(**ASSUMED_OFFSET),
+                  the_claim=claim(observed_at=TAKEN - timedelta(hours=3, minutes=20)))
+    assert item["result"] == "warn"
+    assert "time zone" not in item["detail"]
+
+
+def test_time_matches_claim_assumed_offset_fails_beyond_a_day():
+    item = result("time_matches_claim", meta=metadata(**ASSUMED_OFFSET),
+                  the_claim=claim(observed_at=TAKEN - timedelta(hours=30)))
+    assert item["result"] == "fail"
+
+
+def test_time_matches_claim_known_offset_limit_is_configurable():
+    limits = Thresholds.from_mapping({"FIELDAPP_CHECK_TIME_KNOWN_OFFSET_FAIL_MINUTES": "240",
+                                      "FIELDAPP_CHECK_TIME_ZONE_SLACK_MINUTES": "1"})
+    outcome = run(the_claim=claim(observed_at=TAKEN - timedelta(hours=3)), thresholds=limits)
+    assert check(outcome, "time_matches_claim")["result"] == "warn"
+    zone_outcome = run(meta=metadata(**ASSUMED_OFFSET), thresholds=limits,
+                       the_claim=claim(observed_at=TAKEN - timedelta(hours=2, minutes=3)))
+    assert "another time zone" not in check(zone_outcome, "time_matches_claim")["detail"]
+
+
+def test_known_offset_limit_may_not_be_below_the_pass_limit():
+    with pytest.raises(ValueError, match="TIME_PASS_MINUTES"):
+        Thresholds.from_mapping({"FIELDAPP_CHECK_TIME_KNOWN_OFFSET_FAIL_MINUTES": "10"})
 
 
 def test_time_matches_claim_fail():
