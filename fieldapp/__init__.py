@@ -43,6 +43,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from fieldapp.accounts.routes import blp as auth_blp
+    from fieldapp.anchors.routes import blp as anchors_blp
     from fieldapp.cases.routes import blp as cases_blp
     from fieldapp.dossiers.routes import blp as dossiers_blp
     from fieldapp.extensions import api
@@ -60,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (health_blp, auth_blp, reports_blp, photos_blp, reviews_blp, sites_blp,
                       cases_blp, dossiers_blp, hotspots_blp, tiles_blp, ogc_blp):
         api.register_blueprint(blueprint)
+    api.register_blueprint(anchors_blp)
     app.register_blueprint(map_bp)
     # The claim travels as a JSON text part of a multipart body; name its schema in the document.
     if "ReportClaim" not in api.spec.components.schemas:

@@ -54,6 +54,15 @@ class Config:
         self.FIELDAPP_PUBLIC_MIN_COUNT = _int("FIELDAPP_PUBLIC_MIN_COUNT", 3)
         # The map page's optional base layer: an XYZ raster URL template; None draws none.
         self.FIELDAPP_MAP_TILE_URL = os.environ.get("FIELDAPP_MAP_TILE_URL") or None
+        # RFC 3161 time-stamping authorities that anchor the custody chain (none: no anchors),
+        # the root(s) their tokens must chain to, and how often the head is anchored.
+        self.FIELDAPP_TSA_URLS = [url.strip() for url in
+                                  os.environ.get("FIELDAPP_TSA_URLS", "").split(",")
+                                  if url.strip()]
+        self.FIELDAPP_TSA_CA_FILE = os.environ.get("FIELDAPP_TSA_CA_FILE") or None
+        self.FIELDAPP_ANCHOR_INTERVAL_S = _int("FIELDAPP_ANCHOR_INTERVAL_S", 60)
+        # Short: a TSA that is down must not hold up a freeze for long.
+        self.FIELDAPP_TSA_TIMEOUT_S = _int("FIELDAPP_TSA_TIMEOUT_S", 10)
         self.FIELDAPP_RISK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_RISK_")
         }

@@ -111,3 +111,13 @@ def volunteer(make_user):
 @pytest.fixture()
 def coordinator(make_user):
     return make_user("coordinator")
+
+
+@pytest.fixture(scope="session")
+def tsa():
+    """A real RFC 3161 authority on 127.0.0.1 (openssl ts -reply) with its own test root CA:
+    .url to post requests to, .ca_file the root that verifies its tokens (tests/tsa.py)."""
+    from tests.tsa import LocalTsa
+
+    with LocalTsa() as authority:
+        yield authority
