@@ -204,6 +204,9 @@ def list_anchors(tsa_ca):
 def register(app) -> None:
     for command in (users_cli, custody_cli, evidence_cli, sites_cli, dossier_cli, demo):
         app.cli.add_command(command)
+    from fieldapp.jobs.cli import jobs_cli
+
+    app.cli.add_command(jobs_cli)
 
 
 def main() -> None:

@@ -63,6 +63,12 @@ class Config:
         self.FIELDAPP_ANCHOR_INTERVAL_S = _int("FIELDAPP_ANCHOR_INTERVAL_S", 60)
         # Short: a TSA that is down must not hold up a freeze for long.
         self.FIELDAPP_TSA_TIMEOUT_S = _int("FIELDAPP_TSA_TIMEOUT_S", 10)
+        # Background jobs (`fieldapp jobs work`): how often the custody audit runs (0: never),
+        # how many jobs run at once (a long freeze must not hold up anchors), and how far
+        # below the web workers' CPU priority they run (nice), so intake is answered first.
+        self.FIELDAPP_AUDIT_INTERVAL_S = _int("FIELDAPP_AUDIT_INTERVAL_S", 86400)
+        self.FIELDAPP_JOB_CONCURRENCY = _int("FIELDAPP_JOB_CONCURRENCY", 2)
+        self.FIELDAPP_JOB_NICE = _int("FIELDAPP_JOB_NICE", 10)
         self.FIELDAPP_RISK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_RISK_")
         }

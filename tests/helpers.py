@@ -129,3 +129,23 @@ def role_tokens(app, prefix: str, roles=("volunteer", "coordinator")) -> dict[st
                     f"{prefix}-{role}-{uuid.uuid4().hex[:8]}@example.org",
                     f"{prefix} password", role))
                 for role in roles}
+
+
+def run_jobs(app) -> None:
+    """Run every queued background job that is due, as `fieldapp jobs work` would (the same
+    procrastinate worker, on the same database), and return once none is left."""
+    from fieldapp.jobs import worker
+
+    worker.run(app, forever=False)
+
+
+def freeze(client, token, case_id) -> dict:
+    """Ask for a dossier (202, `freezing`), run the freeze job, and return the dossier as
+    `GET links.self` shows it then (`frozen`, or `failed` with its error)."""
+    asked = client.post(f"/api/v1/cases/{case_id}/dossiers", headers=auth(token))
+    assert asked.status_code == 202, asked.get_json()
+    assert asked.get_json()["status"] == "freezing"
+    run_jobs(client.application)
+    shown = client.get(asked.get_json()["links"]["self"], headers=auth(token))
+    assert shown.status_code == 200
+    return shown.get_json()

@@ -1,8 +1,8 @@
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from fieldapp.accounts.auth import current_user, require
+from fieldapp.arguments import Blueprint
 from fieldapp.dossiers import keys, service
 from fieldapp.dossiers.schemas import DossierSchema, PublicKeySchema
 
@@ -14,15 +14,17 @@ LAWYERS = ("lawyer", "admin")
 @blp.route("/cases/<uuid:case_id>/dossiers")
 class CaseDossiers(MethodView):
     @require(*LAWYERS)
-    @blp.response(201, DossierSchema)
+    @blp.response(202, DossierSchema, description="The freeze is queued: the dossier in "
+                  "status `freezing`; follow `links.self` until it is `frozen` or `failed`.")
+    @blp.alt_response(409, description="A dossier of this case is being frozen already.")
     def post(self, case_id):
         """Freeze the case's evidence items into a numbered, signed, immutable dossier."""
-        return service.freeze(case_id, current_user())
+        return service.request_freeze(case_id, current_user())
 
     @require(*LAWYERS)
     @blp.response(200, DossierSchema(many=True))
     def get(self, case_id):
-        """The case's dossiers, by number."""
+        """The case's dossiers, by number (the one being frozen last)."""
         return service.list_dossiers(case_id)
 
 
@@ -31,8 +33,8 @@ class DossierById(MethodView):
     @require(*LAWYERS)
     @blp.response(200, DossierSchema)
     def get(self, dossier_id):
-        """One dossier's record."""
-        return service.get_dossier(dossier_id)
+        """One dossier's record; while it is frozen, its progress (or why it failed)."""
+        return service.dossier_or_freeze(dossier_id)
 
 
 @blp.route("/dossiers/<uuid:dossier_id>/manifest")

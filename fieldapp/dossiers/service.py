@@ -3,6 +3,11 @@
 Freezing does the slow work once: previews, the custody extract and the catalog PDF are
 stored as blobs under their hashes, the manifest lists every hash and is signed, and the
 row is immutable. A download then only streams stored files, in constant memory.
+
+A freeze is a background job (fieldapp.jobs): the request numbers the dossier and queues
+the job (202); its progress lives in dossier_freezes, and the dossier row is inserted only
+once it is frozen. Intake never waits for a freeze: the chain's lock is held only by the
+short transactions that append.
 """
 from __future__ import annotations
 
@@ -26,13 +31,16 @@ from fieldapp.cases.service import get_case
 from fieldapp.custody import service as custody
 from fieldapp.dossiers import keys
 from fieldapp.dossiers import manifest as mf
-from fieldapp.dossiers.models import Dossier
-from fieldapp.errors import FieldappError, NotFound, field_error
+from fieldapp.dossiers.models import Dossier, DossierFreeze
+from fieldapp.errors import Conflict, FieldappError, NotFound, field_error
 from fieldapp.extensions import db
 from fieldapp.geo.geometry import lon_lat, to_geojson
+from fieldapp.jobs import queue as jobs
+from fieldapp.jobs.tasks import FREEZE
 from fieldapp.memory import release_free_heap
 from fieldapp.photos.service import ensure_derivative
 from fieldapp.reports import analysis
+from fieldapp.reports.models import Photo
 
 
 class CatalogFailed(FieldappError):
@@ -48,47 +56,142 @@ def data_dir() -> Path:
     return Path(current_app.config["FIELDAPP_DATA_DIR"])
 
 
-def freeze(case_id: uuid.UUID, user: User) -> Dossier:
-    """Number, build, sign and record a dossier of the case's evidence items."""
-    # A dossier states final checks only: photos still awaiting analysis are analysed now,
-    # in a child process (decoding hundreds of photos must not bloat this worker), and any
-    # that arrived at the case meanwhile in this transaction.
-    analysis.settle_in_child(item.photo_id for item in get_case(case_id).items)
+def request_freeze(case_id: uuid.UUID, user: User) -> DossierFreeze:
+    """Number the case's next dossier and queue its freeze; the freeze as it starts (202).
+
+    Only the checks a lawyer must hear at once are made here (the case exists, has items
+    that may enter, is not being frozen already); the slow work is the job's.
+    """
     case = _locked_case(case_id)
-    analysis.settle(item.photo_id for item in case.items)
+    items, _ = _dossier_items(case)
+    if not items:
+        raise field_error("items", "the case has no evidence items that may enter a dossier")
+    if db.session.scalar(select(DossierFreeze.id).where(DossierFreeze.case_id == case.id,
+                                                        DossierFreeze.status == "freezing")):
+        raise Conflict("a dossier of this case is being frozen; wait until it is frozen",
+                       sub_code="FREEZE_IN_PROGRESS")
+    number = (db.session.scalar(select(func.max(Dossier.number))
+                                .where(Dossier.case_id == case.id)) or 0) + 1
+    freeze_id, now = uuid.uuid4(), datetime.now(UTC)
+    # The job is queued in this transaction: both exist after the commit, or neither.
+    job_id = jobs.defer(FREEZE, freeze_id=str(freeze_id))
+    freeze = DossierFreeze(id=freeze_id, case_id=case.id, number=number,
+                           requested_by=user.id, requested_at=now, job_id=job_id,
+                           status="freezing", step="queued", done=0, total=len(items),
+                           updated_at=now)
+    db.session.add(freeze)
+    db.session.commit()
+    return freeze
+
+
+def run_freeze(freeze_id: uuid.UUID) -> Dossier | None:
+    """The freeze job: build, sign and record the dossier; None if there is nothing to do.
+
+    Idempotent: a freeze already frozen or failed is left alone, and one run again after
+    its worker died finds its derivatives made. A failure marks the freeze failed with its
+    reason and leaves no dossier row and no `exported` event; the error is raised again so
+    the job is recorded as failed too.
+    """
+    freeze = db.session.get(DossierFreeze, freeze_id)
+    if freeze is None or freeze.status != "freezing":
+        db.session.rollback()
+        return None
+    try:
+        dossier = _freeze(freeze)
+    except Exception as exc:
+        db.session.rollback()
+        _fail(freeze_id, exc)
+        raise
+    finally:
+        # Freezing decoded photos (analysis, previews): the worker gives that memory back.
+        release_free_heap()
+    return dossier
+
+
+def _freeze(freeze: DossierFreeze) -> Dossier:
+    # The custody chain's lock is taken by each append and held until its transaction ends.
+    # Everything slow (decoding, rendering, writing files) therefore happens in transactions
+    # that append nothing or commit right after their append; the `exported` event and the
+    # dossier row come last, in one short transaction.
+    user = db.session.get(User, freeze.requested_by)
+    _settle_analyses(freeze, [item.photo_id for item in get_case(freeze.case_id).items])
+    case = get_case(freeze.case_id)
     items, excluded = _dossier_items(case)
     if not items:
         raise field_error("items", "the case has no evidence items that may enter a dossier")
-    number = (db.session.scalar(select(func.max(Dossier.number))
-                                .where(Dossier.case_id == case.id)) or 0) + 1
-    dossier_id, created_at = uuid.uuid4(), datetime.now(UTC)
-    label = f"dossier-{case.id.hex[:8]}-{number:03d}"
-    body = _manifest(case, items, excluded, dossier_id, number, label, created_at, user)
+    _make_derivatives(freeze, items, user)
+    _progress(freeze, "catalog", 0, 1)
+    created_at = datetime.now(UTC)
+    label = f"dossier-{case.id.hex[:8]}-{freeze.number:03d}"
+    body = _manifest(case, items, excluded, freeze.id, freeze.number, label, created_at, user)
+    return _record(freeze, case, items, body, label, created_at, user)
+
+
+def _settle_analyses(freeze: DossierFreeze, photo_ids: list[uuid.UUID]) -> None:
+    """A dossier states final checks only: photos still awaiting analysis are analysed now,
+    each committed at once with its `verified` event."""
+    waiting = db.session.scalars(select(Photo.id).where(
+        Photo.id.in_(photo_ids), Photo.analysed_at.is_(None))).all()
+    _progress(freeze, "analysis", 0, len(waiting))
+    for done, photo_id in enumerate(waiting, start=1):
+        analysis.settle([photo_id])
+        _progress(freeze, "analysis", done, len(waiting))
+
+
+def _make_derivatives(freeze: DossierFreeze, items: list[EvidenceItem], user: User) -> None:
+    """Previews and catalog images, photo by photo; making one reads the original, a custody
+    event committed with the progress right after it."""
+    _progress(freeze, "previews", 0, len(items))
+    for done, item in enumerate(items, start=1):
+        for kind in ("preview", "catalog"):
+            ensure_derivative(item.photo, kind, actor_id=user.id)
+        _progress(freeze, "previews", done, len(items))
+
+
+def _progress(freeze: DossierFreeze, step: str, done: int, total: int) -> None:
+    freeze.step, freeze.done, freeze.total = step, done, total
+    freeze.updated_at = datetime.now(UTC)
+    db.session.commit()
+
+
+def _record(freeze, case, items, body, label, created_at, user) -> Dossier:
+    """The short final transaction: sign, append `exported`, insert the dossier row."""
     signing_key = keys.signing_key(data_dir())
     signed = mf.manifest_bytes(body)
     manifest_sha = hashlib.sha256(signed).hexdigest()
-    event = custody.append("exported", "dossier", dossier_id, actor_id=user.id,
+    event = custody.append("exported", "dossier", freeze.id, actor_id=user.id,
                            occurred_at=created_at, details={
                                "case_id": str(case.id), "label": label,
                                "photos": [str(item.photo_id) for item in items],
                                "manifest_sha256": manifest_sha})
     dossier = Dossier(
-        id=dossier_id, case_id=case.id, number=number, label=label, created_by=user.id,
-        created_at=created_at, manifest=signed, manifest_sha256=manifest_sha,
-        signature=signing_key.sign(signed), public_key_pem=keys.public_key_pem(signing_key),
+        id=freeze.id, case_id=case.id, number=freeze.number, label=label,
+        created_by=user.id, created_at=created_at, manifest=signed,
+        manifest_sha256=manifest_sha, signature=signing_key.sign(signed),
+        public_key_pem=keys.public_key_pem(signing_key),
         catalog_sha256=body["files"]["catalog.pdf"],
         custody_sha256=body["files"]["custody.jsonl"], item_count=len(items),
         total_bytes=sum(item.photo.size for item in items), custody_hash=event.hash)
     db.session.add(dossier)
+    freeze.status, freeze.step, freeze.done = "frozen", "frozen", len(items)
+    freeze.total = len(items)
+    freeze.updated_at = freeze.finished_at = datetime.now(UTC)
     db.session.commit()
-    # Freezing decoded every photo (analysis, previews): the worker goes back to streaming.
-    release_free_heap()
     return dossier
+
+
+def _fail(freeze_id: uuid.UUID, exc: Exception) -> None:
+    freeze = db.session.get(DossierFreeze, freeze_id)
+    reason = exc.description if isinstance(exc, FieldappError) else (
+        f"{type(exc).__name__}: {exc}")
+    freeze.status, freeze.error = "failed", reason[:2000]
+    freeze.updated_at = freeze.finished_at = datetime.now(UTC)
+    db.session.commit()
 
 
 def _locked_case(case_id: uuid.UUID) -> Case:
     get_case(case_id)
-    # One freeze per case at a time, so numbers are consecutive.
+    # Requests for one case queue here, so each sees the freeze the one before queued.
     return db.session.scalar(select(Case).where(Case.id == case_id).with_for_update())
 
 
@@ -217,16 +320,31 @@ def _render_in_child(work: Path) -> None:
 
 
 def get_dossier(dossier_id: uuid.UUID) -> Dossier:
+    """A frozen dossier (one still freezing has no manifest and no ZIP yet)."""
     dossier = db.session.get(Dossier, dossier_id)
     if dossier is None:
+        if db.session.get(DossierFreeze, dossier_id) is not None:
+            raise Conflict("the dossier is not frozen yet", sub_code="NOT_FROZEN")
         raise NotFound("no such dossier")
     return dossier
 
 
-def list_dossiers(case_id: uuid.UUID) -> list[Dossier]:
+def dossier_or_freeze(dossier_id: uuid.UUID) -> Dossier | DossierFreeze:
+    """The dossier if frozen, else its freeze (in progress, or failed with its reason)."""
+    found = db.session.get(Dossier, dossier_id) or db.session.get(DossierFreeze, dossier_id)
+    if found is None:
+        raise NotFound("no such dossier")
+    return found
+
+
+def list_dossiers(case_id: uuid.UUID) -> list[Dossier | DossierFreeze]:
+    """The case's frozen dossiers by number, then the one being frozen, if any."""
     get_case(case_id)
-    return list(db.session.scalars(
+    frozen = list(db.session.scalars(
         select(Dossier).where(Dossier.case_id == case_id).order_by(Dossier.number)))
+    freezing = list(db.session.scalars(select(DossierFreeze).where(
+        DossierFreeze.case_id == case_id, DossierFreeze.status == "freezing")))
+    return frozen + freezing
 
 
 def open_download(dossier_id: uuid.UUID, user: User) -> tuple[Dossier, ZipStream]:

@@ -14,7 +14,14 @@ from sqlalchemy import select
 
 from fieldapp.custody.models import CustodyEvent
 from fieldapp.extensions import db
-from tests.helpers import SHARED_PHOTOS, TEST_DB_URL, auth, post_report, report_json
+from tests.helpers import (
+    SHARED_PHOTOS,
+    TEST_DB_URL,
+    auth,
+    freeze,
+    post_report,
+    report_json,
+)
 from tests.imagegen import jpeg_bytes
 
 VERIFY_SCRIPT = Path(__file__).resolve().parents[2] / "fieldapp" / "dossiers" / "verify.py"
@@ -69,13 +76,12 @@ def built(app):
         "photo_id": photos["gen"][0]["id"], "title": "现场照片 gen",
         "purpose": "证明排污时间", "include_rejected": True})
     assert readded.status_code == 201
-    frozen = client.post(f"/api/v1/cases/{case['id']}/dossiers", headers=auth(law))
-    assert frozen.status_code == 201, frozen.get_json()
-    download = client.get(f"/api/v1/dossiers/{frozen.get_json()['id']}/download",
-                          headers=auth(law))
+    frozen = freeze(client, law, case["id"])
+    assert frozen["status"] == "frozen", frozen
+    download = client.get(frozen["links"]["download"], headers=auth(law))
     assert download.status_code == 200 and download.mimetype == "application/zip"
     return {"client": client, "users": users, "case": case, "photos": photos,
-            "dossier": frozen.get_json(), "zip": download.data, "download": download}
+            "dossier": frozen, "zip": download.data, "download": download}
 
 
 def _unpack(data: bytes, target: Path) -> Path:
@@ -224,8 +230,8 @@ def test_export_and_download_are_custody_events(app, built):
 def test_numbering_immutability_and_roles(app, built):
     client, case = built["client"], built["case"]
     law = built["users"]["lawyer"][2]
-    second = client.post(f"/api/v1/cases/{case['id']}/dossiers", headers=auth(law))
-    assert second.status_code == 201 and second.get_json()["number"] == 2
+    second = freeze(client, law, case["id"])
+    assert second["status"] == "frozen" and second["number"] == 2
     listed = client.get(f"/api/v1/cases/{case['id']}/dossiers", headers=auth(law)).get_json()
     assert [d["number"] for d in listed] == [1, 2]
     coord = built["users"]["coordinator"][2]

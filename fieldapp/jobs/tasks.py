@@ -1,0 +1,114 @@
+"""The background tasks. Each runs inside a Flask app context (worker.py) and is idempotent:
+run twice, it does its work once (a frozen dossier is not frozen again, an anchored head is
+not anchored again, an audit or a sweep may simply run again).
+
+Interval tasks (the audit, anchors) queue their own next run under a queueing lock named
+after the task, so at most one run of each waits in the queue however many workers start;
+a worker seeds each at start and a chain already waiting refuses the seed. A failed run is
+recorded as a failed job and its next run comes sooner, with backoff (schedule.py).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from flask import current_app
+
+from fieldapp.extensions import db
+from fieldapp.jobs.queue import defer, queue
+from fieldapp.jobs.schedule import next_run_in
+
+log = logging.getLogger(__name__)
+
+FREEZE = "dossiers.freeze"
+AUDIT = "custody.audit"
+ANCHOR = "anchors.anchor_head"
+SWEEP = "storage.sweep_spools"
+
+
+def _audit_interval(config) -> float | None:
+    return config.get("FIELDAPP_AUDIT_INTERVAL_S") or None
+
+
+def _anchor_interval(config) -> float | None:
+    # Anchors only where a time-stamping authority is configured.
+    if not config.get("FIELDAPP_TSA_URLS"):
+        return None
+    return config.get("FIELDAPP_ANCHOR_INTERVAL_S") or None
+
+
+# Interval task -> its interval in seconds from the app's config (None: not scheduled).
+INTERVALS: dict[str, Callable[[dict], float | None]] = {
+    AUDIT: _audit_interval,
+    ANCHOR: _anchor_interval,
+}
+
+
+@queue.task(name=FREEZE)
+def freeze_dossier(freeze_id: str) -> None:
+    """Build, sign and record the dossier a lawyer asked for (dossiers.service.run_freeze)."""
+    from fieldapp.dossiers import service
+
+    service.run_freeze(uuid.UUID(freeze_id))
+
+
+@queue.task(name=AUDIT, queueing_lock=AUDIT)
+def audit(failures: int = 0) -> None:
+    """Walk the custody chain and re-hash every original; the audit is a custody event."""
+    from fieldapp.custody import service
+
+    def work():
+        problems = service.audit(current_app.extensions["blob_store"])
+        for problem in problems:
+            log.error("custody audit: %s", problem)
+
+    _every(AUDIT, failures, work)
+
+
+@queue.task(name=ANCHOR, queueing_lock=ANCHOR)
+def anchor_head(failures: int = 0) -> None:
+    """Have the custody chain's head time-stamped by every configured TSA."""
+    from fieldapp.anchors import service
+
+    _every(ANCHOR, failures, service.anchor_head)
+
+
+@queue.task(name=SWEEP, queueing_lock=SWEEP)
+def sweep_spools() -> None:
+    """Remove upload spools left behind by a process that was killed mid-upload."""
+    from fieldapp.storage import blobs
+
+    sweep = getattr(blobs, "sweep_stale_spools", None)
+    if sweep is None:  # the sweep arrives with the intake limits; until then, nothing to do
+        log.warning("storage.blobs.sweep_stale_spools is not there yet: no spools swept")
+        return
+    sweep()
+
+
+def _every(name: str, failures: int, work: Callable[[], object]) -> None:
+    """Run an interval task's work, then queue its next run (sooner after a failure)."""
+    interval = INTERVALS[name](current_app.config)
+    try:
+        work()
+    except Exception:
+        db.session.rollback()
+        if interval:
+            _queue_next(name, next_run_in(interval, failures + 1), failures + 1)
+        raise
+    if interval:
+        _queue_next(name, next_run_in(interval, 0), 0)
+
+
+def _queue_next(name: str, delay_s: float, failures: int) -> None:
+    defer(name, schedule_in_s=delay_s, queueing_lock=name, failures=failures)
+    db.session.commit()
+
+
+def seed_schedules() -> list[str]:
+    """Queue a first run of each scheduled interval task that has none waiting; their names."""
+    seeded = [name for name, interval in INTERVALS.items()
+              if interval(current_app.config) and defer(name, queueing_lock=name) is not None]
+    defer(SWEEP, queueing_lock=SWEEP)
+    db.session.commit()
+    return seeded

@@ -1,0 +1,240 @@
+"""Dossier freezes as background jobs, and the job mechanism itself (procrastinate on the
+real database, run by the same worker `fieldapp jobs work` runs)."""
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from fieldapp.extensions import db
+from tests.helpers import auth, freeze, post_report, report_json, run_jobs
+from tests.imagegen import jpeg_bytes
+
+
+@pytest.fixture()
+def case_with_items(app, make_user):
+    """A case against a new site with two evidence items; (client, lawyer token, case id)."""
+    client = app.test_client()
+    vol, law = make_user("volunteer")[2], make_user("lawyer")[2]
+    coord = make_user("coordinator")[2]
+    site = client.post("/api/v1/sites", headers=auth(coord), json={
+        "name": "Freeze Dye Works", "geometry": {"type": "Point",
+                                                 "coordinates": [113.394, 23.178]}})
+    assert site.status_code == 201, site.get_json()
+    case = client.post("/api/v1/cases", headers=auth(law), json={
+        "site_id": site.get_json()["id"], "title": "freeze jobs"}).get_json()
+    for seed in (1301, 1302):
+        report = post_report(client, vol, report_json(), [
+            (jpeg_bytes(seed=seed + uuid.uuid4().int % 10000, lat=23.178, lon=113.394),
+             "p.jpg")])
+        assert report.status_code == 201
+        item = client.post(f"/api/v1/cases/{case['id']}/items", headers=auth(law), json={
+            "photo_id": report.get_json()["photos"][0]["id"], "title": f"photo {seed}",
+            "purpose": "shows the outflow"})
+        assert item.status_code == 201
+    return client, law, case["id"]
+
+
+def _scalar(app, sql: str, **params):
+    with app.app_context():
+        return db.session.execute(text(sql), params).scalar()
+
+
+def _job(app, freeze_id: str):
+    with app.app_context():
+        return db.session.execute(text(
+            "SELECT id, status, attempts FROM procrastinate_jobs WHERE task_name = "
+            "'dossiers.freeze' AND args->>'freeze_id' = :id"), {"id": freeze_id}).one()
+
+
+def test_freeze_is_accepted_then_frozen_by_the_job(app, case_with_items):
+    client, law, case_id = case_with_items
+    asked = client.post(f"/api/v1/cases/{case_id}/dossiers", headers=auth(law))
+    assert asked.status_code == 202
+    body = asked.get_json()
+    assert body["status"] == "freezing" and body["number"] == 1
+    assert body["progress"] == {"step": "queued", "done": 0, "total": 2}
+    assert body["links"] == {"self": f"/api/v1/dossiers/{body['id']}"}
+    # Queued in the request's own transaction, recorded by the queue.
+    assert _job(app, body["id"]).status == "todo"
+    # Nothing to download yet; one freeze per case at a time.
+    early = client.get(f"/api/v1/dossiers/{body['id']}/download", headers=auth(law))
+    assert early.status_code == 409 and early.get_json()["sub_code"] == "NOT_FROZEN"
+    again = client.post(f"/api/v1/cases/{case_id}/dossiers", headers=auth(law))
+    assert again.status_code == 409 and again.get_json()["sub_code"] == "FREEZE_IN_PROGRESS"
+    listed = client.get(f"/api/v1/cases/{case_id}/dossiers", headers=auth(law)).get_json()
+    assert [(d["number"], d["status"]) for d in listed] == [(1, "freezing")]
+
+    run_jobs(app)
+
+    shown = client.get(body["links"]["self"], headers=auth(law)).get_json()
+    assert shown["status"] == "frozen" and shown["id"] == body["id"]
+    assert shown["progress"] == {"step": "frozen", "done": 2, "total": 2}
+    assert shown["item_count"] == 2 and len(shown["manifest_sha256"]) == 64
+    assert set(shown["links"]) == {"self", "download", "manifest"}
+    assert _job(app, body["id"]).status == "succeeded"
+    assert client.get(shown["links"]["download"], headers=auth(law)).status_code == 200
+    # Running the job again (a retry after a crash) changes nothing.
+    with app.app_context():
+        from fieldapp.dossiers import service
+
+        assert service.run_freeze(uuid.UUID(body["id"])) is None
+    assert _scalar(app, "SELECT count(*) FROM dossiers WHERE case_id = :c", c=case_id) == 1
+
+
+def test_a_failed_freeze_says_why_and_leaves_nothing_half_made(app, case_with_items,
+                                                               monkeypatch):
+    from fieldapp.dossiers import service
+
+    client, law, case_id = case_with_items
+
+    def broken_renderer(work):
+        raise service.CatalogFailed("the catalog PDF could not be made: font missing")
+
+    monkeypatch.setattr(service, "_render_in_child", broken_renderer)
+    asked = client.post(f"/api/v1/cases/{case_id}/dossiers", headers=auth(law)).get_json()
+    run_jobs(app)
+    shown = client.get(asked["links"]["self"], headers=auth(law))
+    assert shown.status_code == 200
+    failed = shown.get_json()
+    assert failed["status"] == "failed" and "font missing" in failed["error"]
+    assert failed["progress"]["step"] == "catalog"
+    assert _job(app, asked["id"]).status == "failed"
+    assert _scalar(app, "SELECT count(*) FROM dossiers WHERE id = :id", id=asked["id"]) == 0
+    assert _scalar(app, "SELECT count(*) FROM custody_events WHERE subject_id = :id",
+                   id=asked["id"]) == 0
+    assert _scalar(app, "SELECT count(*) FROM custody_events WHERE action = 'exported' "
+                        "AND details->>'case_id' = :c", c=case_id) == 0
+
+    # The case may be frozen again, and its numbering has no gap.
+    monkeypatch.undo()
+    frozen = freeze(client, law, case_id)
+    assert frozen["status"] == "frozen" and frozen["number"] == 1
+
+
+def test_intake_goes_on_while_a_freeze_renders(app, case_with_items, volunteer, monkeypatch):
+    from fieldapp.dossiers import service
+
+    client, law, case_id = case_with_items
+    render = service._render_in_child
+    rendering, release = threading.Event(), threading.Event()
+
+    def held_renderer(work):
+        rendering.set()
+        assert release.wait(120), "the test never let the render go on"
+        render(work)
+
+    monkeypatch.setattr(service, "_render_in_child", held_renderer)
+    asked = client.post(f"/api/v1/cases/{case_id}/dossiers", headers=auth(law)).get_json()
+    worker = threading.Thread(target=run_jobs, args=(app,), daemon=True)
+    worker.start()
+    try:
+        assert rendering.wait(120), "the freeze never reached its catalog"
+        mid_way = client.get(asked["links"]["self"], headers=auth(law)).get_json()
+        assert mid_way["status"] == "freezing" and mid_way["progress"]["step"] == "catalog"
+        # Nobody holds an advisory lock (the custody chain's) while the freeze renders...
+        assert _scalar(app, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON "
+                            "d.oid = l.database WHERE l.locktype = 'advisory' AND "
+                            "d.datname = current_database()") == 0
+        # ...so a submission, which appends to the chain, is answered meanwhile.
+        answers = []
+        phone = threading.Thread(target=lambda: answers.append(post_report(
+            app.test_client(), volunteer[2], report_json(),
+            [(jpeg_bytes(seed=1399, lat=23.178, lon=113.394), "p.jpg")])), daemon=True)
+        phone.start()
+        phone.join(60)
+        assert not phone.is_alive(), "intake waited for the freeze"
+        assert answers[0].status_code == 201
+    finally:
+        release.set()
+        worker.join(180)
+    assert not worker.is_alive()
+    shown = client.get(asked["links"]["self"], headers=auth(law)).get_json()
+    assert shown["status"] == "frozen"
+
+
+def test_a_job_is_queued_with_the_transaction_that_asks_for_it(app):
+    from fieldapp.jobs import queue, tasks
+
+    marker = str(uuid.uuid4())
+    with app.app_context():
+        queue.defer(tasks.FREEZE, freeze_id=marker)
+        db.session.rollback()
+        assert db.session.execute(text(
+            "SELECT count(*) FROM procrastinate_jobs WHERE args->>'freeze_id' = :m"),
+            {"m": marker}).scalar() == 0
+        job_id = queue.defer(tasks.FREEZE, freeze_id=marker)
+        db.session.commit()
+        assert db.session.execute(text(
+            "SELECT status FROM procrastinate_jobs WHERE id = :id"),
+            {"id": job_id}).scalar() == "todo"
+    # A freeze job whose freeze does not exist has nothing to do, and succeeds.
+    run_jobs(app)
+    assert _scalar(app, "SELECT status FROM procrastinate_jobs WHERE id = :id",
+                   id=job_id) == "succeeded"
+
+
+def _waiting(app, task: str) -> list:
+    with app.app_context():
+        return db.session.execute(text(
+            "SELECT id, args, scheduled_at FROM procrastinate_jobs WHERE task_name = :t "
+            "AND status = 'todo'"), {"t": task}).all()
+
+
+def test_interval_jobs_run_and_queue_their_next_run(app, monkeypatch):
+    from fieldapp.custody import service as custody
+    from fieldapp.jobs import tasks
+
+    monkeypatch.setitem(app.config, "FIELDAPP_AUDIT_INTERVAL_S", 3600)
+    monkeypatch.setitem(app.config, "FIELDAPP_TSA_URLS", [])
+    audits_before = _scalar(app, "SELECT count(*) FROM custody_events WHERE action='audited'")
+    with app.app_context():
+        assert tasks.seed_schedules() == [tasks.AUDIT]  # no TSA configured: no anchors
+        assert tasks.seed_schedules() == []             # one run waiting is enough
+    assert len(_waiting(app, tasks.AUDIT)) == 1 and not _waiting(app, tasks.ANCHOR)
+
+    run_jobs(app)
+
+    assert _scalar(app, "SELECT count(*) FROM custody_events WHERE action='audited'") \
+        == audits_before + 1
+    [(_, args, scheduled_at)] = _waiting(app, tasks.AUDIT)
+    assert args == {"failures": 0}
+    expected = datetime.now(UTC) + timedelta(seconds=3600)
+    assert abs((scheduled_at - expected).total_seconds()) < 60
+    assert _scalar(app, "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t AND "
+                        "status = 'succeeded'", t=tasks.SWEEP) >= 1
+
+    # A failed run is recorded and its next run comes sooner (backoff), not a day later.
+    with app.app_context():
+        db.session.execute(text("DELETE FROM procrastinate_jobs WHERE task_name = :t AND "
+                                "status = 'todo'"), {"t": tasks.AUDIT})
+        db.session.commit()
+
+    def failing_audit(store, actor_id=None):
+        raise OSError("storage unreadable")
+
+    monkeypatch.setattr(custody, "audit", failing_audit)
+    with app.app_context(), pytest.raises(OSError):
+        tasks.audit(failures=2)
+    [(_, args, scheduled_at)] = _waiting(app, tasks.AUDIT)
+    assert args == {"failures": 3}
+    assert abs((scheduled_at - datetime.now(UTC)).total_seconds() - 20) < 10
+
+
+def test_jobs_cli_runs_what_is_due_and_lists_it(app, monkeypatch):
+    from fieldapp.jobs import queue, tasks
+
+    monkeypatch.setitem(app.config, "FIELDAPP_JOB_NICE", 0)  # not this test process
+    with app.app_context():
+        job_id = queue.defer(tasks.FREEZE, freeze_id=str(uuid.uuid4()))
+        db.session.commit()
+    runner = app.test_cli_runner()
+    worked = runner.invoke(args=["jobs", "work", "--once"])
+    assert worked.exit_code == 0, worked.output
+    listed = runner.invoke(args=["jobs", "list", "--status", "succeeded"])
+    assert listed.exit_code == 0
+    assert any(line.split("\t")[:3] == [str(job_id), tasks.FREEZE, "succeeded"]
+               for line in listed.output.splitlines())
