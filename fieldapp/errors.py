@@ -81,7 +81,7 @@ class ErrorShapingApi(Api):
 
 
 WEBARGS_LOCATIONS = ("json", "query", "form", "files", "headers", "cookies", "view_args",
-                     "path", "querystring", "json_or_form")
+                     "path", "querystring", "json_or_form", "multipart")
 
 
 def flatten_field_errors(nested: dict) -> dict[str, list[str]]:

@@ -1,9 +1,9 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from fieldapp import __version__
+from fieldapp.arguments import Blueprint
 from fieldapp.extensions import db
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Liveness")

@@ -1,9 +1,9 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from fieldapp.accounts import service
 from fieldapp.accounts.auth import bearer_token, current_user, require
 from fieldapp.accounts.schemas import LoginSchema, MeSchema, TokenSchema
+from fieldapp.arguments import Blueprint
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in, tokens")
 

@@ -1,8 +1,8 @@
 from flask import Response, current_app, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from fieldapp.accounts.auth import current_user, require
+from fieldapp.arguments import Blueprint
 from fieldapp.hotspots import service
 from fieldapp.hotspots.schemas import (
     CandidateArgsSchema,

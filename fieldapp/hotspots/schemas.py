@@ -1,6 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from fieldapp.geo.geojson import parse_bbox
+from fieldapp.moments import Moment
 from fieldapp.reports.models import CATEGORIES
 from fieldapp.sites.schemas import SiteFieldsSchema, SiteSchema
 
@@ -9,8 +10,8 @@ CHINA_BBOX = "73.4,18.1,135.1,53.6"
 
 class _Window(Schema):
     # "from" is a Python keyword: the attribute keeps the query parameter's name via data_key.
-    from_ = fields.AwareDateTime(format="iso", data_key="from", attribute="from")
-    to = fields.AwareDateTime(format="iso")
+    from_ = Moment(data_key="from", attribute="from")
+    to = Moment()
 
     @validates_schema
     def ordered(self, data, **kwargs):

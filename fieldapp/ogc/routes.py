@@ -4,11 +4,11 @@ Staff only: every request carries the bearer token (GDAL: GDAL_HTTP_HEADERS).
 """
 from flask import jsonify, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
 from fieldapp.accounts.auth import require
+from fieldapp.arguments import Blueprint
 from fieldapp.errors import BadRequest
 from fieldapp.ogc import service
 from fieldapp.ogc.schemas import (

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from fieldapp.moments import storable_problem
+
 MAX_LIMIT = 1000
 
 # RFC 3339 date-time (an offset is required), or a full-date standing for the whole UTC day.
@@ -64,6 +66,9 @@ def _instant(text: str, *, end: bool) -> datetime:
         value = datetime.combine(value.date(), time.min, UTC)
         if end:
             value += timedelta(days=1, microseconds=-1)
+    problem = storable_problem(value)
+    if problem:
+        raise ValidationError(f"{text!r}: {problem}")
     return value
 
 

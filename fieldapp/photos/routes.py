@@ -2,9 +2,9 @@ import base64
 
 from flask import send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from fieldapp.accounts.auth import current_user, require
+from fieldapp.arguments import Blueprint
 from fieldapp.custody.schemas import CustodyEventSchema
 from fieldapp.evidence import media
 from fieldapp.photos import service

@@ -1,15 +1,14 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from fieldapp.accounts.auth import current_user, require
+from fieldapp.arguments import MULTIPART, Blueprint
 from fieldapp.geo.geojson import feature_collection, wants_geojson
 from fieldapp.reports import service
 from fieldapp.reports.schemas import (
-    PhotoFilesSchema,
-    ReportFormSchema,
     ReportListArgsSchema,
     ReportPageSchema,
     ReportSchema,
+    ReportSubmissionSchema,
     SiteLinkSchema,
 )
 
@@ -20,14 +19,13 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
 @blp.route("")
 class Reports(MethodView):
     @require()
-    @blp.arguments(ReportFormSchema, location="form")
-    @blp.arguments(PhotoFilesSchema, location="files")
+    @blp.arguments(ReportSubmissionSchema, location=MULTIPART)
     @blp.response(201, ReportSchema)
     @blp.alt_response(200, schema=ReportSchema, description="An idempotent retry: the report "
                       "already stored under this client_id, nothing new written.")
-    def post(self, form, files):
+    def post(self, body):
         """Submit a report: `report` (JSON) and 1-20 `photos` as multipart/form-data."""
-        report, created = service.submit(current_user(), form["report"], files["photos"])
+        report, created = service.submit(current_user(), body["report"], body["photos"])
         return report, (201 if created else 200)
 
     @require()

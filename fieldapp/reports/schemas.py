@@ -14,6 +14,7 @@ from marshmallow import (
 
 from fieldapp.geo.coordinates import CRS_CHOICES
 from fieldapp.geo.geojson import MapListArgsSchema, page_schema
+from fieldapp.moments import Moment
 from fieldapp.reports.models import CATEGORIES, VERDICTS
 
 
@@ -29,7 +30,7 @@ class ReportClaimSchema(Schema):
     client_id = fields.UUID(required=True)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
-    observed_at = fields.AwareDateTime(required=True, format="iso")
+    observed_at = Moment(required=True)
     location = fields.Nested(ClaimLocationSchema, required=True)
     site_id = fields.UUID(load_default=None, allow_none=True)
 
@@ -53,13 +54,12 @@ class JsonPart(fields.Field):
         return self.schema().load(parsed)
 
 
-class ReportFormSchema(Schema):
+class ReportSubmissionSchema(Schema):
+    """The multipart body of a submission: the claim as JSON text, and the photos."""
+
     report = JsonPart(ReportClaimSchema, required=True, metadata={
         "type": "string", "contentMediaType": "application/json",
         "description": "The report claim as JSON text: see the ReportClaim schema."})
-
-
-class PhotoFilesSchema(Schema):
     photos = fields.List(Upload(), required=True, metadata={
         "description": "1 to 20 photos: JPEG, HEIC/HEIF, PNG or TIFF."})
 
@@ -67,8 +67,8 @@ class PhotoFilesSchema(Schema):
 class ReportListArgsSchema(MapListArgsSchema):
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     verdict = fields.String(validate=validate.OneOf(VERDICTS))
-    observed_from = fields.AwareDateTime(format="iso")
-    observed_to = fields.AwareDateTime(format="iso")
+    observed_from = Moment()
+    observed_to = Moment()
     site_id = fields.UUID()
 
     @validates_schema

@@ -1,7 +1,7 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from fieldapp.accounts.auth import current_user, require
+from fieldapp.arguments import Blueprint
 from fieldapp.reviews import service
 from fieldapp.reviews.schemas import ReviewInSchema, ReviewSchema
 

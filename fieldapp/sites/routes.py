@@ -1,7 +1,7 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from fieldapp.accounts.auth import current_user, require
+from fieldapp.arguments import Blueprint
 from fieldapp.geo.geojson import feature_collection, wants_geojson
 from fieldapp.reports.schemas import ReportListArgsSchema, ReportPageSchema
 from fieldapp.reports.service import list_reports

@@ -2,11 +2,12 @@ import hashlib
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from fieldapp.accounts.auth import require
+from fieldapp.arguments import Blueprint
 from fieldapp.errors import NotFound
+from fieldapp.moments import Moment
 from fieldapp.reports.models import CATEGORIES
 from fieldapp.tiles import service
 
@@ -16,8 +17,8 @@ MVT = "application/vnd.mapbox-vector-tile"
 
 
 class TileArgsSchema(Schema):
-    from_ = fields.AwareDateTime(format="iso", data_key="from", attribute="from")
-    to = fields.AwareDateTime(format="iso")
+    from_ = Moment(data_key="from", attribute="from")
+    to = Moment()
     category = fields.String(validate=validate.OneOf(CATEGORIES))
 
     @validates_schema
