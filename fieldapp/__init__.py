@@ -21,7 +21,17 @@ def create_app(config=None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
+    register_bounds(app)
     return app
+
+
+def register_bounds(app: Flask) -> None:
+    """A statement timeout on every request's queries; staff bulk reads in the access log."""
+    from fieldapp import timeouts
+    from fieldapp.access import audit
+
+    timeouts.register(app)
+    audit.register(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -42,6 +52,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from fieldapp.access.routes import blp as access_blp
     from fieldapp.accounts.routes import blp as auth_blp
     from fieldapp.anchors.routes import blp as anchors_blp
     from fieldapp.cases.routes import blp as cases_blp
@@ -62,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
                       cases_blp, dossiers_blp, hotspots_blp, tiles_blp, ogc_blp):
         api.register_blueprint(blueprint)
     api.register_blueprint(anchors_blp)
+    api.register_blueprint(access_blp)
     app.register_blueprint(map_bp)
     # The claim travels as a JSON text part of a multipart body; name its schema in the document.
     if "ReportClaim" not in api.spec.components.schemas:

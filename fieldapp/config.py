@@ -50,8 +50,17 @@ class Config:
         self.FIELDAPP_CHECK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_CHECK_")
         }
-        # The public layer withholds hexagons with fewer reports than this (k-anonymity).
+        # The public layer withholds hexagons where fewer distinct volunteers than this have
+        # verified evidence (k-anonymity: people, not reports).
         self.FIELDAPP_PUBLIC_MIN_COUNT = _int("FIELDAPP_PUBLIC_MIN_COUNT", 3)
+        # Bounded work. Every request's queries are cancelled after this (a 503); the CLI
+        # and background work are not bound by it.
+        self.FIELDAPP_STATEMENT_TIMEOUT_MS = _int("FIELDAPP_STATEMENT_TIMEOUT_MS", 15000)
+        # Hexagons one hex-bin answer may span (bbox / cell area), the longest time window
+        # read day by day, and the most reports one clustering request may take.
+        self.FIELDAPP_HEXBIN_MAX_CELLS = _int("FIELDAPP_HEXBIN_MAX_CELLS", 50000)
+        self.FIELDAPP_WINDOW_MAX_DAYS = _int("FIELDAPP_WINDOW_MAX_DAYS", 366)
+        self.FIELDAPP_CLUSTER_MAX_REPORTS = _int("FIELDAPP_CLUSTER_MAX_REPORTS", 100000)
         # The map page's optional base layer: an XYZ raster URL template; None draws none.
         self.FIELDAPP_MAP_TILE_URL = os.environ.get("FIELDAPP_MAP_TILE_URL") or None
         # RFC 3161 time-stamping authorities that anchor the custody chain (none: no anchors),

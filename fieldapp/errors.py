@@ -58,6 +58,12 @@ class Unprocessable(FieldappError):
     code = 422
 
 
+class ServiceUnavailable(FieldappError):
+    """503: the server would not finish in time (a query hit its statement timeout)."""
+
+    code = 503
+
+
 def field_error(field: str, message: str, cls=Unprocessable, sub_code: str | None = None):
     """An error about one named input field."""
     return cls(f"{field}: {message}", errors={field: [message]}, sub_code=sub_code)

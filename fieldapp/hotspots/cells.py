@@ -1,5 +1,8 @@
-"""H3 cells for reports and maps, pure: which cells a point is in, their shapes, zoom → res."""
+"""H3 cells for reports and maps, pure: which cells a point is in, their shapes, zoom → res,
+and the public layer's rules (coarsest cells, counts in bands, how much a request may ask)."""
 from __future__ import annotations
+
+import math
 
 import h3
 
@@ -12,6 +15,55 @@ _ZOOM_TO_RES = {0: 2, 1: 2, 2: 2, 3: 2, 4: 3, 5: 3, 6: 4, 7: 5, 8: 5, 9: 6, 10: 
 
 def resolution_for_zoom(zoom: int) -> int:
     return _ZOOM_TO_RES.get(zoom, FINEST)
+
+
+# The public layer stops at resolution 7 (5.2 km² on average, never under about 2.5 km²):
+# resolution 8 (0.74 km²) is a few streets, small enough to point at a volunteer's home.
+PUBLIC_FINEST = 7
+PUBLIC_RESOLUTIONS = tuple(r for r in RESOLUTIONS if r <= PUBLIC_FINEST)
+# Past street level a public map gains nothing (the cells stop shrinking at zoom 10) and
+# a client asking for more is either broken or scraping.
+PUBLIC_MAX_ZOOM = 18
+
+
+def public_resolution_for_zoom(zoom: int) -> int:
+    """The zoom's resolution, but never finer than the public layer's coarsest allowed."""
+    return min(resolution_for_zoom(zoom), PUBLIC_FINEST)
+
+
+# Lower edges of the bands in which the public layer states a cell's verified reports.
+# Roughly logarithmic, so one volunteer's next report rarely moves a cell into another
+# band, and an exact small number (which a neighbour could match to a person) never shows.
+_BAND_EDGES = (10, 30, 100, 300, 1000)
+
+
+def count_bands(min_count: int) -> list[int]:
+    """Ascending lower edges of the public bands; the first is the threshold itself."""
+    return [min_count] + [edge for edge in _BAND_EDGES if edge > min_count]
+
+
+def band_labels(edges: list[int]) -> list[str]:
+    """"3-9", "10-29", ..., "1000+" for the edges of count_bands."""
+    labels = []
+    for low, high in zip(edges, [edge - 1 for edge in edges[1:]] + [None], strict=True):
+        labels.append(f"{low}+" if high is None else str(low) if high == low
+                      else f"{low}-{high}")
+    return labels
+
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def bbox_area_km2(bbox: tuple[float, float, float, float]) -> float:
+    """Area of a lon/lat box on the sphere (exact for the authalic sphere's box)."""
+    minlon, minlat, maxlon, maxlat = bbox
+    band = math.sin(math.radians(maxlat)) - math.sin(math.radians(minlat))
+    return EARTH_RADIUS_KM ** 2 * math.radians(maxlon - minlon) * abs(band)
+
+
+def cells_in_bbox(bbox: tuple[float, float, float, float], res: int) -> int:
+    """About how many cells of a resolution cover a box: the bound on a hex-bin answer."""
+    return math.ceil(bbox_area_km2(bbox) / h3.average_hexagon_area(res, "km^2"))
 
 
 def cells_for(lon: float, lat: float) -> dict[int, int]:

@@ -1,8 +1,10 @@
 """Keeping the hotspot tables in step with reports, inside the caller's transaction.
 
 Every report adds one to its cell's count at each resolution, for its UTC day, category
-and verified flag; when a review or recheck changes the flag, the count moves. Site risk is
-recomputed for the sites a change touches.
+and verified flag; when a review or recheck changes the flag, the count moves. A verified
+report also counts for its volunteer in the public layer's cells, so the number of distinct
+volunteers per cell is kept as it changes rather than found by reading every report. Site
+risk is recomputed for the sites a change touches.
 """
 from __future__ import annotations
 
@@ -25,10 +27,12 @@ _ADD_CELL = text("""
             ST_GeomFromText(:ring, 4326))
     ON CONFLICT (cell) DO NOTHING
 """)
-# One statement per report for all resolutions: per-day rows, and all-time totals.
-_ADD_ONE = text("""
+# The report's cells at several resolutions, given as two parallel arrays.
+_CELLS = """
     WITH cells AS (SELECT * FROM unnest(CAST(:res AS smallint[]), CAST(:cells AS bigint[]))
-                                 AS c(res, cell)),
+                                 AS c(res, cell))"""
+# One statement per report for all resolutions: per-day rows, and all-time totals.
+_ADD_ONE = text(_CELLS + """,
     daily AS (
         INSERT INTO hex_counts (res, cell, day, category, verified, reports)
         SELECT res, cell, :day, :category, :verified, 1 FROM cells
@@ -40,9 +44,7 @@ _ADD_ONE = text("""
     ON CONFLICT (res, cell, category, verified) DO UPDATE SET reports = hex_totals.reports + 1
 """)
 # Plain UPDATEs: PostgreSQL checks an INSERT's row (reports >= 0) before ON CONFLICT.
-_REMOVE_ONE = text("""
-    WITH cells AS (SELECT * FROM unnest(CAST(:res AS smallint[]), CAST(:cells AS bigint[]))
-                                 AS c(res, cell)),
+_REMOVE_ONE = text(_CELLS + """,
     daily AS (
         UPDATE hex_counts h SET reports = h.reports - 1 FROM cells
         WHERE h.res = cells.res AND h.cell = cells.cell AND h.day = :day
@@ -51,6 +53,33 @@ _REMOVE_ONE = text("""
     UPDATE hex_totals t SET reports = t.reports - 1 FROM cells
     WHERE t.res = cells.res AND t.cell = cells.cell AND t.category = :category
       AND t.verified = :verified
+""")
+# Distinct volunteers: a volunteer's first verified report in a cell adds one volunteer, the
+# removal of their last takes one away. The row lock of the volunteer's own row orders
+# concurrent changes, so the count stays exact.
+_ADD_PUBLIC = text(_CELLS + """,
+    mine AS (
+        INSERT INTO cell_volunteers (res, cell, volunteer_id, reports)
+        SELECT res, cell, :volunteer, 1 FROM cells
+        ON CONFLICT (res, cell, volunteer_id)
+        DO UPDATE SET reports = cell_volunteers.reports + 1
+        RETURNING res, cell, reports
+    )
+    INSERT INTO public_cells (res, cell, volunteers, reports)
+    SELECT res, cell, CAST(reports = 1 AS int), 1 FROM mine
+    ON CONFLICT (res, cell) DO UPDATE
+    SET volunteers = public_cells.volunteers + EXCLUDED.volunteers,
+        reports = public_cells.reports + 1
+""")
+_REMOVE_PUBLIC = text(_CELLS + """,
+    mine AS (
+        UPDATE cell_volunteers v SET reports = v.reports - 1 FROM cells
+        WHERE v.res = cells.res AND v.cell = cells.cell AND v.volunteer_id = :volunteer
+        RETURNING v.res, v.cell, v.reports
+    )
+    UPDATE public_cells p
+    SET volunteers = p.volunteers - CAST(mine.reports = 0 AS int), reports = p.reports - 1
+    FROM mine WHERE p.res = mine.res AND p.cell = mine.cell
 """)
 
 
@@ -104,6 +133,11 @@ def _count(report: Report, by_res: dict[int, int], verified: bool, delta: int) -
         "res": list(by_res), "cells": list(by_res.values()),
         "day": report.observed_at.astimezone(UTC).date(), "category": report.category,
         "verified": verified})
+    if verified:
+        public = [res for res in by_res if res in cells.PUBLIC_RESOLUTIONS]
+        db.session.execute(_ADD_PUBLIC if delta > 0 else _REMOVE_PUBLIC, {
+            "res": public, "cells": [by_res[res] for res in public],
+            "volunteer": report.volunteer_id})
 
 
 def refresh_verified(report: Report) -> None:

@@ -1,6 +1,7 @@
 from flask import Response, current_app, jsonify
 from flask.views import MethodView
 
+from fieldapp.access.audit import bulk_read
 from fieldapp.accounts.auth import current_user, require
 from fieldapp.arguments import Blueprint
 from fieldapp.hotspots import service
@@ -36,6 +37,7 @@ class Hexbins(MethodView):
     @blp.arguments(HexbinArgsSchema, location="query")
     @blp.response(200, content_type="application/geo+json",
                   description="FeatureCollection of H3 hexagons, each with its `count`.")
+    @bulk_read(count_rows=False)
     def get(self, args):
         """Report counts per hexagon (resolution follows zoom), filtered by time and category."""
         return _geojson(service.hexbins(args))
@@ -48,6 +50,7 @@ class Candidates(MethodView):
     @blp.response(200, CandidateSchema(many=True))
     @blp.alt_response(200, content_type="application/geo+json",
                       description="With format=geojson: hulls as a FeatureCollection.")
+    @bulk_read()
     def get(self, args):
         """Clusters of reports linked to no site (ST_ClusterDBSCAN): unknown polluters."""
         found = service.candidates(args)
@@ -71,12 +74,13 @@ class Promote(MethodView):
 class PublicHexbins(MethodView):
     @blp.doc(security=[])
     @blp.arguments(PublicHexbinArgsSchema, location="query")
-    @blp.response(200, content_type="application/geo+json",
-                  description="Verified evidence only; cells under k reports withheld.")
+    @blp.response(200, content_type="application/geo+json", description=(
+        "Verified evidence only, in cells of at least ~1 km² where at least k distinct "
+        "volunteers have some; `reports` is a band such as \"10-29\", never an exact count."))
     def get(self, args):
         """Public hex bins for the NGO's site: no token, no identity, no exact location."""
         k = current_app.config["FIELDAPP_PUBLIC_MIN_COUNT"]
-        return _geojson(service.hexbins(args, verified_only=True, min_count=k), public=True)
+        return _geojson(service.public_hexbins(args["bbox"], args["zoom"], k), public=True)
 
 
 def candidate_features(found: list[dict]) -> dict:

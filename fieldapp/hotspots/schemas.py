@@ -1,6 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from fieldapp.geo.geojson import parse_bbox
+from fieldapp.geo.geojson import BBOX_HELP, parse_bbox
+from fieldapp.hotspots.cells import PUBLIC_MAX_ZOOM
 from fieldapp.moments import Moment
 from fieldapp.reports.models import CATEGORIES
 from fieldapp.sites.schemas import SiteFieldsSchema, SiteSchema
@@ -34,8 +35,9 @@ class HexbinArgsSchema(_Window):
 
 
 class PublicHexbinArgsSchema(Schema):
-    bbox = fields.String(load_default=CHINA_BBOX)
-    zoom = fields.Integer(required=True, validate=validate.Range(min=0, max=22))
+    # No time window, on purpose: comparing two windows would show what one volunteer added.
+    bbox = fields.String(load_default=CHINA_BBOX, metadata={"description": BBOX_HELP})
+    zoom = fields.Integer(required=True, validate=validate.Range(min=0, max=PUBLIC_MAX_ZOOM))
 
     @post_load
     def parse(self, data, **kwargs):

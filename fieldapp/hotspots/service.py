@@ -5,9 +5,10 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 
+from flask import current_app
 from sqlalchemy import text
 
-from fieldapp.errors import Conflict
+from fieldapp.errors import Conflict, field_error
 from fieldapp.extensions import db
 from fieldapp.hotspots import cells, scoring
 from fieldapp.hotspots.indexing import refresh_site_risk, risk_params
@@ -26,10 +27,9 @@ _HEXBINS = """
           AND c.boundary && ST_MakeEnvelope(:minlon, :minlat, :maxlon, :maxlat, 4326)
           {filters}
         GROUP BY h.cell
-        HAVING sum(h.reports) >= :min_count
     )
     SELECT json_build_object(
-        'type', 'FeatureCollection', 'resolution', :res, 'withheld_below', :min_count,
+        'type', 'FeatureCollection', 'resolution', :res,
         'features', coalesce(json_agg(json_build_object(
             'type', 'Feature', 'id', counted.cell::text,
             'geometry', ST_AsGeoJSON(c.boundary, 6)::json,
@@ -40,14 +40,83 @@ _HEXBINS = """
 """
 
 
-def hexbins(args: dict, *, verified_only: bool = False, min_count: int = 1) -> str:
+def hexbins(args: dict) -> str:
     """Report counts per H3 cell (resolution from zoom): a GeoJSON FeatureCollection, as text."""
     res = cells.resolution_for_zoom(args["zoom"])
-    source, filters, params = count_source(args, verified_only)
-    minlon, minlat, maxlon, maxlat = args["bbox"]
+    check_area(args["bbox"], res)
+    check_window(args)
+    source, filters, params = count_source(args, verified_only=False)
     return db.session.scalar(text(_HEXBINS.format(source=source, filters=filters)), {
-        **params, "res": res, "minlon": minlon, "minlat": minlat, "maxlon": maxlon,
-        "maxlat": maxlat, "min_count": min_count})
+        **params, **_box(args["bbox"]), "res": res})
+
+
+# The public layer reads one row per cell (public_cells, kept at ingest and review): a cell
+# shows only when enough distinct volunteers have verified evidence in it, and its reports
+# only as the band they fall in.
+_PUBLIC_HEXBINS = """
+    WITH shown AS (
+        SELECT p.cell, width_bucket(p.reports, CAST(:edges AS int[])) AS band
+        FROM public_cells p JOIN h3_cells c ON c.cell = p.cell
+        WHERE p.res = :res AND c.res = :res AND p.volunteers >= :min_volunteers
+          AND c.boundary && ST_MakeEnvelope(:minlon, :minlat, :maxlon, :maxlat, 4326)
+    )
+    SELECT json_build_object(
+        'type', 'FeatureCollection', 'resolution', :res, 'min_volunteers', :min_volunteers,
+        'features', coalesce(json_agg(json_build_object(
+            'type', 'Feature', 'id', to_hex(shown.cell),
+            'geometry', ST_AsGeoJSON(c.boundary, 6)::json,
+            'properties', json_build_object(
+                'cell', to_hex(shown.cell), 'resolution', :res, 'band', shown.band,
+                'reports', (CAST(:labels AS text[]))[shown.band]))
+        ORDER BY shown.cell), '[]'::json))::text
+    FROM shown JOIN h3_cells c ON c.cell = shown.cell
+"""
+
+
+def public_hexbins(bbox, zoom: int, min_volunteers: int) -> str:
+    """The public layer as a GeoJSON FeatureCollection (text): cells of at least ~1 km² with
+    verified evidence from at least `min_volunteers` people, reports stated in bands."""
+    res = cells.public_resolution_for_zoom(zoom)
+    check_area(bbox, res)
+    return db.session.scalar(text(_PUBLIC_HEXBINS), {
+        **_box(bbox), **public_bands(min_volunteers), "res": res,
+        "min_volunteers": min_volunteers})
+
+
+def public_bands(min_volunteers: int) -> dict:
+    """Query parameters for width_bucket: band edges and their labels."""
+    edges = cells.count_bands(min_volunteers)
+    return {"edges": edges, "labels": cells.band_labels(edges)}
+
+
+def _box(bbox) -> dict:
+    minlon, minlat, maxlon, maxlat = bbox
+    return {"minlon": minlon, "minlat": minlat, "maxlon": maxlon, "maxlat": maxlat}
+
+
+def check_area(bbox, res: int) -> None:
+    """Refuse (422 naming bbox) an area holding more cells than one answer may carry."""
+    limit = current_app.config["FIELDAPP_HEXBIN_MAX_CELLS"]
+    if cells.cells_in_bbox(bbox, res) > limit:
+        raise field_error("bbox", f"too large for this zoom: it spans about "
+                                  f"{cells.cells_in_bbox(bbox, res)} hexagons at resolution "
+                                  f"{res}, at most {limit} are sent at once; zoom out or "
+                                  f"ask for a smaller box")
+
+
+def check_window(args: dict) -> None:
+    """Refuse (422 naming the field) a time window longer than FIELDAPP_WINDOW_MAX_DAYS: it
+    reads one row per cell and day. Without from and to, all-time totals are read instead."""
+    start, end = args.get("from"), args.get("to")
+    if start is None and end is None:
+        return
+    limit = current_app.config["FIELDAPP_WINDOW_MAX_DAYS"]
+    if start is None:
+        raise field_error("from", f"a window with 'to' needs 'from' too (at most {limit} "
+                                  f"days); leave both out for all-time counts")
+    if ((end or datetime.now(UTC)) - start).days > limit:
+        raise field_error("from", f"the window may span at most {limit} days; leave 'from' "
+                                  f"and 'to' out for all-time counts")
 
 
 def count_source(args: dict, verified_only: bool) -> tuple[str, str, dict]:
@@ -98,6 +167,13 @@ _CLUSTERS = """
 """
 
 
+# Counting stops one past the cap: what it costs is bounded by the cap, not by the table.
+_UNLINKED_UP_TO = """
+    SELECT count(*) FROM (SELECT 1 FROM reports WHERE site_id IS NULL {window} LIMIT :cap)
+    AS capped
+"""
+
+
 def candidates(args: dict) -> list[dict]:
     window = ""
     params = {"eps": args["distance_m"], "min_size": args["min_size"],
@@ -108,8 +184,20 @@ def candidates(args: dict) -> list[dict]:
     if args.get("to"):
         window += " AND observed_at <= :end"
         params["end"] = args["to"]
+    _check_cluster_input(window, params)
     rows = db.session.execute(text(_CLUSTERS.format(window=window)), params)
     return [_candidate(row) for row in rows]
+
+
+def _check_cluster_input(window: str, params: dict) -> None:
+    """DBSCAN's work grows faster than its input: refuse (422 naming from) a window holding
+    more reports than FIELDAPP_CLUSTER_MAX_REPORTS rather than cluster without bound."""
+    limit = current_app.config["FIELDAPP_CLUSTER_MAX_REPORTS"]
+    found = db.session.scalar(text(_UNLINKED_UP_TO.format(window=window)),
+                              {**params, "cap": limit + 1})
+    if found > limit:
+        raise field_error("from", f"more than {limit} reports at no known site in this "
+                                  f"window; narrow it with 'from' and 'to'")
 
 
 def _candidate(row) -> dict:

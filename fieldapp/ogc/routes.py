@@ -7,6 +7,7 @@ from flask.views import MethodView
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
+from fieldapp.access.audit import bulk_read
 from fieldapp.accounts.auth import require
 from fieldapp.arguments import Blueprint
 from fieldapp.errors import BadRequest
@@ -118,6 +119,7 @@ class Items(MethodView):
     @blp.arguments(ItemsArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, content_type=service.GEOJSON,
                   description="A FeatureCollection page with numberMatched and next/prev links.")
+    @bulk_read()
     def get(self, args, collection_id):
         """Features filtered by bbox and datetime, limit (1-1000) at offset."""
         query = service.Query(bbox=args.get("bbox"), interval=args.get("datetime"),

@@ -35,7 +35,7 @@ class Original(MethodView):
                              conditional=False, etag=photo.sha256)
         response.headers["Digest"] = f"sha-256={_b64(photo.sha256)}"
         response.headers["X-Content-SHA256"] = photo.sha256
-        return response
+        return _private(response)
 
 
 def _derivative_view(kind: str):
@@ -44,7 +44,7 @@ def _derivative_view(kind: str):
         @blp.response(200, description=f"JPEG {kind}, every metadata field stripped.")
         def get(self, photo_id):
             path = service.derivative(photo_id, current_user(), kind)
-            return send_file(path, mimetype="image/jpeg", max_age=86400)
+            return _private(send_file(path, mimetype="image/jpeg"))
 
     Derivative.get.__doc__ = f"The photo's {kind}: JPEG, orientation applied, no metadata."
     Derivative.__name__ = f"{kind.title()}View"
@@ -53,6 +53,17 @@ def _derivative_view(kind: str):
 
 blp.route("/<uuid:photo_id>/preview")(_derivative_view("preview"))
 blp.route("/<uuid:photo_id>/thumbnail")(_derivative_view("thumbnail"))
+
+
+def _private(response):
+    """Never kept by a shared cache (a proxy, a CDN, a shared phone's browser cache): a
+    photo may show a volunteer's face, home or street, and each read is authorised."""
+    response.cache_control.no_store = True
+    response.cache_control.private = True
+    response.cache_control.public = False
+    response.cache_control.max_age = None
+    response.vary.add("Authorization")
+    return response
 
 
 def _b64(hex_digest: str) -> str:

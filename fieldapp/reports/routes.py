@@ -1,5 +1,6 @@
 from flask.views import MethodView
 
+from fieldapp.access.audit import bulk_read
 from fieldapp.accounts.auth import current_user, require
 from fieldapp.arguments import MULTIPART, Blueprint
 from fieldapp.geo.geojson import feature_collection, wants_geojson
@@ -33,6 +34,7 @@ class Reports(MethodView):
     @blp.response(200, ReportPageSchema)
     @blp.alt_response(200, content_type="application/geo+json",
                       description="With format=geojson: an RFC 7946 FeatureCollection.")
+    @bulk_read()
     def get(self, args):
         """List reports (volunteers see their own), filtered and paginated."""
         items, total = service.list_reports(current_user(), args)

@@ -140,7 +140,11 @@ class PhotoSchema(Schema):
         return ReviewSchema().dump(photo.review) if photo.review else None
 
     def get_checks(self, photo):
-        return photo.checks.get("checks", [])
+        from fieldapp.access.audit import viewer_is_staff
+        from fieldapp.access.disclosure import checks_for_viewer
+
+        # A volunteer is not told whose report holds the same or a similar photo.
+        return checks_for_viewer(photo.checks.get("checks", []), staff=viewer_is_staff())
 
     def get_receipt(self, photo):
         return ReceiptSchema().dump(

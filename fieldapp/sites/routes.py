@@ -1,7 +1,9 @@
 from flask.views import MethodView
 
+from fieldapp.access.audit import bulk_read, viewer_is_staff
 from fieldapp.accounts.auth import current_user, require
 from fieldapp.arguments import Blueprint
+from fieldapp.errors import Forbidden, field_error
 from fieldapp.geo.geojson import feature_collection, wants_geojson
 from fieldapp.reports.schemas import ReportListArgsSchema, ReportPageSchema
 from fieldapp.reports.service import list_reports
@@ -27,8 +29,12 @@ class Sites(MethodView):
     @blp.response(200, SitePageSchema)
     @blp.alt_response(200, content_type="application/geo+json",
                       description="With format=geojson: an RFC 7946 FeatureCollection.")
+    @bulk_read()
     def get(self, args):
-        """List sites: bbox, status, q (name or operator), paginated."""
+        """List sites: bbox, status, q (name or operator), paginated; order=risk for staff."""
+        if args.get("order") == "risk" and not viewer_is_staff():
+            # Risk is made of other volunteers' evidence, their number and open cases.
+            raise field_error("order", "ordering by risk is for staff", cls=Forbidden)
         items, total = service.list_sites(args)
         page = {"items": items, "total": total, "page": args["page"],
                 "page_size": args["page_size"]}
@@ -65,6 +71,7 @@ class SiteReports(MethodView):
     @require(*STAFF)
     @blp.arguments(ReportListArgsSchema, location="query")
     @blp.response(200, ReportPageSchema)
+    @bulk_read()
     def get(self, args, site_id):
         """Reports linked to this site (the same filters as /reports)."""
         service.get_site(site_id)
@@ -77,6 +84,7 @@ class SiteReports(MethodView):
 class SiteTimeline(MethodView):
     @require(*STAFF)
     @blp.response(200, TimelineEventSchema(many=True))
+    @bulk_read()
     def get(self, site_id):
         """Reports, reviews, cases, case entries and exports of this site, in time order."""
         return timeline.site_timeline(service.get_site(site_id))

@@ -4,6 +4,7 @@ from flask import Response, request
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from fieldapp.access.audit import bulk_read
 from fieldapp.accounts.auth import require
 from fieldapp.arguments import Blueprint
 from fieldapp.errors import NotFound
@@ -41,9 +42,11 @@ def _respond(data: bytes, public: bool) -> Response:
 @blp.route("/public/<int:z>/<int:x>/<int:y>.mvt")
 class PublicTile(MethodView):
     @blp.doc(security=[])
-    @blp.response(200, content_type=MVT, description="Verified hexbins; cells under k hidden.")
+    @blp.response(200, content_type=MVT, description=(
+        "Verified evidence in cells of at least ~1 km² where k distinct volunteers have "
+        "some; `reports` is a band, `band` its number."))
     def get(self, z, x, y):
-        """The public layer: no token, hexagons only, never a cell with fewer than k reports."""
+        """The public layer: no token, hexagons only, never a cell with fewer than k people."""
         return _respond(service.tile("public", z, x, y, {}), public=True)
 
 
@@ -52,6 +55,7 @@ class Tile(MethodView):
     @require("coordinator", "lawyer", "admin")
     @blp.arguments(TileArgsSchema, location="query")
     @blp.response(200, content_type=MVT, description="One Mapbox Vector Tile (ETag, cache).")
+    @bulk_read(count_rows=False)
     def get(self, args, layer, z, x, y):
         """A tile of `sites`, `reports` or `hexbins`, filtered by time window and category."""
         if layer not in service.LAYERS:

@@ -1,8 +1,9 @@
 """Mapbox Vector Tiles built by PostGIS (ST_AsMVT), one query per tile and layer.
 
 Layers: `sites` (with risk), `reports` (points from zoom 15, counts per hexagon below),
-`hexbins` (hexagons with counts) and `public` (verified hexbins, cells under k withheld).
-Aggregates read the per-day hex counts kept at ingest, never every report.
+`hexbins` (hexagons with counts) and `public` (cells of ~1 km² or more where k distinct
+volunteers have verified evidence, reports in bands). Aggregates read the counts kept at
+ingest, never every report.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from fieldapp.errors import field_error
 from fieldapp.extensions import db
 from fieldapp.hotspots import cells
-from fieldapp.hotspots.service import count_source, risk_of
+from fieldapp.hotspots.service import check_window, count_source, public_bands, risk_of
 
 LAYERS = ("sites", "reports", "hexbins", "public")
 POINT_ZOOM = 15
@@ -70,7 +71,6 @@ _HEX = f"""
         WHERE h.res = :res AND c.res = :res AND h.reports > 0
           AND c.boundary && bounds.env4326 {{filters}}
         GROUP BY h.cell
-        HAVING sum(h.reports) >= :min_count
     ), features AS (
         SELECT ST_AsMVTGeom(ST_Transform(c.{{shape}}, 3857), bounds.env, {EXTENT}, {BUFFER},
                             true) AS geom,
@@ -80,26 +80,44 @@ _HEX = f"""
     SELECT ST_AsMVT(features.*, :layer, {EXTENT}, 'geom') FROM features
 """
 
+_PUBLIC = f"""
+    WITH {_BOUNDS}, shown AS (
+        SELECT p.cell, width_bucket(p.reports, CAST(:edges AS int[])) AS band
+        FROM public_cells p JOIN h3_cells c ON c.cell = p.cell, bounds
+        WHERE p.res = :res AND c.res = :res AND p.volunteers >= :min_volunteers
+          AND c.boundary && bounds.env4326
+    ), features AS (
+        SELECT ST_AsMVTGeom(ST_Transform(c.boundary, 3857), bounds.env, {EXTENT}, {BUFFER},
+                            true) AS geom,
+               to_hex(shown.cell) AS cell, shown.band,
+               (CAST(:labels AS text[]))[shown.band] AS reports
+        FROM shown JOIN h3_cells c ON c.cell = shown.cell, bounds
+    )
+    SELECT ST_AsMVT(features.*, 'public', {EXTENT}, 'geom') FROM features
+"""
+
 
 def tile(layer: str, z: int, x: int, y: int, args: dict) -> bytes:
     """The tile's bytes (empty bytes when nothing is in it)."""
-    _check_tile(z, x, y)
+    _check_tile(z, x, y, cells.PUBLIC_MAX_ZOOM if layer == "public" else 22)
     xyz = {"z": z, "x": x, "y": y}
     if layer == "sites":
         return _sites(xyz)
+    if layer == "public":
+        k = current_app.config["FIELDAPP_PUBLIC_MIN_COUNT"]
+        return _scalar(_PUBLIC, {**xyz, **public_bands(k), "min_volunteers": k,
+                                 "res": cells.public_resolution_for_zoom(z)})
+    check_window(args)
     if layer == "reports" and z >= POINT_ZOOM:
         filters, params = _report_filters(args)
         return _scalar(_REPORT_POINTS.format(filters=filters), {**xyz, **params})
-    if layer in ("reports", "hexbins"):
-        shape = "center" if layer == "reports" else "boundary"
-        return _hex(layer, shape, xyz, args, verified_only=False, min_count=1)
-    k = current_app.config["FIELDAPP_PUBLIC_MIN_COUNT"]
-    return _hex("public", "boundary", xyz, {}, verified_only=True, min_count=k)
+    shape = "center" if layer == "reports" else "boundary"
+    return _hex(layer, shape, xyz, args)
 
 
-def _check_tile(z: int, x: int, y: int) -> None:
-    if not 0 <= z <= 22:
-        raise field_error("z", "zoom must be 0 to 22")
+def _check_tile(z: int, x: int, y: int, max_zoom: int) -> None:
+    if not 0 <= z <= max_zoom:
+        raise field_error("z", f"zoom must be 0 to {max_zoom}")
     for name, value in (("x", x), ("y", y)):
         if not 0 <= value < 2 ** z:
             raise field_error(name, f"must be 0 to {2 ** z - 1} at zoom {z}")
@@ -111,11 +129,11 @@ def _sites(xyz: dict) -> bytes:
     return _scalar(_SITES, {**xyz, "risk": json.dumps(risk)})
 
 
-def _hex(layer, shape, xyz, args, verified_only, min_count) -> bytes:
-    source, filters, params = count_source(args, verified_only)
+def _hex(layer, shape, xyz, args) -> bytes:
+    source, filters, params = count_source(args, verified_only=False)
     sql = _HEX.format(source=source, filters=filters, shape=shape)
     return _scalar(sql, {**xyz, **params, "layer": layer,
-                         "res": cells.resolution_for_zoom(xyz["z"]), "min_count": min_count})
+                         "res": cells.resolution_for_zoom(xyz["z"])})
 
 
 def _report_filters(args: dict) -> tuple[str, dict]:

@@ -119,13 +119,11 @@ def test_etag_and_cache_headers(mapped):
     assert again.status_code == 304
 
 
-def test_public_layer_needs_no_token_and_hides_small_cells(mapped):
+def test_public_layer_needs_no_token_and_counts_people_not_reports(mapped):
     response = get_tile(mapped, "public", 8, token=False)
     assert response.status_code == 200 and "public" in response.headers["Cache-Control"]
-    features = decode(response, "public")
-    # The three verified reports share a hexagon; the unverified one never shows.
-    assert [f["properties"]["count"] for f in features] == [3]
-    assert set(features[0]["properties"]) == {"cell", "count"}
+    # Three verified reports in one hexagon, all by one coordinator: not three people.
+    assert decode(response, "public") == []
 
 
 def test_empty_tile_is_an_empty_body(mapped):

@@ -1,0 +1,55 @@
+"""The public layer's pure rules, and what a volunteer may read of checks naming others."""
+from __future__ import annotations
+
+import h3
+import pytest
+
+from fieldapp.access.disclosure import checks_for_viewer
+from fieldapp.hotspots import cells
+
+
+@pytest.mark.parametrize("zoom", range(0, cells.PUBLIC_MAX_ZOOM + 1))
+def test_public_cells_are_never_under_a_square_kilometre(zoom):
+    res = cells.public_resolution_for_zoom(zoom)
+    assert res <= cells.PUBLIC_FINEST
+    assert h3.average_hexagon_area(res, "km^2") > 5
+
+
+def test_bands_start_at_the_threshold_and_never_state_a_small_number():
+    assert cells.band_labels(cells.count_bands(3)) == [
+        "3-9", "10-29", "30-99", "100-299", "300-999", "1000+"]
+    assert cells.band_labels(cells.count_bands(10)) == [
+        "10-29", "30-99", "100-299", "300-999", "1000+"]
+    assert cells.band_labels(cells.count_bands(9)) == [
+        "9", "10-29", "30-99", "100-299", "300-999", "1000+"]
+    assert cells.band_labels(cells.count_bands(5000)) == ["5000+"]
+
+
+def test_box_area_and_cells():
+    # One degree by one degree at the equator: 111.2 km by 110.6 km on the authalic sphere.
+    assert cells.bbox_area_km2((0, 0, 1, 1)) == pytest.approx(12363.5, rel=1e-3)
+    china = (73.4, 18.1, 135.1, 53.6)
+    assert cells.cells_in_bbox(china, 4) == pytest.approx(12_200, rel=0.01)
+    assert cells.cells_in_bbox(china, 7) > 4_000_000
+
+
+CHECKS = [
+    {"name": "duplicate", "result": "fail",
+     "detail": "The identical file (same SHA-256) is already in report 1b4e28ba."},
+    {"name": "near_duplicate", "result": "warn",
+     "detail": "Perceptually similar photos in other reports: 9f1c (distance 2); the limit is 6."},
+    {"name": "gps_present", "result": "pass", "detail": "GPS 23.18, 113.39."},
+    {"name": "near_duplicate", "result": "unknown", "detail": "Pending: compared soon."},
+]
+
+
+def test_volunteers_read_no_other_evidence_ids_staff_read_all():
+    assert checks_for_viewer(CHECKS, staff=True) == CHECKS
+    shown = checks_for_viewer(CHECKS, staff=False)
+    assert [c["result"] for c in shown] == [c["result"] for c in CHECKS]
+    text = " ".join(c["detail"] for c in shown)
+    assert "1b4e28ba" not in text and "9f1c" not in text
+    assert shown[2:] == CHECKS[2:]
+    assert CHECKS[0]["detail"].endswith("1b4e28ba.")  # the stored checks are left alone
+    strange = {"name": "duplicate", "result": "warn", "detail": "report 77aa"}
+    assert "77aa" not in checks_for_viewer([strange], staff=False)[0]["detail"]
