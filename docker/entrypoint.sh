@@ -5,9 +5,7 @@
 set -eu
 
 if [ "${1:-serve}" = "serve" ]; then
-    fieldapp db upgrade  # as the schema owner (FIELDAPP_OWNER_DATABASE_URL)
-    # The server runs as fieldapp_server alone, without the owner's password.
-    unset FIELDAPP_OWNER_DATABASE_URL
+    fieldapp db upgrade
     exec gunicorn --config /app/gunicorn.conf.py 'fieldapp:create_app()'
 fi
 exec "$@"
