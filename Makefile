@@ -5,7 +5,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export DATABASE_URL ?= postgresql://fieldapp:fieldapp@127.0.0.1:5432/fieldapp
+# The database URLs, with the passwords scripts/postgis.sh generated for this machine: the
+# schema owner's (FIELDAPP_OWNER_DATABASE_URL, migrations only) and the server's login role,
+# a member of fieldapp_app (DATABASE_URL). Read when a recipe runs: postgis.sh writes them.
+export FIELDAPP_DATABASE_ENV ?= /etc/fieldapp/database.env
+AS_OWNER = set -a && . $(FIELDAPP_DATABASE_ENV) && set +a &&
+# Everything but the migrations runs without the owner's URL in its environment.
+AS_APP = $(AS_OWNER) unset FIELDAPP_OWNER_DATABASE_URL &&
 export FIELDAPP_DATA_DIR ?= $(CURDIR)/var
 
 APP_PACKAGES := fonts-wqy-zenhei
@@ -36,13 +42,13 @@ postgis:
 	bash scripts/postgis.sh
 
 migrate: install postgis
-	$(BIN)/fieldapp db upgrade
+	$(AS_OWNER) $(BIN)/fieldapp db upgrade
 
 demo: migrate
-	$(BIN)/fieldapp demo
+	$(AS_APP) $(BIN)/fieldapp demo
 
 serve:
-	$(BIN)/gunicorn --config gunicorn.conf.py 'fieldapp:create_app()'
+	$(AS_APP) $(BIN)/gunicorn --config gunicorn.conf.py 'fieldapp:create_app()'
 
 run: demo serve
 

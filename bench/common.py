@@ -15,14 +15,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import requests
+from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parents[1]
 # The interpreter running a benchmark is the venv's, so its console scripts sit beside it.
 BIN = Path(sys.executable).parent
 MB = 1024 * 1024
-ADMIN_URL = os.environ.get(
-    "FIELDAPP_BENCH_ADMIN_URL", "postgresql://fieldapp:fieldapp@127.0.0.1:5432/postgres"
-)
+# Where scripts/postgis.sh keeps this machine's two database URLs and their passwords.
+DATABASE_ENV = Path(os.environ.get("FIELDAPP_DATABASE_ENV", "/etc/fieldapp/database.env"))
 TEMPLATE_DB = os.environ.get("FIELDAPP_BENCH_TEMPLATE_DB", "fieldapp_template")
 SAMPLE_INTERVAL_S = 0.05
 HEALTH_TIMEOUT_S = 60
@@ -35,8 +35,29 @@ class BenchError(Exception):
 # --- database and CLI -------------------------------------------------------------------------
 
 
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _database_env(variable: str) -> str:
+    if not DATABASE_ENV.exists():
+        raise SystemExit(f"{DATABASE_ENV} not found: run scripts/postgis.sh first")
+    return dotenv_values(DATABASE_ENV)[variable]
+
+
+# The schema owner creates, migrates, loads and drops a benchmark's database; the server and
+# its CLI connect as the app's login role (a member of fieldapp_app), as in production.
+ADMIN_URL = _with_database(_database_env("FIELDAPP_OWNER_DATABASE_URL"), "postgres")
+APP_URL = _database_env("DATABASE_URL")
+
+
 def database_url(name: str) -> str:
-    return urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
+    """The app's URL for that database."""
+    return _with_database(APP_URL, name)
+
+
+def owner_database_url(name: str) -> str:
+    return _with_database(ADMIN_URL, name)
 
 
 def admin_execute(statement: str) -> None:
@@ -60,6 +81,9 @@ def drop_database(name: str) -> None:
 
 
 def fieldapp_cli(env: dict, *args: str) -> str:
+    if args[:1] == ("db",):  # only migrations run as the owner
+        database = urlsplit(env["DATABASE_URL"]).path.lstrip("/")
+        env = {**env, "FIELDAPP_OWNER_DATABASE_URL": owner_database_url(database)}
     result = subprocess.run([str(BIN / "fieldapp"), *args], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     if result.returncode != 0:

@@ -5,7 +5,9 @@
 set -eu
 
 if [ "${1:-serve}" = "serve" ]; then
-    fieldapp db upgrade
+    fieldapp db upgrade  # as the schema owner (FIELDAPP_OWNER_DATABASE_URL)
+    # The server runs as fieldapp_server alone, without the owner's password.
+    unset FIELDAPP_OWNER_DATABASE_URL
     exec gunicorn --config /app/gunicorn.conf.py 'fieldapp:create_app()'
 fi
 exec "$@"

@@ -138,12 +138,18 @@ def rescore_sites():
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False),
               help="Require this public key (PEM) to have signed the manifest.")
-def verify_dossier(path, key_path):
-    """Check every hash, the signature and the custody links of a dossier ZIP."""
+@click.option("--tsa-ca", "tsa_ca", type=click.Path(exists=True, dir_okay=False),
+              help="Require the time-stamps to verify to this TSA root (PEM).")
+def verify_dossier(path, key_path, tsa_ca):
+    """Check every hash, the signature, the custody links and the time-stamps of a dossier."""
     from fieldapp.dossiers.verify import verify_dossier as verify
 
     expected = Path(key_path).read_bytes() if key_path else None
-    result = verify(path, expected_key_pem=expected)
+    roots = Path(tsa_ca).read_bytes() if tsa_ca else None
+    try:
+        result = verify(path, expected_key_pem=expected, tsa_ca_pem=roots)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     for problem in result.problems:
         click.echo(f"PROBLEM: {problem}")
     if not result.ok:

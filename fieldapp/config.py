@@ -29,9 +29,14 @@ class Config:
     """Settings for a running server; every value may be overridden by the environment."""
 
     def __init__(self, **overrides):
-        self.SQLALCHEMY_DATABASE_URI = sqlalchemy_url(os.environ.get(
-            "DATABASE_URL", "postgresql://fieldapp:fieldapp@127.0.0.1:5432/fieldapp"
-        ))
+        # The server's login role, a member of fieldapp_app (no password in the repository:
+        # scripts/postgis.sh generates it; libpq also reads PGPASSWORD and ~/.pgpass).
+        database_url = os.environ.get(
+            "DATABASE_URL", "postgresql://fieldapp_server@127.0.0.1:5432/fieldapp")
+        self.SQLALCHEMY_DATABASE_URI = sqlalchemy_url(database_url)
+        # Only `fieldapp db upgrade` connects as the schema owner; the server never needs it.
+        self.FIELDAPP_OWNER_DATABASE_URI = sqlalchemy_url(
+            os.environ.get("FIELDAPP_OWNER_DATABASE_URL") or database_url)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.FIELDAPP_DATA_DIR = Path(
             os.environ.get("FIELDAPP_DATA_DIR", Path.cwd() / "var")

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 from geoalchemy2 import alembic_helpers
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -16,8 +18,21 @@ fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
+def _owner_engine():
+    """The schema owner's engine: migrations create and grant what the app's role may not
+    (FIELDAPP_OWNER_DATABASE_URL; the app's own URL when that is not set)."""
+    owner_url = current_app.config.get("FIELDAPP_OWNER_DATABASE_URI")
+    app_engine = current_app.extensions['migrate'].db.engine
+    if not owner_url or owner_url == app_engine.url.render_as_string(hide_password=False):
+        return app_engine
+    return create_engine(owner_url, poolclass=NullPool)
+
+
+_ENGINE = _owner_engine()
+
+
 def get_engine():
-    return current_app.extensions['migrate'].db.engine
+    return _ENGINE
 
 
 def get_engine_url():

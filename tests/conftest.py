@@ -14,7 +14,7 @@ from psycopg2 import sql
 from fieldapp import create_app
 from fieldapp.config import Config
 from fieldapp.extensions import db
-from tests.helpers import TEMPLATE_DB, TEST_DB_PREFIX, TEST_DB_URL
+from tests.helpers import TEMPLATE_DB, TEST_DB_PREFIX, TEST_DB_URL, TEST_OWNER_DB_URL
 
 
 def _admin_connection(url: str):
@@ -62,12 +62,14 @@ def data_dir(tmp_path_factory) -> Path:
 def app(data_dir):
     from flask_migrate import upgrade
 
-    _recreate_database(TEST_DB_URL)
+    _recreate_database(TEST_OWNER_DB_URL)
     from fieldapp.config import sqlalchemy_url
 
+    # Migrated as the schema owner, served as the app's login role (a member of fieldapp_app).
     application = create_app(Config(
-        SQLALCHEMY_DATABASE_URI=sqlalchemy_url(TEST_DB_URL), FIELDAPP_DATA_DIR=data_dir,
-        TESTING=True,
+        SQLALCHEMY_DATABASE_URI=sqlalchemy_url(TEST_DB_URL),
+        FIELDAPP_OWNER_DATABASE_URI=sqlalchemy_url(TEST_OWNER_DB_URL),
+        FIELDAPP_DATA_DIR=data_dir, TESTING=True,
     ))
     with application.app_context():
         upgrade()
@@ -75,7 +77,24 @@ def app(data_dir):
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
-    _drop_database(TEST_DB_URL)
+    _drop_database(TEST_OWNER_DB_URL)
+
+
+@pytest.fixture()
+def owner_connection(app):
+    """A psycopg2 connection to the test database as the schema owner: an insider with more
+    than the app may do (the app itself never connects so)."""
+    conn = psycopg2.connect(TEST_OWNER_DB_URL)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture()
+def app_connection(app):
+    """A psycopg2 connection to the test database as the app's login role."""
+    conn = psycopg2.connect(TEST_DB_URL)
+    yield conn
+    conn.close()
 
 
 @pytest.fixture()

@@ -6,18 +6,37 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+from dotenv import dotenv_values
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_PHOTOS = PROJECT_ROOT.parent / "shared" / "photos"
 # One database per test run (named after the process), so runs side by side never collide.
 TEST_DB_PREFIX = "fieldapp_test_"
-TEST_DB_URL = os.environ.get(
-    "FIELDAPP_TEST_DATABASE_URL",
-    f"postgresql://fieldapp:fieldapp@127.0.0.1:5432/{TEST_DB_PREFIX}{os.getpid()}",
-)
+TEST_DB_NAME = f"{TEST_DB_PREFIX}{os.getpid()}"
 TEMPLATE_DB = os.environ.get("FIELDAPP_TEST_TEMPLATE_DB", "fieldapp_template")
+# The URLs (with this machine's passwords) that scripts/postgis.sh writes: the schema owner's
+# and the server's login role, a member of fieldapp_app.
+DATABASE_ENV = Path(os.environ.get("FIELDAPP_DATABASE_ENV", "/etc/fieldapp/database.env"))
+
+
+def _test_database_url(test_variable: str, variable: str) -> str:
+    if os.environ.get(test_variable):
+        return os.environ[test_variable]
+    if not DATABASE_ENV.exists():
+        raise FileNotFoundError(f"{DATABASE_ENV} not found: run scripts/postgis.sh (make test "
+                                f"does), or set {test_variable}")
+    url = dotenv_values(DATABASE_ENV)[variable]
+    return urlunsplit(urlsplit(url)._replace(path=f"/{TEST_DB_NAME}"))
+
+
+# The app under test connects as the server's role, so the suite proves that least privilege
+# is enough; the owner creates and migrates the test database, and plays insiders.
+TEST_DB_URL = _test_database_url("FIELDAPP_TEST_DATABASE_URL", "DATABASE_URL")
+TEST_OWNER_DB_URL = _test_database_url("FIELDAPP_TEST_OWNER_DATABASE_URL",
+                                       "FIELDAPP_OWNER_DATABASE_URL")
 
 
 def shared_reference() -> list[dict]:

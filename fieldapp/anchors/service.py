@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -130,6 +130,33 @@ def covering_anchors(seq: int) -> list[Anchor]:
             select(Anchor).join(first, (Anchor.tsa_url == first.c.tsa_url)
                                 & (Anchor.seq == first.c.seq))
             .order_by(Anchor.seq, Anchor.tsa_url)))
+
+
+def covering_each(seqs) -> dict[int, list[Anchor]]:
+    """covering_anchors() for many events at once: seq -> each TSA's earliest anchor >= seq."""
+    seqs = sorted(set(seqs))
+    if not seqs:
+        return {}
+    # One index probe (tsa_url, seq) per event and TSA, not a scan of every later anchor.
+    found = text("""
+        SELECT wanted.seq AS wanted, first.id
+        FROM unnest(CAST(:seqs AS bigint[])) AS wanted(seq)
+        CROSS JOIN (SELECT DISTINCT tsa_url FROM custody_anchors) AS authority
+        CROSS JOIN LATERAL (
+            SELECT id FROM custody_anchors AS anchor
+            WHERE anchor.tsa_url = authority.tsa_url AND anchor.seq >= wanted.seq
+            ORDER BY anchor.seq LIMIT 1) AS first
+    """)
+    with _own_session() as session:
+        pairs = session.execute(found, {"seqs": seqs}).all()
+        anchors = {anchor.id: anchor for anchor in session.scalars(
+            select(Anchor).where(Anchor.id.in_({pair.id for pair in pairs})))}
+    covering: dict[int, list[Anchor]] = {seq: [] for seq in seqs}
+    for pair in pairs:
+        covering[pair.wanted].append(anchors[pair.id])
+    for found_anchors in covering.values():
+        found_anchors.sort(key=lambda anchor: (anchor.seq, anchor.tsa_url))
+    return covering
 
 
 def _head_event(session: Session) -> dict | None:

@@ -26,10 +26,12 @@ from sqlalchemy import func, select
 from zipstream import ZIP_STORED, ZipStream
 
 from fieldapp.accounts.models import User
+from fieldapp.anchors import service as anchors
 from fieldapp.cases.models import Case, EvidenceItem
 from fieldapp.cases.service import get_case
 from fieldapp.custody import service as custody
-from fieldapp.dossiers import keys
+from fieldapp.custody.models import CustodyEvent
+from fieldapp.dossiers import keys, system, timestamps
 from fieldapp.dossiers import manifest as mf
 from fieldapp.dossiers.models import Dossier, DossierFreeze
 from fieldapp.errors import Conflict, FieldappError, NotFound, field_error
@@ -210,6 +212,9 @@ def _dossier_items(case: Case) -> tuple[list[EvidenceItem], list[dict]]:
 
 def _manifest(case, items, excluded, dossier_id, number, label, created_at, user) -> dict:
     photos = {str(item.photo_id): item.photo for item in items}
+    # First, so the extract below reaches the anchors; asking a TSA holds no lock of ours.
+    coverage = timestamps.cover(item.photo_id for item in items)
+    handlers = system.handlers(items)
     body = {
         "format": mf.FORMAT,
         "dossier": {"id": str(dossier_id), "number": number, "label": label,
@@ -217,10 +222,14 @@ def _manifest(case, items, excluded, dossier_id, number, label, created_at, user
         "case": {"id": str(case.id), "title": case.title, "authority": case.authority,
                  "case_number": case.case_number, "legal_status": case.legal_status},
         "site": _site_block(case.site),
-        "items": [_item_block(n, item) for n, item in enumerate(items, start=1)],
+        "items": [_item_block(n, item, coverage, handlers)
+                  for n, item in enumerate(items, start=1)],
         "excluded_items": excluded,
-        "system": mf.system_block(),
-        "files": {},
+        "system": mf.system_block(system.environment(), system.monitoring(anchors.tsa_urls()),
+                                  coverage.statement({str(item.photo_id): n for n, item
+                                                      in enumerate(items, start=1)})),
+        "timestamps": coverage.entries(),
+        "files": timestamps.store_tokens(coverage, blob_store()),
     }
     # Making derivatives reads originals, which adds custody events: make them all first,
     # so the extract and the head below include every event up to this export.
@@ -228,7 +237,7 @@ def _manifest(case, items, excluded, dossier_id, number, label, created_at, user
     images = {item["number"]: ensure_derivative(photos[item["photo_id"]], "catalog",
                                                 actor_id=user.id) for item in body["items"]}
     head = custody.head()
-    custody_sha, count = _store_custody_extract(items)
+    custody_sha, count = _store_custody_extract(items, coverage.ranges())
     body["custody"] = {"head_seq": head.seq, "head_hash": head.hash, "events": count,
                        "file": "custody.jsonl"}
     body["files"]["custody.jsonl"] = custody_sha
@@ -243,15 +252,17 @@ def _site_block(site) -> dict:
             "geometry": to_geojson(site.geom)}
 
 
-def _item_block(number: int, item: EvidenceItem) -> dict:
+def _item_block(number: int, item: EvidenceItem, coverage: timestamps.Coverage,
+                handlers: dict[str, list[dict]]) -> dict:
     photo, report = item.photo, item.photo.report
+    photo_id = str(photo.id)
     original, preview = mf.item_paths(number, photo.sha256, photo.media_type)
     lon, lat = lon_lat(report.location)
     gps = photo.exif.get("gps")
     rejected = bool(photo.review and photo.review.decision == "rejected")
     return {
         "number": number, "title": item.title, "purpose": item.purpose,
-        "photo_id": str(photo.id), "report_id": str(report.id),
+        "photo_id": photo_id, "report_id": str(report.id),
         "source": {"volunteer": report.volunteer.pseudonym, "make": photo.exif.get("make"),
                    "model": photo.exif.get("model")},
         "capture_time": photo.checks.get("capture_time"),
@@ -264,6 +275,11 @@ def _item_block(number: int, item: EvidenceItem) -> dict:
         "observed_at": report.observed_at.isoformat(),
         "received_at": photo.received_at.isoformat(), "receipt_hash": photo.receipt_hash,
         "sha256": photo.sha256, "size": photo.size, "media_type": photo.media_type,
+        # Reading the original for its SM3 is part of this export, recorded by its event.
+        "sm3": mf.sm3_of(blob_store().path_for(photo.sha256)),
+        "receipt_seq": coverage.receipts.get(photo_id),
+        "timestamps": coverage.files(photo_id),
+        "handlers": handlers.get(photo_id, []),
         "original": original, "preview": preview,
         "exif": mf.exif_summary(photo.exif), "checks": photo.checks.get("checks", []),
         "verdict": photo.verdict,
@@ -283,12 +299,25 @@ def _store_previews(body: dict, photos: dict, user: User) -> None:
         body["files"][item["preview"]] = sha256
 
 
-def _store_custody_extract(items) -> tuple[str, int]:
+def _store_custody_extract(items, ranges: list[tuple[int, int]]) -> tuple[str, int]:
+    """custody.jsonl: every event of the items' photos and reports, and every event from each
+    receipt to the anchor covering it (the walk from a photo to the neutral time), streamed
+    to a spool file (the ranges can be long) and stored; returns (SHA-256, line count)."""
     subjects = {item.photo_id for item in items} | {item.photo.report_id for item in items}
-    lines = [json.dumps(event.as_chain_dict(), ensure_ascii=False, sort_keys=True)
-             for event in custody.events_for(subjects)]
-    data = ("\n".join(lines) + "\n").encode()
-    return blob_store().put_bytes(data), len(lines)
+    wanted = CustodyEvent.subject_id.in_(list(subjects))
+    for low, high in ranges:
+        wanted = wanted | CustodyEvent.seq.between(low, high)
+    events = db.session.scalars(select(CustodyEvent).where(wanted).order_by(CustodyEvent.seq)
+                                .execution_options(yield_per=1000))
+    store, count = blob_store(), 0
+    with tempfile.NamedTemporaryFile(dir=store.tmp_dir, prefix="custody-") as spool:
+        for event in events:
+            spool.write(json.dumps(event.as_chain_dict(), ensure_ascii=False,
+                                   sort_keys=True).encode() + b"\n")
+            count += 1
+        spool.flush()
+        sha256, _, _ = store.put_file(Path(spool.name))
+    return sha256, count
 
 
 def _store_catalog(body: dict, images: dict[int, Path]) -> str:

@@ -7,11 +7,14 @@ A dossier is a ZIP with one top folder holding the original photos byte for byte
 all of it (``manifest.json``), the server's Ed25519 signature over the manifest's exact bytes
 (``manifest.sig``), the server's public key (``public_key.pem``) and ``SHA256SUMS``.
 
-This file stands alone: it needs Python 3.9 or later and the ``cryptography`` package only::
+This file stands alone: it needs Python 3.9 or later and the ``cryptography`` package; the
+RFC 3161 time-stamps are read with ``rfc3161-client`` when it is installed, else checked with
+the ``openssl`` command (given ``--tsa-ca``)::
 
-    pip install cryptography
+    pip install cryptography rfc3161-client
     python verify.py DOSSIER.zip                     # prints "OK: ..." or "PROBLEM: ..." lines
     python verify.py DOSSIER.zip --key KEY.pem       # also require this exact public key
+    python verify.py DOSSIER.zip --tsa-ca ROOT.pem   # and time-stamps signed under this root
 
 Exit status: 0 when every check passes, 1 when any problem is found, 2 on a usage error or a
 file that cannot be read as a ZIP. From Python::
@@ -45,7 +48,13 @@ Checks (every problem is reported, naming the file, line or item concerned):
    ``custody.events``; the last seq is at most ``custody.head_seq`` (and, if it is the head, its
    hash is ``custody.head_hash``); each item's photo has an intact "received" event whose
    ``details.sha256`` is the item's SHA-256.
-
+7. Time-stamps: each entry of the manifest's ``timestamps`` names a listed ``timestamps/*.tsr``
+   file holding a granted RFC 3161 TimeStampResp whose SHA-256 message imprint is the entry's
+   ``custody_hash`` and whose time is its ``gen_time``; custody.jsonl holds that event, intact,
+   at ``custody_seq``; with ``--tsa-ca`` the token's signature and certificate chain verify to
+   that root (timeStamping key usage). Each item names the tokens covering its receipt: each
+   is at or after the item's "received" event, and custody.jsonl holds every event from the
+   receipt to it, so the chain can be walked from the photo to the authority's time.
 Large dossiers are fine: files are hashed in chunks straight from the ZIP, never unpacked.
 
 The same facts can be checked with ordinary tools after ``unzip``, inside the folder::
@@ -54,6 +63,7 @@ The same facts can be checked with ordinary tools after ``unzip``, inside the fo
     openssl pkeyutl -verify -pubin -inkey public_key.pem -rawin \\
         -in manifest.json -sigfile manifest.sig
     openssl pkey -pubin -in public_key.pem -outform DER | sha256sum    # the key fingerprint
+    openssl ts -verify -digest <custody_hash> -in timestamps/<file>.tsr -CAfile <TSA root>
 
 and each custody event's hash is the lowercase hex SHA-256 of the UTF-8 bytes of
 ``prev_hash + canonical JSON`` of the event's fields other than ``prev_hash`` and ``hash``,
@@ -64,15 +74,26 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
+import shutil
 import stat
+import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+try:  # optional: without it, tokens are checked with the openssl command
+    import rfc3161_client
+except ImportError:  # pragma: no cover - depends on the reader's machine
+    rfc3161_client = None
 
 FORMAT = "fieldapp-dossier/1"
 
@@ -97,6 +118,8 @@ CHUNK = 1 << 20
 # Caps on what is read whole into memory, so a hostile ZIP cannot exhaust it.
 SMALL_FILE_LIMIT = 64 << 20
 KEY_FILE_LIMIT = 64 << 10
+TOKEN_LIMIT = 1 << 20
+SHA256_OID = "2.16.840.1.101.3.4.2.1"
 LINE_LIMIT = 16 << 20
 
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -217,6 +240,10 @@ class _Report:
     events: int = 0
     fingerprint: str | None = None
     signature_ok: bool = False
+    timestamps: int = 0
+    tokens_signed: int = 0
+    tokens_note: str = ""
+    uncovered: list = field(default_factory=list)
 
     def problem(self, message: str) -> None:
         self.problems.append(message)
@@ -228,8 +255,13 @@ class _Report:
             signed = f"signature by key {self.fingerprint}"
         else:
             signed = f"signature INVALID (key {self.fingerprint})"
+        stamps = f"{self.timestamps} time-stamps"
+        if self.tokens_note:
+            stamps += f" ({self.tokens_note})"
+        if self.uncovered and self.timestamps:
+            stamps += f", item(s) {', '.join(map(str, self.uncovered))} not time-stamped"
         return (f"{self.label}: {self.items} items, {self.originals} originals, "
-                f"{self.events} custody events, {signed}")
+                f"{self.events} custody events, {stamps}, {signed}")
 
 
 # --- the archive -----------------------------------------------------------------------------
@@ -565,6 +597,9 @@ class _Custody:
     last_hash: str | None = None
     # photo id -> the SHA-256s its intact "received" events record
     received: dict[str, set] = field(default_factory=dict)
+    # photo id -> seq of its intact "received" event; seq -> hash of every intact event
+    received_seq: dict[str, int] = field(default_factory=dict)
+    hashes: dict[int, str] = field(default_factory=dict)
 
 
 def _numbered_lines(stream):
@@ -611,6 +646,7 @@ def _check_event(raw: bytes | None, previous: dict | None, where: str, custody: 
     intact = _hash_holds(event, where, report)
     _check_link(event, previous, where, report)
     if intact:
+        custody.hashes[event["seq"]] = event["hash"]
         _note_received(event, custody)
     return event
 
@@ -680,6 +716,7 @@ def _note_received(event: dict, custody: _Custody) -> None:
         sha256 = details.get("sha256")
         if isinstance(sha256, str):
             custody.received.setdefault(str(event["subject_id"]), set()).add(sha256.lower())
+        custody.received_seq.setdefault(str(event["subject_id"]), event["seq"])
 
 
 def _check_custody_against_manifest(custody: _Custody, section: dict, items: list[dict],
@@ -700,15 +737,180 @@ def _check_custody_against_manifest(custody: _Custody, section: dict, items: lis
                            f"photo {item['photo_id']} with SHA-256 {item['sha256']}")
 
 
+# --- 7. time-stamps --------------------------------------------------------------------------
+
+TIMESTAMP_FIELDS = {"file": _is_relative_path, "custody_seq": _is_count,
+                    "custody_hash": _is_sha256, "tsa": _is_text, "gen_time": _is_text}
+
+
+def load_tsa_roots(pem: bytes | str) -> list:
+    """The trusted TSA root certificates of a PEM bundle; ValueError if it holds none."""
+    if isinstance(pem, str):
+        pem = pem.encode()
+    roots = x509.load_pem_x509_certificates(pem)
+    if not roots:
+        raise ValueError("no certificate in the PEM file")
+    return roots
+
+
+def _manifest_timestamps(manifest: dict, files: dict, report: _Report) -> dict[str, dict]:
+    """The well-formed time-stamp entries, by file; each malformed one is reported."""
+    entries = manifest.get("timestamps", [])
+    if not isinstance(entries, list):
+        report.problem(f"{MANIFEST}: 'timestamps' is not a list")
+        return {}
+    good = {}
+    for index, entry in enumerate(entries, start=1):
+        found = _malformed(entry, TIMESTAMP_FIELDS, f"{MANIFEST} timestamps #{index}")
+        for message in found:
+            report.problem(message)
+        if found:
+            continue
+        if entry["file"] not in files:
+            report.problem(f"{entry['file']} is not listed in the manifest's files "
+                           "(not covered by the signature)")
+        good[entry["file"]] = entry
+    report.timestamps = len(good)
+    return good
+
+
+def _check_timestamps(entries: dict[str, dict], items: list[dict], custody: _Custody | None,
+                      archive: _Archive, roots_pem: bytes | None, report: _Report) -> None:
+    roots = load_tsa_roots(roots_pem) if roots_pem is not None else None
+    if roots_pem is not None and not entries:
+        report.problem("--tsa-ca was given but the dossier carries no time-stamps")
+    for path, entry in sorted(entries.items()):
+        data = archive.read_small(path, TOKEN_LIMIT)
+        if data is None:
+            if not archive.has(path):
+                report.problem(f"time-stamp {path} is missing")
+            continue
+        for problem in _token_problems(data, entry, roots, roots_pem, report):
+            report.problem(f"{path}: {problem}")
+        if custody is not None and custody.hashes.get(entry["custody_seq"]) != \
+                entry["custody_hash"]:
+            report.problem(f"{path}: custody event #{entry['custody_seq']} with hash "
+                           f"{entry['custody_hash']} is not intact in the custody file")
+    if entries and roots_pem is None:
+        report.tokens_note = "signatures not checked against a TSA root: use --tsa-ca"
+    elif entries and roots_pem is not None:
+        report.tokens_note = f"{report.tokens_signed} verified against --tsa-ca"
+    if custody is not None:
+        for item in items:
+            _check_item_coverage(item, entries, custody, report)
+
+
+def _token_problems(data: bytes, entry: dict, roots, roots_pem, report: _Report) -> list[str]:
+    if rfc3161_client is None:
+        if roots_pem is None:
+            return []
+        return _openssl_problems(data, entry, roots_pem, report)
+    try:
+        response = rfc3161_client.decode_timestamp_response(data)
+        info = response.tst_info
+        imprint = info.message_imprint
+        algorithm, message = imprint.hash_algorithm.dotted_string, imprint.message
+        gen_time = info.gen_time
+    except Exception as err:  # any parse failure of a hostile file is a finding
+        return [f"not a readable RFC 3161 TimeStampResp ({_short(err)})"]
+    problems = []
+    if response.status not in (0, 1):
+        problems.append(f"the authority did not grant it (status {response.status})")
+    if algorithm != SHA256_OID or message != bytes.fromhex(entry["custody_hash"]):
+        problems.append(f"it does not time-stamp custody hash {entry['custody_hash']}")
+    if not _same_time(gen_time, entry["gen_time"]):
+        problems.append(f"its time {gen_time.isoformat()} is not the manifest's "
+                        f"{entry['gen_time']}")
+    if roots is not None:
+        builder = rfc3161_client.VerifierBuilder()
+        for root in roots:
+            builder = builder.add_root_certificate(root)
+        try:
+            builder.build().verify(response, bytes.fromhex(entry["custody_hash"]))
+        except Exception as err:  # VerificationError, or a malformed signature
+            problems.append(f"does not verify against --tsa-ca ({_short(err)})")
+        else:
+            report.tokens_signed += 1
+    return problems
+
+
+def _openssl_problems(data: bytes, entry: dict, roots_pem: bytes, report: _Report) -> list[str]:
+    """The reference check, for a reader without rfc3161-client: openssl ts -verify."""
+    if shutil.which("openssl") is None:
+        return ["cannot be checked: install rfc3161-client (pip) or openssl"]
+    with tempfile.TemporaryDirectory() as work:
+        token, roots = os.path.join(work, "token.tsr"), os.path.join(work, "roots.pem")
+        with open(token, "wb") as handle:
+            handle.write(data)
+        with open(roots, "wb") as handle:
+            handle.write(roots_pem)
+        result = subprocess.run(["openssl", "ts", "-verify", "-digest", entry["custody_hash"],
+                                 "-in", token, "-CAfile", roots], capture_output=True, text=True)
+    if result.returncode != 0 or "Verification: OK" not in result.stdout:
+        return ["openssl ts -verify fails: " + (result.stderr.strip().splitlines() or ["?"])[-1]]
+    report.tokens_signed += 1
+    return []
+
+
+def _short(err: Exception) -> str:
+    # OpenSSL error stacks run to hundreds of characters; their head says what failed.
+    return str(err).split(": ErrorStack", 1)[0][:300]
+
+
+def _same_time(token_time: datetime, manifest_time: str) -> bool:
+    try:
+        stated = datetime.fromisoformat(manifest_time)
+    except ValueError:
+        return False
+    if token_time.tzinfo is None:  # GeneralizedTime is UTC (RFC 3161 2.4.2)
+        token_time = token_time.replace(tzinfo=timezone.utc)  # noqa: UP017 (Python 3.9)
+    return stated.tzinfo is not None and stated == token_time
+
+
+def _check_item_coverage(item: dict, entries: dict[str, dict], custody: _Custody,
+                         report: _Report) -> None:
+    where = f"item {item['number']}"
+    files = item.get("timestamps", [])
+    if not isinstance(files, list):
+        report.problem(f"{where}: 'timestamps' is not a list")
+        return
+    if not files:
+        report.uncovered.append(item["number"])
+    receipt = custody.received_seq.get(item["photo_id"])
+    for path in files:
+        entry = entries.get(path)
+        if entry is None:
+            report.problem(f"{where}: time-stamp {path!r} is not in the manifest's timestamps")
+            continue
+        if receipt is None:
+            continue  # already reported: no intact "received" event
+        if entry["custody_seq"] < receipt:
+            report.problem(f"{where}: {path} anchors event #{entry['custody_seq']}, before its "
+                           f"receipt (event #{receipt})")
+            continue
+        gaps = [seq for seq in range(receipt, entry["custody_seq"] + 1)
+                if seq not in custody.hashes]
+        if gaps:
+            report.problem(f"{where}: the custody file lacks intact events #{gaps[0]}"
+                           f"{'…' if len(gaps) > 1 else ''} between its receipt "
+                           f"(#{receipt}) and the time-stamped event #{entry['custody_seq']}")
+
+
 # --- putting it together ---------------------------------------------------------------------
 
-def verify_dossier(path, expected_key_pem: bytes | str | None = None) -> Result:
+def verify_dossier(path, expected_key_pem: bytes | str | None = None,
+                   tsa_ca_pem: bytes | str | None = None) -> Result:
     """Check the dossier ZIP at path; every problem found is listed in the Result.
 
-    expected_key_pem pins the public key the dossier must be signed with; an invalid PEM raises
-    ValueError. A file that cannot be opened as a ZIP gives a Result with readable=False.
+    expected_key_pem pins the public key the dossier must be signed with; tsa_ca_pem holds the
+    root certificate(s) its time-stamps must verify to. An invalid PEM raises ValueError. A
+    file that cannot be opened as a ZIP gives a Result with readable=False.
     """
     expected_key = load_public_key(expected_key_pem) if expected_key_pem is not None else None
+    if isinstance(tsa_ca_pem, str):
+        tsa_ca_pem = tsa_ca_pem.encode()
+    if tsa_ca_pem is not None:
+        load_tsa_roots(tsa_ca_pem)
     try:
         zf = zipfile.ZipFile(path)
     # RuntimeError covers NotImplementedError, raised for an unknown ZIP version.
@@ -719,17 +921,17 @@ def verify_dossier(path, expected_key_pem: bytes | str | None = None) -> Result:
     with zf:
         archive = _open_archive(zf, report)
         if archive is not None:
-            _verify_archive(archive, expected_key, report)
+            _verify_archive(archive, expected_key, tsa_ca_pem, report)
     return Result(report.problems, report.summary())
 
 
 def _verify_archive(archive: _Archive, expected_key: Ed25519PublicKey | None,
-                    report: _Report) -> None:
+                    tsa_ca_pem: bytes | None, report: _Report) -> None:
     _check_required(archive, report)
     manifest_bytes = archive.read_small(MANIFEST)
     _check_signature(archive, manifest_bytes, expected_key, report)
     manifest = _load_manifest(manifest_bytes, report)
-    items, section = [], None
+    items, section, stamps = [], None, {}
     if manifest is not None:
         _check_label(manifest, archive, report)
         items = _manifest_items(manifest, report)
@@ -738,12 +940,15 @@ def _verify_archive(archive: _Archive, expected_key: Ed25519PublicKey | None,
         custody_file = section["file"] if section else DEFAULT_CUSTODY
         _check_items(items, files, archive, report)
         _check_listed_files(files, custody_file, archive, report)
+        stamps = _manifest_timestamps(manifest, files, report)
         _check_no_extras(items, files, archive, report)
     _check_sums(archive, report)
     # Without a usable manifest the chain is still checked on its own.
     custody = _read_custody(archive, section["file"] if section else DEFAULT_CUSTODY, report)
     if custody is not None and section is not None:
         _check_custody_against_manifest(custody, section, items, report)
+    if manifest is not None:
+        _check_timestamps(stamps, items, custody, archive, tsa_ca_pem, report)
 
 
 def main(argv=None) -> int:
@@ -752,15 +957,16 @@ def main(argv=None) -> int:
     parser.add_argument("dossier", help="the dossier ZIP file")
     parser.add_argument("--key", metavar="FILE",
                         help="PEM public key the dossier must be signed with")
+    parser.add_argument("--tsa-ca", metavar="FILE",
+                        help="PEM root certificate(s) the time-stamps must verify to")
     args = parser.parse_args(argv)
     try:
-        expected = _read_key_file(args.key) if args.key else None
-        if expected is not None:
-            load_public_key(expected)
-    except (OSError, ValueError) as err:
-        print(f"ERROR: --key {args.key}: {err}", file=sys.stderr)
+        expected = _read_pem_option("--key", args.key, load_public_key)
+        roots = _read_pem_option("--tsa-ca", args.tsa_ca, load_tsa_roots)
+    except ValueError as err:
+        print(f"ERROR: {err}", file=sys.stderr)
         return 2
-    result = verify_dossier(args.dossier, expected_key_pem=expected)
+    result = verify_dossier(args.dossier, expected_key_pem=expected, tsa_ca_pem=roots)
     if not result.readable:
         for problem in result.problems:
             print(f"ERROR: {problem}", file=sys.stderr)
@@ -772,6 +978,18 @@ def main(argv=None) -> int:
         print(f"PROBLEM: {problem}")
     print(f"FAILED: {len(result.problems)} problem(s); {result.summary}")
     return 1
+
+
+def _read_pem_option(option: str, path: str | None, load) -> bytes | None:
+    """The PEM file an option names, checked with load; ValueError naming the option."""
+    if path is None:
+        return None
+    try:
+        pem = _read_key_file(path)
+        load(pem)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{option} {path}: {err}") from err
+    return pem
 
 
 def _read_key_file(path: str) -> bytes:

@@ -83,7 +83,8 @@ def sweep_spools() -> None:
     if sweep is None:  # the sweep arrives with the intake limits; until then, nothing to do
         log.warning("storage.blobs.sweep_stale_spools is not there yet: no spools swept")
         return
-    sweep()
+    removed = sweep(current_app.config["FIELDAPP_DATA_DIR"])
+    log.info("swept %d stale upload spool(s)", len(removed))
 
 
 def _every(name: str, failures: int, work: Callable[[], object]) -> None:

@@ -203,11 +203,14 @@ def _mark_loaded(report: Report, user) -> None:
 
 def _record_receipt(report: Report, outcomes: list[dict], fingerprint: str, user) -> None:
     """All of a submission's custody events, appended last: the chain's lock is then held
-    only for the moments before the commit. Each photo's receipt is its "received" event."""
+    only for the moments before the commit. Each photo's receipt is its "received" event.
+    Each "received" event binds its row's digest (custody.binding), so that a row changed
+    behind the app's back no longer matches the chain."""
     at = report.received_at
     entries = [custody.Entry("received", "report", report.id, user.id, {
         "client_id": str(report.client_id), "fingerprint": fingerprint,
-        "photos": [p.sha256 for p in report.photos]}, at)]
+        "photos": [p.sha256 for p in report.photos],
+        "row_sha256": custody.row_sha256("report", report)}, at)]
     if report.site_id:
         entries.append(_site_link_entry(report, previous=None, actor_id=None))
     receipts = {}
@@ -218,7 +221,8 @@ def _record_receipt(report: Report, outcomes: list[dict], fingerprint: str, user
         entries.append(custody.Entry("received", "photo", photo.id, user.id, {
             "sha256": photo.sha256, "size": photo.size, "media_type": photo.media_type,
             "report_id": str(report.id), "position": photo.position,
-            "verdict": photo.verdict, "checks_sha256": checks_digest(outcome)}, at))
+            "verdict": photo.verdict, "checks_sha256": checks_digest(outcome),
+            "row_sha256": custody.row_sha256("photo", photo)}, at))
     events = custody.append_many(entries, flush=False)
     for photo, index in receipts.items():
         photo.receipt_hash = events[index].hash

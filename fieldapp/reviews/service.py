@@ -15,11 +15,15 @@ from fieldapp.reviews.models import Review
 def review_photo(photo_id: uuid.UUID, decision: str, reason: str, user: User) -> Review:
     photo = get_photo(photo_id, user)
     now = datetime.now(UTC)
+    review = Review(id=uuid.uuid4(), photo_id=photo.id, reviewer_id=user.id,
+                    decision=decision, reason=reason.strip(), created_at=now)
+    # The event binds the review row's digest, so a decision changed or a review deleted
+    # behind the app's back is found by the audit (custody.binding).
     event = custody.append("reviewed", "photo", photo.id, actor_id=user.id, occurred_at=now,
                            details={"sha256": photo.sha256, "decision": decision,
-                                    "reason": reason})
-    review = Review(photo_id=photo.id, reviewer_id=user.id, decision=decision,
-                    reason=reason.strip(), created_at=now, custody_hash=event.hash)
+                                    "reason": reason, "review_id": str(review.id),
+                                    "row_sha256": custody.row_sha256("review", review)})
+    review.custody_hash = event.hash
     db.session.add(review)
     db.session.flush()
     db.session.expire(photo, ["reviews"])

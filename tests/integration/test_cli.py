@@ -11,14 +11,15 @@ from sqlalchemy import select
 
 from fieldapp.custody.models import CustodyEvent
 from fieldapp.extensions import db
-from tests.helpers import TEST_DB_URL, auth, post_report, report_json
+from tests.helpers import TEST_DB_URL, TEST_OWNER_DB_URL, auth, post_report, report_json
 from tests.imagegen import jpeg_bytes
 
 FIELDAPP = Path(sys.executable).with_name("fieldapp")
 
 
 def _run(args, data_dir, cwd):
-    env = {**os.environ, "DATABASE_URL": TEST_DB_URL, "FIELDAPP_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "DATABASE_URL": TEST_DB_URL,
+           "FIELDAPP_OWNER_DATABASE_URL": TEST_OWNER_DB_URL, "FIELDAPP_DATA_DIR": str(data_dir)}
     return subprocess.run([str(FIELDAPP), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
 

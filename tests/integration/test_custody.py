@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from fieldapp.custody.models import CustodyEvent
 from fieldapp.extensions import db
-from tests.helpers import TEST_DB_URL, post_report, report_json, superuser_sql
+from tests.helpers import TEST_OWNER_DB_URL, post_report, report_json, superuser_sql
 from tests.imagegen import jpeg_bytes
 
 
@@ -19,8 +19,9 @@ def stored(client, volunteer):
     return response.get_json()["photos"][0], photo
 
 
-def _app_role_sql(statement: str):
-    conn = psycopg2.connect(TEST_DB_URL)
+def _owner_sql(statement: str):
+    # The schema owner: the triggers refuse even it (the app's role has no such privilege).
+    conn = psycopg2.connect(TEST_OWNER_DB_URL)
     try:
         with conn, conn.cursor() as cur:
             cur.execute(statement)
@@ -31,11 +32,11 @@ def _app_role_sql(statement: str):
 @pytest.mark.parametrize("statement", [
     "UPDATE custody_events SET details = '{}'::jsonb WHERE seq = 1",
     "DELETE FROM custody_events WHERE seq = 1",
-    "TRUNCATE custody_events",
+    "TRUNCATE custody_events CASCADE",  # CASCADE: past the tables that refer to it
 ])
 def test_database_refuses_to_rewrite_history(stored, statement):
     with pytest.raises(psycopg2.Error, match="append-only"):
-        _app_role_sql(statement)
+        _owner_sql(statement)
 
 
 def test_verify_passes_on_an_intact_chain(app, stored):

@@ -16,7 +16,7 @@ from fieldapp.custody.models import CustodyEvent
 from fieldapp.extensions import db
 from tests.helpers import (
     SHARED_PHOTOS,
-    TEST_DB_URL,
+    TEST_OWNER_DB_URL,
     auth,
     freeze,
     post_report,
@@ -237,7 +237,7 @@ def test_numbering_immutability_and_roles(app, built):
     coord = built["users"]["coordinator"][2]
     assert client.post(f"/api/v1/cases/{case['id']}/dossiers",
                        headers=auth(coord)).status_code == 403
-    conn = psycopg2.connect(TEST_DB_URL)
+    conn = psycopg2.connect(TEST_OWNER_DB_URL)  # even the owner
     try:
         with pytest.raises(psycopg2.Error, match="append-only"), conn, conn.cursor() as cur:
             cur.execute("UPDATE dossiers SET label = 'forged'")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from fieldapp.custody.models import CustodyEvent
 from fieldapp.extensions import db
-from tests.helpers import TEST_DB_URL, auth, post_report, report_json
+from tests.helpers import TEST_OWNER_DB_URL, auth, post_report, report_json
 from tests.imagegen import jpeg_bytes
 
 
@@ -69,7 +69,7 @@ def test_only_coordinators_review(client, lawyer, volunteer, photo):
 
 def test_reviews_cannot_be_rewritten(photo, client, coordinator):
     review(client, coordinator[2], photo["id"], "accepted")
-    conn = psycopg2.connect(TEST_DB_URL)
+    conn = psycopg2.connect(TEST_OWNER_DB_URL)  # even the owner
     try:
         with pytest.raises(psycopg2.Error, match="append-only"), conn, conn.cursor() as cur:
             cur.execute("UPDATE reviews SET decision = 'rejected'")

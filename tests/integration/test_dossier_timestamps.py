@@ -1,0 +1,296 @@
+"""Dossiers carry RFC 3161 time-stamps over their custody chain, SM3 digests and an honest
+statement of the system; a real local TSA signs (openssl ts -reply), openssl checks."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from fieldapp.dossiers import manifest as mf
+from tests.helpers import auth, post_report, report_json, role_tokens
+from tests.imagegen import jpeg_bytes
+from tests.tsa import closed_port_url, configured
+
+VERIFY_SCRIPT = Path(__file__).resolve().parents[2] / "fieldapp" / "dossiers" / "verify.py"
+
+
+def _case_with_items(client, tokens, seeds) -> str:
+    site = client.post("/api/v1/sites", headers=auth(tokens["coordinator"]), json={
+        "name": "某印染厂", "geometry": {"type": "Point", "coordinates": [113.39, 23.18]}})
+    assert site.status_code == 201, site.get_json()
+    case = client.post("/api/v1/cases", headers=auth(tokens["lawyer"]), json={
+        "site_id": site.get_json()["id"], "title": "印染厂排污"}).get_json()
+    for seed in seeds:
+        photo = jpeg_bytes(seed=seed, lat=23.18, lon=113.39)
+        report = post_report(client, tokens["volunteer"], report_json(), [(photo, "p.jpg")])
+        assert report.status_code == 201
+        item = client.post(f"/api/v1/cases/{case['id']}/items", headers=auth(tokens["lawyer"]),
+                           json={"photo_id": report.get_json()["photos"][0]["id"],
+                                 "title": f"照片 {seed}", "purpose": "证明排污"})
+        assert item.status_code == 201
+    return case["id"]
+
+
+def _freeze(client, case_id, lawyer) -> dict:
+    """Ask for a dossier and return its record once the freeze has run (201 at once, or 202
+    and the freeze job run here as the job worker would)."""
+    asked = client.post(f"/api/v1/cases/{case_id}/dossiers", headers=auth(lawyer))
+    if asked.status_code != 202:
+        return {"status_code": asked.status_code, **asked.get_json()}
+    from tests.helpers import run_jobs
+
+    run_jobs(client.application)
+    shown = client.get(asked.get_json()["links"]["self"], headers=auth(lawyer))
+    return {"status_code": shown.status_code, **shown.get_json()}
+
+
+def _freeze_and_download(client, case_id, lawyer) -> tuple[dict, bytes]:
+    frozen = _freeze(client, case_id, lawyer)
+    assert frozen["status_code"] in (200, 201) and frozen.get("status", "frozen") == "frozen", \
+        frozen
+    download = client.get(f"/api/v1/dossiers/{frozen['id']}/download", headers=auth(lawyer))
+    assert download.status_code == 200
+    return frozen, download.data
+
+
+def _entries(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name.split("/", 1)[1]: archive.read(name) for name in archive.namelist()}
+
+
+def _rezip(entries: dict[str, bytes], top: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in entries.items():
+            archive.writestr(f"{top}/{name}", data)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def stamped(app, tsa, tmp_path_factory):
+    """A two-item dossier frozen with the local TSA configured; the second photo arrives
+    after the last anchor, so the freeze must ask the TSA itself."""
+    client = app.test_client()
+    tokens = role_tokens(app, "stamps", ("volunteer", "coordinator", "lawyer"))
+    with configured(app, [tsa.url], tsa.ca_file):
+        case_id = _case_with_items(client, tokens, [3101])
+        assert app.test_cli_runner().invoke(args=["custody", "anchor"]).exit_code == 0
+        photo = jpeg_bytes(seed=3102, lat=23.18, lon=113.39)
+        late = post_report(client, tokens["volunteer"], report_json(), [(photo, "q.jpg")])
+        client.post(f"/api/v1/cases/{case_id}/items", headers=auth(tokens["lawyer"]), json={
+            "photo_id": late.get_json()["photos"][0]["id"], "title": "照片 late",
+            "purpose": "证明排污时间"})
+        asked = tsa.requests
+        dossier, data = _freeze_and_download(client, case_id, tokens["lawyer"])
+        asked_by_freeze = tsa.requests - asked
+    path = tmp_path_factory.mktemp("stamped") / "dossier.zip"
+    path.write_bytes(data)
+    entries = _entries(data)
+    return {"zip": data, "path": path, "entries": entries, "dossier": dossier,
+            "manifest": json.loads(entries["manifest.json"]), "asked": asked_by_freeze,
+            "top": dossier["label"]}
+
+
+def test_every_receipt_is_covered_and_the_freeze_asked_for_the_missing_anchor(stamped):
+    manifest = stamped["manifest"]
+    assert stamped["asked"] == 1
+    stamps = {entry["file"]: entry for entry in manifest["timestamps"]}
+    assert stamps and all(name.startswith("timestamps/") for name in stamps)
+    events = [json.loads(line) for line in
+              stamped["entries"]["custody.jsonl"].decode().splitlines()]
+    by_seq = {event["seq"]: event for event in events}
+    for item in manifest["items"]:
+        assert item["timestamps"], item["number"]
+        received = by_seq[item["receipt_seq"]]
+        assert (received["action"], received["subject_id"]) == ("received", item["photo_id"])
+        for name in item["timestamps"]:
+            entry = stamps[name]
+            assert entry["custody_seq"] >= item["receipt_seq"]
+            # The whole walk from the photo to the neutral time is in the extract.
+            assert all(seq in by_seq
+                       for seq in range(item["receipt_seq"], entry["custody_seq"] + 1))
+            assert by_seq[entry["custody_seq"]]["hash"] == entry["custody_hash"]
+            assert stamped["entries"][name] and manifest["files"][name] == hashlib.sha256(
+                stamped["entries"][name]).hexdigest()
+
+
+def test_each_token_passes_openssl_ts_verify(stamped, tsa, tmp_path):
+    for entry in stamped["manifest"]["timestamps"]:
+        token = tmp_path / Path(entry["file"]).name
+        token.write_bytes(stamped["entries"][entry["file"]])
+        result = subprocess.run(["openssl", "ts", "-verify", "-digest", entry["custody_hash"],
+                                 "-in", str(token), "-CAfile", str(tsa.ca_file)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0 and "Verification: OK" in result.stdout, result.stderr
+        assert entry["tsa"] == tsa.url
+        # The wrong digest is refused by the same command: the check is not vacuous.
+        wrong = subprocess.run(["openssl", "ts", "-verify", "-digest", "00" * 32,
+                                "-in", str(token), "-CAfile", str(tsa.ca_file)],
+                               capture_output=True, text=True)
+        assert wrong.returncode != 0
+
+
+def test_the_dossier_verifies_with_its_tsa_root(app, stamped, tsa):
+    result = app.test_cli_runner().invoke(args=["dossier", "verify", str(stamped["path"]),
+                                                "--tsa-ca", str(tsa.ca_file)])
+    assert result.exit_code == 0, result.output
+    count = len(stamped["manifest"]["timestamps"])
+    assert f"{count} time-stamps ({count} verified against --tsa-ca)" in result.output
+    alone = subprocess.run([sys.executable, str(VERIFY_SCRIPT), str(stamped["path"]),
+                            "--tsa-ca", str(tsa.ca_file)], capture_output=True, text=True)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+
+
+WITHOUT_RFC3161_CLIENT = ("import runpy, sys; sys.modules['rfc3161_client'] = None; "
+                          "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], "
+                          "run_name='__main__')")
+
+
+def test_the_standalone_verifier_falls_back_to_openssl(stamped, tsa, tmp_path):
+    """A reader without rfc3161-client still checks the tokens, with openssl ts -verify."""
+    alone = subprocess.run([sys.executable, "-c", WITHOUT_RFC3161_CLIENT, str(VERIFY_SCRIPT),
+                            str(stamped["path"]), "--tsa-ca", str(tsa.ca_file)],
+                           capture_output=True, text=True)
+    count = len(stamped["manifest"]["timestamps"])
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert f"({count} verified against --tsa-ca)" in alone.stdout
+    entries = dict(stamped["entries"])
+    name = stamped["manifest"]["timestamps"][0]["file"]
+    entries[name] = entries[name][:-1] + bytes([entries[name][-1] ^ 1])
+    changed = tmp_path / "changed.zip"
+    changed.write_bytes(_rezip(entries, stamped["top"]))
+    refused = subprocess.run([sys.executable, "-c", WITHOUT_RFC3161_CLIENT, str(VERIFY_SCRIPT),
+                              str(changed), "--tsa-ca", str(tsa.ca_file)],
+                             capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert f"PROBLEM: {name}: openssl ts -verify fails" in refused.stdout
+
+
+def test_a_token_changed_by_one_byte_fails_verification(app, stamped, tsa, tmp_path):
+    entries = dict(stamped["entries"])
+    name = stamped["manifest"]["timestamps"][0]["file"]
+    token = bytearray(entries[name])
+    token[-1] ^= 0x01  # inside the TSA's signature
+    entries[name] = bytes(token)
+    path = tmp_path / "changed.zip"
+    path.write_bytes(_rezip(entries, stamped["top"]))
+    result = app.test_cli_runner().invoke(args=["dossier", "verify", str(path),
+                                                "--tsa-ca", str(tsa.ca_file)])
+    assert result.exit_code == 1
+    assert f"PROBLEM: {name}: does not verify against --tsa-ca" in result.output
+
+
+def test_a_forged_token_fails_even_under_a_valid_manifest_signature(app, stamped, tsa,
+                                                                     tmp_path):
+    """Someone holding the server's signing key re-signs a manifest over a changed token:
+    the hashes and the signature all agree, and the token still gives it away."""
+    from fieldapp.dossiers import keys
+
+    entries = dict(stamped["entries"])
+    manifest = json.loads(entries["manifest.json"])
+    name = manifest["timestamps"][0]["file"]
+    token = bytearray(entries[name])
+    token[-1] ^= 0x01
+    entries[name] = bytes(token)
+    manifest["files"][name] = hashlib.sha256(entries[name]).hexdigest()
+    entries["manifest.json"] = mf.manifest_bytes(manifest)
+    with app.app_context():
+        entries["manifest.sig"] = keys.signing_key(app.config["FIELDAPP_DATA_DIR"]).sign(
+            entries["manifest.json"])
+    entries["SHA256SUMS"] = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {path}\n"
+        for path, data in sorted(entries.items()) if path != "SHA256SUMS").encode()
+    path = tmp_path / "forged.zip"
+    path.write_bytes(_rezip(entries, stamped["top"]))
+    result = app.test_cli_runner().invoke(args=["dossier", "verify", str(path),
+                                                "--tsa-ca", str(tsa.ca_file)])
+    assert result.exit_code == 1
+    problems = [line for line in result.output.splitlines() if line.startswith("PROBLEM")]
+    assert problems == [f"PROBLEM: {name}: does not verify against --tsa-ca "
+                        + problems[0].split("--tsa-ca ", 1)[1]]
+
+
+def test_a_token_from_another_root_fails(app, stamped, tmp_path):
+    from tests.tsa import make_authority
+
+    make_authority(tmp_path / "other", "other")
+    result = app.test_cli_runner().invoke(args=["dossier", "verify", str(stamped["path"]),
+                                                "--tsa-ca", str(tmp_path / "other" / "ca.pem")])
+    assert result.exit_code == 1
+    assert "does not verify against --tsa-ca" in result.output
+
+
+def test_sm3_of_each_original_is_openssls(stamped, tmp_path):
+    for item in stamped["manifest"]["items"]:
+        original = tmp_path / Path(item["original"]).name
+        original.write_bytes(stamped["entries"][item["original"]])
+        result = subprocess.run(["openssl", "dgst", "-sm3", "-r", str(original)],
+                                capture_output=True, text=True, check=True)
+        assert item["sm3"] == result.stdout.split()[0]
+        assert len(item["sm3"]) == 64 and item["sm3"] != item["sha256"]
+
+
+def test_the_system_statement_is_honest_and_names_no_one(stamped):
+    manifest = stamped["manifest"]
+    system = manifest["system"]
+    assert "triggers refuse any change" not in system["description"]
+    assert "owner or a superuser could" in system["description"]
+    assert system["environment"]["postgresql"] and system["environment"]["postgis"]
+    assert system["environment"]["fieldapp"] and system["environment"]["os"]
+    assert system["timestamping"].startswith("Every item's receipt is covered")
+    assert "does not show" in system["limits"]
+    for item in manifest["items"]:
+        roles = {handler["role"] for handler in item["handlers"]}
+        assert "volunteer" in roles and "lawyer" in roles
+        assert all("@" not in json.dumps(handler) for handler in item["handlers"])
+    assert b"@example.org" not in stamped["zip"]
+
+
+def test_without_a_tsa_the_dossier_says_it_has_no_timestamps(app, tsa, tmp_path):
+    client = app.test_client()
+    tokens = role_tokens(app, "nostamps", ("volunteer", "coordinator", "lawyer"))
+    with configured(app, [], None):
+        case_id = _case_with_items(client, tokens, [3201])
+        _, data = _freeze_and_download(client, case_id, tokens["lawyer"])
+    manifest = json.loads(_entries(data)["manifest.json"])
+    path = tmp_path / "plain.zip"
+    path.write_bytes(data)
+    uncovered = [item for item in manifest["items"] if not item["timestamps"]]
+    if manifest["timestamps"]:
+        # Anchors made earlier in this run may cover the receipt; then none is left out.
+        assert manifest["system"]["timestamping"].startswith("Every item's receipt")
+    else:
+        assert manifest["system"]["timestamping"] == mf.NO_TIMESTAMPS
+        assert len(uncovered) == len(manifest["items"])
+        plain = app.test_cli_runner().invoke(args=["dossier", "verify", str(path)])
+        assert plain.exit_code == 0 and "0 time-stamps" in plain.output
+        with_root = app.test_cli_runner().invoke(args=["dossier", "verify", str(path),
+                                                       "--tsa-ca", str(tsa.ca_file)])
+        assert with_root.exit_code == 1 and "carries no time-stamps" in with_root.output
+
+
+def test_a_tsa_that_is_down_fails_the_freeze_cleanly(app, tsa):
+    client = app.test_client()
+    tokens = role_tokens(app, "downstamps", ("volunteer", "coordinator", "lawyer"))
+    with configured(app, [closed_port_url()], tsa.ca_file):
+        case_id = _case_with_items(client, tokens, [3301])
+        # A receipt no anchor covers yet: the freeze has to ask, and cannot.
+        frozen = _freeze(client, case_id, tokens["lawyer"])
+    if frozen["status_code"] == 503:  # frozen in the request
+        assert frozen["sub_code"] == "TSA_UNAVAILABLE"
+        assert "Connection refused" in frozen["message"]
+        listed = client.get(f"/api/v1/cases/{case_id}/dossiers",
+                            headers=auth(tokens["lawyer"]))
+        assert listed.get_json() == []
+    else:  # frozen by a job: the dossier says why it failed, and is not frozen
+        assert frozen["status"] == "failed"
+        assert "Connection refused" in json.dumps(frozen["error"])
+        download = client.get(f"/api/v1/dossiers/{frozen['id']}/download",
+                              headers=auth(tokens["lawyer"]))
+        assert download.status_code in (404, 409)

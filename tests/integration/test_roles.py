@@ -1,0 +1,185 @@
+"""Least privilege: what the server's login role (a member of fieldapp_app) is refused, and
+that the app's own writes still go through as that role.
+
+The rest of the suite runs the app as the same role, so it shows the grants are enough; these
+tests show they are no more than that: evidence can be appended, never rewritten.
+"""
+from __future__ import annotations
+
+import psycopg2
+import pytest
+from psycopg2 import errors
+from sqlalchemy import text
+
+from fieldapp.extensions import db
+from tests.helpers import TEST_DB_URL, analyse_waiting, auth, post_report, report_json
+from tests.imagegen import jpeg_bytes
+
+APP_ROLE = "fieldapp_app"
+APPEND_ONLY = ("custody_events", "reviews", "dossiers")
+# A report's claim and receipt: what it says happened, where, when and from whom.
+REPORT_EVIDENCE_COLUMNS = {
+    "location": "ST_SetSRID(ST_MakePoint(0, 0), 4326)",
+    "observed_at": "now()",
+    "volunteer_id": "gen_random_uuid()",
+    "client_id": "gen_random_uuid()",
+    "claim_lon": "0",
+    "claim_lat": "0",
+    "claim_crs": "'wgs84'",
+    "received_at": "now()",
+    "fingerprint": "'forged'",
+}
+
+
+@pytest.fixture()
+def evidence(client, coordinator, volunteer):
+    """A site, a report at it with one photo, and a coordinator's review of that photo."""
+    site = client.post("/api/v1/sites", headers=auth(coordinator[2]), json={
+        "name": "权限测试工厂", "geometry": {"type": "Point", "coordinates": [113.39, 23.18]}})
+    assert site.status_code == 201, site.get_json()
+    photo = jpeg_bytes(seed=811, lat=23.18, lon=113.39)
+    report = post_report(client, volunteer[2], report_json(), [(photo, "a.jpg")])
+    assert report.status_code == 201, report.get_json()
+    body = report.get_json()
+    reviewed = client.post(f"/api/v1/photos/{body['photos'][0]['id']}/reviews",
+                           headers=auth(coordinator[2]),
+                           json={"decision": "needs_more", "reason": "closer, please"})
+    assert reviewed.status_code == 201, reviewed.get_json()
+    return {"site": site.get_json(), "report": body, "photo": body["photos"][0]}
+
+
+def _refused(conn, statement: str, params=None) -> str:
+    """Run statement as the app's role; it must fail with insufficient_privilege (42501)."""
+    with pytest.raises(errors.InsufficientPrivilege) as refused, conn.cursor() as cur:
+        cur.execute(statement, params)
+    conn.rollback()
+    return str(refused.value)
+
+
+def _count(conn, table: str) -> int:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table}")
+        (count,) = cur.fetchone()
+    conn.rollback()
+    return count
+
+
+def test_app_connects_as_a_mere_member_of_fieldapp_app(app):
+    with app.app_context():
+        row = db.session.execute(text("""
+            SELECT current_user, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
+                   pg_has_role(current_user, :app_role, 'MEMBER'),
+                   (SELECT count(*) FROM pg_tables WHERE schemaname = 'public'
+                      AND tableowner = current_user)
+            FROM pg_roles r WHERE r.rolname = current_user"""), {"app_role": APP_ROLE}).one()
+        db.session.rollback()
+    user, superuser, createrole, createdb, bypassrls, member, owned = row
+    assert user == psycopg2.extensions.parse_dsn(TEST_DB_URL)["user"] != APP_ROLE
+    assert (superuser, createrole, createdb, bypassrls) == (False, False, False, False)
+    assert member and owned == 0
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY)
+def test_app_role_cannot_disable_triggers(evidence, app_connection, table):
+    message = _refused(app_connection, f"ALTER TABLE {table} DISABLE TRIGGER ALL")
+    assert "must be owner" in message
+
+
+@pytest.mark.parametrize(("table", "trigger"), [
+    ("custody_events", "custody_events_no_update_delete"),
+    ("custody_events", "custody_events_no_truncate"),
+    ("reviews", "reviews_no_update_delete"),
+    ("dossiers", "dossiers_no_update_delete"),
+])
+def test_app_role_cannot_drop_triggers(evidence, app_connection, table, trigger):
+    assert "must be owner" in _refused(app_connection, f"DROP TRIGGER {trigger} ON {table}")
+
+
+def test_app_role_cannot_take_the_owners_role(evidence, app_connection, owner_connection):
+    owner = owner_connection.get_dsn_parameters()["user"]
+    assert "permission denied" in _refused(app_connection, f"SET ROLE {owner}")
+
+
+def test_app_role_cannot_create_objects(evidence, app_connection):
+    # No table, function or trigger of its own to shadow or replace the guarded ones.
+    assert "permission denied for schema public" in _refused(
+        app_connection, "CREATE TABLE public.shadow_events (seq bigint)")
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY)
+def test_app_role_cannot_update_append_only_tables(evidence, app_connection, table):
+    column = {"custody_events": "details = '{}'::jsonb", "reviews": "decision = 'accepted'",
+              "dossiers": "label = 'forged'"}[table]
+    message = _refused(app_connection, f"UPDATE {table} SET {column}")
+    assert f"permission denied for table {table}" in message
+
+
+def _refused_leaving_rows(conn, table: str, statement: str, params=None) -> None:
+    """A removal refused for lack of privilege, and every row still there."""
+    before = _count(conn, table)
+    assert f"permission denied for table {table}" in _refused(conn, statement, params)
+    assert _count(conn, table) == before
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY)
+def test_app_role_cannot_delete_from_append_only_tables(evidence, app_connection, table):
+    _refused_leaving_rows(app_connection, table, f"DELETE FROM {table}")
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY)
+def test_app_role_cannot_truncate_append_only_tables(evidence, app_connection, table):
+    _refused_leaving_rows(app_connection, table, f"TRUNCATE {table} CASCADE")
+
+
+@pytest.mark.parametrize(("table", "row"), [("photos", "photo"), ("reports", "report")])
+def test_app_role_cannot_delete_photos_or_reports(evidence, app_connection, table, row):
+    _refused_leaving_rows(app_connection, table, f"DELETE FROM {table} WHERE id = %s",
+                          (evidence[row]["id"],))
+
+
+def test_app_role_cannot_rewrite_a_photos_hash(evidence, app_connection):
+    message = _refused(app_connection, "UPDATE photos SET sha256 = repeat('0', 64) WHERE id = %s",
+                       (evidence["photo"]["id"],))
+    assert "permission denied for table photos" in message
+
+
+@pytest.mark.parametrize("column", sorted(REPORT_EVIDENCE_COLUMNS))
+def test_app_role_cannot_rewrite_a_reports_claim(evidence, app_connection, column):
+    message = _refused(
+        app_connection, f"UPDATE reports SET {column} = {REPORT_EVIDENCE_COLUMNS[column]} "
+        "WHERE id = %s", (evidence["report"]["id"],))
+    assert "permission denied for table reports" in message
+
+
+def test_app_role_relinks_a_report_to_a_site(evidence, client, coordinator):
+    report_id, site_id = evidence["report"]["id"], evidence["site"]["id"]
+    unlinked = client.put(f"/api/v1/reports/{report_id}/site", headers=auth(coordinator[2]),
+                          json={"site_id": None})
+    assert unlinked.status_code == 200, unlinked.get_json()
+    assert unlinked.get_json()["site_id"] is None
+    linked = client.put(f"/api/v1/reports/{report_id}/site", headers=auth(coordinator[2]),
+                        json={"site_id": site_id})
+    assert linked.status_code == 200, linked.get_json()
+    assert (linked.get_json()["site_id"], linked.get_json()["site_link"]) == (site_id, "manual")
+
+
+def test_app_role_appends_a_review(evidence, client, coordinator):
+    photo_id = evidence["photo"]["id"]
+    added = client.post(f"/api/v1/photos/{photo_id}/reviews", headers=auth(coordinator[2]),
+                        json={"decision": "accepted", "reason": ""})
+    assert added.status_code == 201, added.get_json()
+    listed = client.get(f"/api/v1/photos/{photo_id}/reviews", headers=auth(coordinator[2]))
+    assert [r["decision"] for r in listed.get_json()] == ["needs_more", "accepted"]
+
+
+def test_app_role_records_an_analysis(evidence, app, client, volunteer):
+    assert analyse_waiting(app) >= 1
+    photo = client.get(f"/api/v1/photos/{evidence['photo']['id']}",
+                       headers=auth(volunteer[2])).get_json()
+    assert photo["analysis"] == "done" and photo["analysed_at"] is not None
+
+
+def test_app_role_revokes_a_token(client, make_user):
+    _, _, token = make_user("volunteer")
+    assert client.delete("/api/v1/auth/token", headers=auth(token)).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=auth(token)).status_code == 401
