@@ -221,6 +221,25 @@ def print_figures(args, freeze_s, catalog_s, got, floor) -> None:
           f" MB; target < {TARGET_RSS_MB} MB)  {verdict(peak_mb < TARGET_RSS_MB)}")
 
 
+def freeze(server: Server, token: str, case_id: str, timeout_s: float = 1800) -> str:
+    """Ask for the dossier (202) and wait until the job worker has frozen it; its id."""
+    headers = {"Authorization": f"Bearer {token}"}
+    asked = requests.post(f"{server.base_url}/cases/{case_id}/dossiers", headers=headers,
+                          timeout=60)
+    if asked.status_code != 202:
+        raise BenchError(f"freeze answered {asked.status_code}: {asked.text[:300]}")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        shown = requests.get(f"{server.root_url}{asked.json()['links']['self']}",
+                             headers=headers, timeout=60).json()
+        if shown["status"] == "frozen":
+            return shown["id"]
+        if shown["status"] == "failed":
+            raise BenchError(f"the freeze failed: {shown['error']}")
+        time.sleep(0.25)
+    raise BenchError(f"the dossier was not frozen within {timeout_s:.0f} s")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     with ExitStack() as cleanup:
@@ -246,12 +265,8 @@ def main(argv=None) -> int:
         server.wait_until_healthy()
         step("freezing the dossier")
         start = time.perf_counter()
-        frozen = requests.post(f"{server.base_url}/cases/{case_id}/dossiers",
-                               headers={"Authorization": f"Bearer {token}"}, timeout=900)
+        dossier_id = freeze(server, token, case_id)
         freeze_s = time.perf_counter() - start
-        if frozen.status_code != 201:
-            raise BenchError(f"freeze answered {frozen.status_code}: {frozen.text[:300]}")
-        dossier_id = frozen.json()["id"]
         step("rendering the catalog alone")
         catalog_s = time_catalog_alone(app, dossier_id)
         step("downloading")

@@ -1,0 +1,311 @@
+"""Freeze-versus-intake benchmark: does freezing a dossier slow the phones down?
+
+Serves fieldapp as in production (`fieldapp serve`: nginx, gunicorn, the analysers and the
+job worker), files 120 photos into a case, then sends 3 MB photo reports at a steady rate
+(as phones do, each on its own connection, whether or not the one before was answered):
+first for a while with nothing else going on, then while the case's dossier is frozen by
+the job worker. It prints intake p50/p95 before and during the freeze, their ratio (target
+p95 during at most 2x p95 before: the floor is the "before" of the same run) and how long
+the freeze took, step by step. It prints figures; it is not a test.
+
+    .venv/bin/python bench/freeze_intake.py [--photos 120] [--rate 4] [--before-s 20]
+                                            [--during-max-s 90] [--photo-mb 3]
+
+Everything it makes (a database cloned from the PostGIS template, a temp data dir, the
+accounts, the server) is removed afterwards, even on failure.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402 (the benchmark folder is not a package)
+    MB,
+    BenchError,
+    Server,
+    create_database,
+    database_url,
+    drop_database,
+    fieldapp_cli,
+    free_port,
+    make_user,
+    percentile,
+    server_env,
+    verdict,
+)
+from ingest import (  # noqa: E402
+    CLAIM_LAT,
+    CLAIM_LON,
+    Submission,
+    machine_busy_seconds,
+    make_submissions,
+    run_on_threads,
+)
+
+BENCH_DB = "fieldapp_bench_freeze"
+TARGET_RATIO = 2.0
+REQUEST_TIMEOUT_S = 300
+POLL_S = 0.25
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=120, help="evidence items in the case")
+    parser.add_argument("--rate", type=float, default=4.0, help="reports sent per second")
+    parser.add_argument("--before-s", type=float, default=20.0,
+                        help="seconds of intake measured before the freeze")
+    parser.add_argument("--during-max-s", type=float, default=90.0,
+                        help="most seconds of intake sent while the freeze runs")
+    parser.add_argument("--photo-mb", type=float, default=3.0, help="size of each JPEG")
+    args = parser.parse_args(argv)
+    if args.photos < 1 or args.rate <= 0 or args.before_s <= 0 or args.during_max_s <= 0:
+        parser.error("--photos, --rate, --before-s and --during-max-s must be positive")
+    return args
+
+
+def step(message: str) -> None:
+    print(f"... {message}", file=sys.stderr, flush=True)
+
+
+# --- the evidence to freeze -------------------------------------------------------------------
+
+
+def photos_waiting() -> int:
+    with psycopg2.connect(database_url(BENCH_DB)) as connection, connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM photos WHERE analysed_at IS NULL")
+        return cur.fetchone()[0]
+
+
+def wait_for_analysis(timeout_s: float = 1800) -> None:
+    deadline = time.monotonic() + timeout_s
+    while photos_waiting():
+        if time.monotonic() > deadline:
+            raise BenchError(f"photos still waiting for analysis after {timeout_s:.0f} s")
+        time.sleep(0.5)
+
+
+def api(session: requests.Session, method: str, url: str, token: str, expect: int, **kw):
+    response = session.request(method, url, headers={"Authorization": f"Bearer {token}"},
+                               timeout=REQUEST_TIMEOUT_S, **kw)
+    if response.status_code != expect:
+        raise BenchError(f"{method} {url} answered {response.status_code}, not {expect}: "
+                         f"{response.text[:300]}")
+    return response.json()
+
+
+def build_case(server: Server, tokens: dict, submissions: list[Submission]) -> str:
+    """Post the photos as reports and attach each to a new case; the case's id."""
+
+    def post(session: requests.Session, submission: Submission) -> str:
+        body, content_type = submission.encoded()
+        response = session.post(f"{server.base_url}/reports", data=body,
+                                timeout=REQUEST_TIMEOUT_S, headers={
+                                    "Authorization": f"Bearer {tokens['volunteer']}",
+                                    "Content-Type": content_type})
+        if response.status_code != 201:
+            raise BenchError(f"a report was answered {response.status_code}: "
+                             f"{response.text[:300]}")
+        return response.json()["photos"][0]["id"]
+
+    photo_ids = run_on_threads(submissions, 4, requests.Session, post).results
+    with requests.Session() as session:
+        site = api(session, "POST", f"{server.base_url}/sites", tokens["coordinator"], 201,
+                   json={"name": "基准测试工厂", "geometry": {
+                       "type": "Point", "coordinates": [CLAIM_LON, CLAIM_LAT]}})
+        case = api(session, "POST", f"{server.base_url}/cases", tokens["lawyer"], 201,
+                   json={"site_id": site["id"], "title": "冻结与接收基准"})
+        for number, photo_id in enumerate(photo_ids, start=1):
+            api(session, "POST", f"{server.base_url}/cases/{case['id']}/items",
+                tokens["lawyer"], 201, json={"photo_id": photo_id, "title": f"现场照片 {number}",
+                                             "purpose": "证明该厂向河道排放污水"})
+    return case["id"]
+
+
+# --- steady intake ----------------------------------------------------------------------------
+
+
+@dataclass
+class Intake:
+    """Reports sent on a fixed schedule; each answer's latency, by when it was sent."""
+
+    base_url: str
+    token: str
+    rate: float
+    sent: list[tuple[float, float]] = field(default_factory=list)  # (start, seconds)
+    refused: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, encoded: tuple[bytes, str]) -> None:
+        body, content_type = encoded
+        started = time.monotonic()
+        try:
+            response = requests.post(
+                f"{self.base_url}/reports", data=body, timeout=REQUEST_TIMEOUT_S,
+                headers={"Authorization": f"Bearer {self.token}",
+                         "Content-Type": content_type})
+            problem = None if response.status_code == 201 else \
+                f"{response.status_code} {response.text[:200]}"
+        except requests.RequestException as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        elapsed = time.monotonic() - started
+        with self._lock:
+            if problem:
+                self.refused.append(problem)
+            else:
+                self.sent.append((started, elapsed))
+
+    def run(self, bodies: list, until: threading.Event) -> None:
+        """Send one body every 1/rate seconds until the bodies run out or until is set."""
+        interval = 1.0 / self.rate
+        start = time.monotonic()
+        # Enough threads that no report waits for another's answer (an open-loop load).
+        with ThreadPoolExecutor(max_workers=32, thread_name_prefix="phone") as pool:
+            for index, body in enumerate(bodies):
+                delay = start + index * interval - time.monotonic()
+                if until.wait(max(0.0, delay)):
+                    break
+                pool.submit(self.send, body)
+
+    def latencies(self, since: float, before: float) -> list[float]:
+        return [seconds for started, seconds in self.sent if since <= started < before]
+
+
+# --- the freeze -------------------------------------------------------------------------------
+
+
+@dataclass
+class Freeze:
+    asked_at: float = 0.0
+    done_at: float = 0.0
+    status: str = ""
+    error: str | None = None
+    steps: list[tuple[str, float]] = field(default_factory=list)  # (step, first seen at)
+
+
+def freeze_and_follow(server: Server, token: str, case_id: str, timeout_s: float) -> Freeze:
+    """Ask for the dossier (202) and poll its address until it is frozen or failed."""
+    result = Freeze()
+    with requests.Session() as session:
+        result.asked_at = time.monotonic()
+        asked = api(session, "POST", f"{server.base_url}/cases/{case_id}/dossiers", token, 202)
+        url = f"{server.root_url}{asked['links']['self']}"
+        while time.monotonic() - result.asked_at < timeout_s:
+            shown = api(session, "GET", url, token, 200)
+            step_name = shown["progress"]["step"]
+            if not result.steps or result.steps[-1][0] != step_name:
+                result.steps.append((step_name, time.monotonic()))
+            if shown["status"] != "freezing":
+                result.status, result.error = shown["status"], shown.get("error")
+                result.done_at = time.monotonic()
+                return result
+            time.sleep(POLL_S)
+    raise BenchError(f"the dossier was not frozen within {timeout_s:.0f} s")
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def describe(name: str, latencies: list[float]) -> str:
+    if not latencies:
+        return f"{name:<28} no answers"
+    return (f"{name:<28} {len(latencies):>4} reports   p50 {percentile(latencies, .5)*1e3:6.0f} ms"
+            f"   p95 {percentile(latencies, .95)*1e3:6.0f} ms   max {max(latencies)*1e3:6.0f} ms")
+
+
+def print_figures(args, intake: Intake, before: tuple[float, float], freeze: Freeze,
+                  busy: dict[str, float]) -> None:
+    before_lat = intake.latencies(*before)
+    during_lat = intake.latencies(freeze.asked_at, freeze.done_at)
+    print(f"\nFreeze of a {args.photos}-photo dossier while {args.photo_mb:g} MB reports arrive "
+          f"at {args.rate:g}/s (one run, `fieldapp serve`, the job worker at its default "
+          f"priority)")
+    print(describe("intake before the freeze", before_lat))
+    print(describe("intake during the freeze", during_lat))
+    if before_lat and during_lat:
+        ratio = percentile(during_lat, .95) / percentile(before_lat, .95)
+        print(f"{'p95 during / p95 before':<28} {ratio:.2f}x   target <= {TARGET_RATIO:g}x   "
+              f"{verdict(ratio <= TARGET_RATIO)}")
+    covered = max((started for started, _ in intake.sent), default=0.0)
+    if covered < freeze.done_at - 1:
+        print(f"note: reports ran out {freeze.done_at - covered:.0f} s before the freeze ended "
+              f"(raise --during-max-s to cover all of it)")
+    print(f"{'freeze':<28} {freeze.status} in {freeze.done_at - freeze.asked_at:.1f} s"
+          + (f": {freeze.error}" if freeze.error else ""))
+    marks = freeze.steps + [("end", freeze.done_at)]
+    for (name, at), (_, until) in zip(marks, marks[1:], strict=False):
+        print(f"    {name:<24} {until - at:6.1f} s")
+    print(f"{'machine CPU busy':<28} before {busy['before']:.0%}, during {busy['during']:.0%} "
+          f"of all cores")
+    if intake.refused:
+        print(f"refused reports: {len(intake.refused)}; first: {intake.refused[0]}")
+
+
+def run(args: argparse.Namespace, cleanup: ExitStack) -> None:
+    work = Path(tempfile.mkdtemp(prefix="fieldapp-bench-freeze-"))
+    cleanup.callback(shutil.rmtree, work, ignore_errors=True)
+    create_database(BENCH_DB)
+    cleanup.callback(drop_database, BENCH_DB)
+    env = server_env(BENCH_DB, work / "data", free_port(),
+                     FIELDAPP_MAX_PHOTO_BYTES=str(int(args.photo_mb * 2 * MB)))
+    fieldapp_cli(env, "db", "upgrade")
+    tokens = {role: make_user(env, f"bench-{role}@example.org", role)
+              for role in ("volunteer", "coordinator", "lawyer")}
+    before_count = int(args.rate * args.before_s)
+    during_count = int(args.rate * args.during_max_s)
+    step(f"making {args.photos + before_count + during_count} photos of {args.photo_mb:g} MB")
+    submissions = make_submissions(args.photos + before_count + during_count,
+                                   int(args.photo_mb * MB))
+    case_photos = submissions[:args.photos]
+    bodies = [s.encoded() for s in submissions[args.photos:]]
+    server = Server(env, work / "serve.log")
+    cleanup.callback(server.stop)
+    server.wait_until_healthy()
+    step(f"filing {args.photos} photos into a case (and waiting for their analysis)")
+    case_id = build_case(server, tokens, case_photos)
+    wait_for_analysis()
+
+    step(f"intake alone for {args.before_s:g} s, then the freeze")
+    intake = Intake(server.base_url, tokens["volunteer"], args.rate)
+    stop = threading.Event()
+    sender = threading.Thread(target=intake.run, args=(bodies, stop), daemon=True)
+    busy_start = machine_busy_seconds()
+    before_start = time.monotonic()
+    sender.start()
+    time.sleep(args.before_s)
+    cores = os.cpu_count() or 1
+    busy_before = (machine_busy_seconds() - busy_start) / (cores * args.before_s)
+    before_end = time.monotonic()
+    busy_start = machine_busy_seconds()
+    freeze = freeze_and_follow(server, tokens["lawyer"], case_id, 1800)
+    busy_during = (machine_busy_seconds() - busy_start) / (
+        cores * max(freeze.done_at - freeze.asked_at, 1e-6))
+    stop.set()
+    sender.join(REQUEST_TIMEOUT_S)
+    print_figures(args, intake, (before_start, before_end), freeze,
+                  {"before": busy_before, "during": busy_during})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with ExitStack() as cleanup:
+        run(args, cleanup)
+    return 0
+
+
+if __name__ == "__main__":
+    from common import run as run_main
+
+    run_main(main)
