@@ -102,6 +102,18 @@ def analyse(follow, niceness, photos_from_stdin, idle_priority):
     click.echo(f"analysed {done} photos; {analysis.pending_count()} waiting")
 
 
+@evidence_cli.command("sweep-spools")
+@click.option("--max-age-hours", default=24.0, type=click.FloatRange(min=0),
+              help="Also remove any temp file older than this, whatever its owner.")
+def sweep_spools(max_age_hours):
+    """Remove upload spools and temp files left by processes that were killed."""
+    from fieldapp.storage.blobs import sweep_stale_spools
+
+    removed = sweep_stale_spools(current_app.config["FIELDAPP_DATA_DIR"],
+                                 max_age_s=max_age_hours * 3600)
+    click.echo(f"removed {len(removed)} stale temp file(s)")
+
+
 @sites_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-bad", is_flag=True, help="Import the good rows even if some are bad.")

@@ -43,6 +43,11 @@ class Config:
         ).resolve()
         self.FIELDAPP_MAX_PHOTO_BYTES = _int("FIELDAPP_MAX_PHOTO_BYTES", 50 * MB)
         self.FIELDAPP_MAX_PHOTOS = _int("FIELDAPP_MAX_PHOTOS", 20)
+        # Images declaring more pixels are refused before decoding (decompression bombs).
+        self.FIELDAPP_MAX_PIXELS = _int("FIELDAPP_MAX_PIXELS", 100_000_000)
+        # What one volunteer may send in any 24 hours (0: unlimited); staff are not limited.
+        self.FIELDAPP_QUOTA_REPORTS_PER_DAY = _int("FIELDAPP_QUOTA_REPORTS_PER_DAY", 200)
+        self.FIELDAPP_QUOTA_BYTES_PER_DAY = _int("FIELDAPP_QUOTA_BYTES_PER_DAY", 2048 * MB)
         self.FIELDAPP_PREVIEW_PX = _int("FIELDAPP_PREVIEW_PX", 1600)
         self.FIELDAPP_THUMBNAIL_PX = _int("FIELDAPP_THUMBNAIL_PX", 320)
         # Images embedded in catalog.pdf: enough for a printed page, light for 500 items.

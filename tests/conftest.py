@@ -37,7 +37,8 @@ def _recreate_database(url: str) -> None:
         cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                     (TEST_DB_PREFIX + "%",))
         for (stale,) in cur.fetchall():
-            pid = stale[len(TEST_DB_PREFIX):]
+            # fieldapp_test_<pid>, or fieldapp_test_<pid>_<what> for a test's extra database
+            pid = stale[len(TEST_DB_PREFIX):].split("_")[0]
             if pid.isdigit() and not Path(f"/proc/{pid}").exists():
                 _drop(cur, stale)
         _drop(cur, name)

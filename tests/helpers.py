@@ -114,6 +114,13 @@ def storage_snapshot(app) -> dict:
     return {"counts": counts, "files": files}
 
 
+def photo_as_seen(client, token, photo_id) -> dict:
+    """GET /photos/{id} as this token's user sees it (200 asserted)."""
+    response = client.get(f"/api/v1/photos/{photo_id}", headers=auth(token))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
 def analyse_waiting(app) -> int:
     """Run the pixel analysis the background analyser would: every waiting photo, now."""
     from fieldapp.reports import analysis

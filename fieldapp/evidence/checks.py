@@ -252,6 +252,9 @@ class Found:
     # The pixels are decoded after receipt: until then the checks that compare pixels
     # (near_duplicate, thumbnail_matches) are "unknown" and say they are pending.
     pixels_pending: bool = False
+    # Why the pixels could not be read (e.g. the image is over the pixel budget): those
+    # checks are then "unknown" for that reason, never a pass nothing supports.
+    pixels_problem: str | None = None
 
 
 def _is_non_negative_number(value: Any) -> bool:
@@ -673,10 +676,16 @@ def _check_duplicate(ctx: _Context) -> dict[str, str]:
 PENDING_DETAIL = "Pending: the image's pixels are compared after receipt, within moments."
 
 
+def _unread_pixels(problem: str) -> str:
+    return f"Not compared: the pixels were not read ({problem})."
+
+
 def _check_near_duplicate(ctx: _Context) -> dict[str, str]:
     name = "near_duplicate"
     if ctx.found.pixels_pending:
         return _result(name, "unknown", PENDING_DETAIL)
+    if ctx.found.pixels_problem:
+        return _result(name, "unknown", _unread_pixels(ctx.found.pixels_problem))
     limit = ctx.thresholds.near_duplicate_max_distance
     close = sorted(
         (distance, str(photo_id))
@@ -697,6 +706,8 @@ def _check_thumbnail_matches(ctx: _Context) -> dict[str, str]:
     limit = ctx.thresholds.thumbnail_max_distance
     if ctx.found.pixels_pending and ctx.metadata.get("has_thumbnail") is True:
         return _result(name, "unknown", PENDING_DETAIL)
+    if ctx.found.pixels_problem:
+        return _result(name, "unknown", _unread_pixels(ctx.found.pixels_problem))
     if distance is None:
         if ctx.metadata.get("has_thumbnail") is True:
             detail = "The embedded thumbnail could not be compared with the image."

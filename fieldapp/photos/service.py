@@ -1,4 +1,10 @@
-"""Reading photos: metadata, the original (a custody event), metadata-free derivatives."""
+"""Reading photos: metadata, the original (a custody event), metadata-free derivatives.
+
+A photo whose pixels cannot be rendered (over the pixel budget, or undecodable) has no
+preview or thumbnail: the API answers 422 PHOTO_NOT_RENDERABLE, saying why, rather than an
+image a client could mistake for the photo and keep; a dossier shows a placeholder image
+instead, so that one such photo never stops a freeze.
+"""
 from __future__ import annotations
 
 import os
@@ -10,7 +16,7 @@ from flask import current_app
 
 from fieldapp.accounts.models import User
 from fieldapp.custody import service as custody
-from fieldapp.errors import FieldappError, NotFound
+from fieldapp.errors import FieldappError, NotFound, Unprocessable
 from fieldapp.evidence import imaging
 from fieldapp.extensions import db
 from fieldapp.reports.models import Photo
@@ -24,6 +30,10 @@ DERIVATIVE_SIZES = {"preview": "FIELDAPP_PREVIEW_PX", "thumbnail": "FIELDAPP_THU
 class OriginalMissing(FieldappError):
     code = 500
     sub_code = "ORIGINAL_MISSING"
+
+
+class NotRenderable(Unprocessable):
+    sub_code = "PHOTO_NOT_RENDERABLE"
 
 
 def blob_store():
@@ -50,34 +60,68 @@ def open_original(photo_id: uuid.UUID, user: User):
 
 
 def derivative(photo_id: uuid.UUID, user: User, kind: str) -> Path:
-    """Path of a metadata-stripped JPEG, made on first request and kept."""
+    """Path of a metadata-stripped JPEG, made on first request and kept; 422 if the photo
+    cannot be rendered."""
     photo = get_photo(photo_id, user)
-    path = ensure_derivative(photo, kind, actor_id=user.id)
-    db.session.commit()
+    path, problem = _derivative_or_problem(photo, kind, actor_id=user.id)
+    db.session.commit()  # a failed attempt read the original too: that stays recorded
+    if problem is not None:
+        message = f"the photo has no {kind}: {problem}"
+        raise NotRenderable(f"photo_id: {message}", errors={"photo_id": [message]})
     return path
 
 
 def ensure_derivative(photo: Photo, kind: str, actor_id=None) -> Path:
-    """The derivative of a photo's original, made if missing. Making one reads the original,
-    so it is a custody event (in the caller's transaction) naming the derivative's hash."""
+    """The derivative of a photo's original, made if missing, or a placeholder image if the
+    photo cannot be rendered. Making one reads the original, so it is a custody event (in
+    the caller's transaction) naming the derivative's hash."""
+    path, problem = _derivative_or_problem(photo, kind, actor_id)
+    return path if problem is None else _placeholder(kind)
+
+
+def _derivative_or_problem(photo: Photo, kind: str, actor_id) -> tuple[Path | None, str | None]:
     target = blob_store().derivative_path(photo.sha256, kind)
     if target.exists():
-        return target
-    _make_derivative(photo.sha256, kind, target)
+        return target, None
+    if photo.analysis_error:
+        # The analysis found the pixels unreadable: the original is not read for nothing.
+        return None, photo.analysis_error
+    try:
+        _make_derivative(photo.sha256, kind, target)
+    except imaging.ImageDecodeError as exc:
+        custody.append("original_read", "photo", photo.id, actor_id=actor_id, details={
+            "sha256": photo.sha256, "purpose": f"{kind} attempted", "problem": str(exc)})
+        return None, str(exc)
     custody.append("original_read", "photo", photo.id, actor_id=actor_id, details={
         "sha256": photo.sha256, "purpose": f"{kind} made",
         "derivative_sha256": sha256_of(target)})
+    return target, None
+
+
+def _placeholder(kind: str) -> Path:
+    """One shared placeholder per kind of derivative, made on first use."""
+    target = blob_store().placeholder_path(kind)
+    if not target.exists():
+        max_side = current_app.config[DERIVATIVE_SIZES[kind]]
+        _write_atomically(target, kind, lambda temp: imaging.make_placeholder(temp, max_side))
     return target
 
 
 def _make_derivative(sha256: str, kind: str, target: Path) -> None:
     store = blob_store()
     max_side = current_app.config[DERIVATIVE_SIZES[kind]]
+    budget = current_app.config["FIELDAPP_MAX_PIXELS"]
+    _write_atomically(target, kind, lambda temp: imaging.make_derivative(
+        store.path_for(sha256), temp, max_side, max_pixels=budget))
+
+
+def _write_atomically(target: Path, kind: str, write) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=store.tmp_dir, prefix=f"{kind}-", suffix=".jpg")
+    fd, temp = tempfile.mkstemp(dir=blob_store().tmp_dir, prefix=f"{kind}-{os.getpid()}-",
+                                suffix=".jpg")
     os.close(fd)
     try:
-        imaging.make_derivative(store.path_for(sha256), temp, max_side)
+        write(temp)
         os.replace(temp, target)  # atomic: a reader sees the whole file or none
     finally:
         if os.path.exists(temp):

@@ -110,8 +110,8 @@ class IdlePriorityDecoder:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="decode",
                                         initializer=_take_idle_priority)
 
-    def read_pixels(self, path) -> imaging.PixelAnalysis:
-        return self._pool.submit(imaging.analyse_pixels, path).result()
+    def read_pixels(self, path, max_pixels: int) -> imaging.PixelAnalysis:
+        return self._pool.submit(imaging.analyse_pixels, path, max_pixels).result()
 
     def close(self) -> None:
         self._pool.shutdown()

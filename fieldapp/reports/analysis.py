@@ -7,6 +7,11 @@ here instead, durably: a photo is stored with analysed_at NULL, and whoever anal
 claims it with FOR UPDATE SKIP LOCKED, so no photo is analysed twice and none is lost if
 a process dies half-way. The final checks replace the provisional ones and a "verified"
 custody event records their digest.
+
+A photo whose pixels cannot be read (over the pixel budget FIELDAPP_MAX_PIXELS, checked from
+its headers before any decode, or undecodable) is analysed all the same: its pixel checks
+are "unknown" with the reason, which is kept in analysis_error, so the queue moves on and
+the photo is never decoded again and again.
 """
 from __future__ import annotations
 
@@ -122,7 +127,7 @@ def analyse(photo: Photo, read_pixels=imaging.analyse_pixels) -> None:
     report = db.session.scalar(select(Report).where(Report.id == photo.report_id)
                                .with_for_update().execution_options(populate_existing=True))
     path = reports.blob_store().path_for(photo.sha256)
-    pixels = read_pixels(path)
+    pixels = read_pixels(path, reports.max_pixels())
     limits = reports.thresholds()
     found = reports.found_with_pixels(photo.sha256, pixels, report.id, limits)
     outcome = checks.settle_pixel_checks(photo.checks, photo.exif, reports.claim_of(report),
@@ -130,6 +135,7 @@ def analyse(photo: Photo, read_pixels=imaging.analyse_pixels) -> None:
     was_verified = photo.verified
     reports.apply_outcome(photo, photo.exif, pixels.phash, outcome)
     photo.checked_at = photo.analysed_at = datetime.now(UTC)
+    photo.analysis_error = pixels.problem
     report.verdict = reports.worst_verdict(p.verdict for p in report.photos)
     indexing.refresh_verified(report)
     if photo.verified and not was_verified:
@@ -139,7 +145,8 @@ def analyse(photo: Photo, read_pixels=imaging.analyse_pixels) -> None:
     custody.append("verified", "photo", photo.id, details={
         "sha256": photo.sha256, "verdict": photo.verdict,
         "checks_sha256": reports.checks_digest(outcome), "phash": pixels.phash,
-        "thumbnail_distance": pixels.thumbnail_distance, "decodable": pixels.decodable})
+        "thumbnail_distance": pixels.thumbnail_distance, "decodable": pixels.decodable,
+        "analysis_error": pixels.problem})
 
 
 def pending_count() -> int:

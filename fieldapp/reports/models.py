@@ -73,6 +73,9 @@ class Photo(db.Model):
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # When the pixels were decoded, hashed and compared; None while that is pending.
     analysed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the pixels could not be analysed (over the pixel budget, undecodable); the photo
+    # is analysed all the same, with its pixel checks unknown, and never retried in a loop.
+    analysis_error: Mapped[str | None] = mapped_column(Text)
     verified: Mapped[bool] = mapped_column(default=False)
 
     report: Mapped[Report] = relationship(back_populates="photos")

@@ -128,6 +128,10 @@ class PhotoSchema(Schema):
                        "receipt; until then near_duplicate and thumbnail_matches are unknown "
                        "and the verdict is provisional."})
     analysed_at = fields.DateTime(format="iso", allow_none=True)
+    analysis_error = fields.String(allow_none=True, metadata={
+        "description": "Why the pixels could not be analysed (over the pixel budget, or not "
+                       "decodable), or null; the pixel checks then say unknown, and the "
+                       "preview and thumbnail answer 422 PHOTO_NOT_RENDERABLE."})
     capture_time = fields.DateTime(format="iso", allow_none=True)
     receipt = fields.Method("get_receipt")
     review = fields.Method("get_review", metadata={

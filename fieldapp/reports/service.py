@@ -58,6 +58,11 @@ def blob_store():
     return current_app.extensions["blob_store"]
 
 
+def max_pixels() -> int:
+    """The pixel budget: no image declaring more is decoded (FIELDAPP_MAX_PIXELS)."""
+    return current_app.config["FIELDAPP_MAX_PIXELS"]
+
+
 def thresholds() -> checks.Thresholds:
     return checks.Thresholds.from_mapping(current_app.config["FIELDAPP_CHECK_SETTINGS"])
 
@@ -123,6 +128,11 @@ def inspect_upload(index: int, upload) -> Inspected:
     if problem is not None:
         raise field_error(field, f"the image is not whole: {problem}",
                           sub_code="PHOTO_UNDECODABLE")
+    # Refused now, from its headers, rather than accepted and found undecodable later: a
+    # photo no one can ever look at is no evidence, and the phone can still send a smaller one.
+    problem = structure.pixel_problem(spool.name, media_type, max_pixels())
+    if problem is not None:
+        raise field_error(field, problem, sub_code="PHOTO_TOO_MANY_PIXELS")
     return Inspected(
         spool=spool, filename=_safe_filename(upload.filename), media_type=media_type,
         metadata=exif.read_metadata(spool.name),
@@ -307,7 +317,9 @@ def found_with_pixels(sha256: str, pixels: imaging.PixelAnalysis, exclude_report
         near_duplicates=tuple(_near_duplicates(pixels.phash, sha256, exclude_report,
                                                limits.near_duplicate_max_distance)),
         thumbnail_distance=pixels.thumbnail_distance,
-        decodable=pixels.decodable,
+        # An image refused for its size was never decoded: it is not known to be undecodable.
+        decodable=pixels.decodable or pixels.refused,
+        pixels_problem=pixels.problem,
     )
 
 
@@ -422,13 +434,14 @@ def _recheck_one(photo: Photo) -> bool:
     path = blob_store().path_for(photo.sha256)
     report = photo.report
     metadata = exif.read_metadata(path)
-    pixels = imaging.analyse_pixels(path)
+    pixels = imaging.analyse_pixels(path, max_pixels())
     limits = thresholds()
     found = found_with_pixels(photo.sha256, pixels, report.id, limits)
     outcome = checks.run_checks(metadata, claim_of(report), photo.received_at, found, limits)
     before = photo.verdict
     apply_outcome(photo, metadata, pixels.phash, outcome)
     photo.checked_at = photo.analysed_at = datetime.now(UTC)
+    photo.analysis_error = pixels.problem
     report.verdict = worst_verdict(p.verdict for p in report.photos)
     indexing.refresh_verified(report)
     indexing.refresh_site_risk(report.site_id)

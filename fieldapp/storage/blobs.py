@@ -5,15 +5,27 @@ a temp file in the same file system while hashed, fsynced, and hard-linked into 
 never replaces an existing file, so an original can never be overwritten; the same bytes are
 stored once. Derivatives (metadata-stripped JPEGs) live under ``derivatives/`` and can always
 be made again from the original.
+
+Temp files (upload spools, derivatives being written) live in ``tmp/`` and carry the id of
+the process writing them, so that those a killed process left behind can be told from those
+still being written and swept (sweep_stale_spools) when the server starts.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 CHUNK = 1024 * 1024
+# A temp file older than this is left over whatever its name says: no upload or freeze runs
+# for a day, and a process id in a name may have been reused.
+STALE_AFTER_S = 24 * 3600
+# "<kind>-<pid>-<random>": the names this store and its callers give temp files.
+_OWNED_TEMP = re.compile(r"^[a-z]+-(\d+)-")
 
 
 class TooLarge(Exception):
@@ -30,7 +42,8 @@ class HashingSpool:
     HEAD_BYTES = 64
 
     def __init__(self, tmp_dir: Path, max_bytes: int):
-        self._file = tempfile.NamedTemporaryFile(dir=tmp_dir, prefix="upload-", delete=True)
+        self._file = tempfile.NamedTemporaryFile(dir=tmp_dir, prefix=f"upload-{os.getpid()}-",
+                                                 delete=True)
         self._sha = hashlib.sha256()
         self.max_bytes = max_bytes
         self.size = 0
@@ -70,7 +83,10 @@ class HashingSpool:
         return self._file.fileno()
 
     def close(self):
-        self._file.close()
+        try:
+            self._file.close()
+        except FileNotFoundError:  # swept as stale meanwhile (sweep_stale_spools): gone anyway
+            pass
 
     @property
     def closed(self) -> bool:
@@ -131,6 +147,10 @@ class BlobStore:
     def derivative_path(self, sha256: str, kind: str) -> Path:
         return self.derivative_dir / sha256[:2] / sha256[2:4] / f"{sha256}.{kind}.jpg"
 
+    def placeholder_path(self, kind: str) -> Path:
+        """Where the image shown instead of a photo that cannot be rendered is kept."""
+        return self.derivative_dir / f"placeholder.{kind}.jpg"
+
     def _link_into_place(self, temp_name: str, sha256: str) -> Path:
         final = self.path_for(sha256)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +160,47 @@ class BlobStore:
             return final  # same bytes already stored: content addressing makes this a no-op
         _fsync_dir(final.parent)
         return final
+
+
+def sweep_stale_spools(data_dir: str | os.PathLike | None = None,
+                       max_age_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove temp files whose process is gone, and anything in tmp/ older than max_age_s;
+    returns what was removed. data_dir defaults to FIELDAPP_DATA_DIR.
+
+    Safe while servers run: a file whose process is alive and which is younger than
+    max_age_s is kept, so an upload still streaming is never touched.
+    """
+    if data_dir is None:
+        from fieldapp.config import Config
+
+        data_dir = Config().FIELDAPP_DATA_DIR
+    tmp_dir = Path(data_dir) / "tmp"
+    if not tmp_dir.is_dir():
+        return []
+    removed, oldest = [], time.time() - max_age_s
+    for entry in tmp_dir.iterdir():
+        try:
+            owner = _OWNED_TEMP.match(entry.name)
+            orphaned = owner is not None and not _alive(int(owner.group(1)))
+            if orphaned or entry.lstat().st_mtime < oldest:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                removed.append(entry)
+        except FileNotFoundError:  # finished (and removed) by its process meanwhile
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def sha256_of(path: Path) -> str:

@@ -1,20 +1,33 @@
 """Intake limits: pixel budget outcomes, daily quotas.
 
+A photo whose pixels could not be analysed (over the pixel budget, undecodable) keeps the
+reason in photos.analysis_error, which the analysis writes. Daily quotas count each
+volunteer's reports of the last 24 hours, found through an index on (volunteer, receipt).
+
 Revision ID: 0009_intake_limits
 Revises: 0008_accounts_security
 Create Date: 2026-12-01
 """
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0009_intake_limits"
 down_revision = "0008_accounts_security"
 branch_labels = None
 depends_on = None
 
+APP_ROLE = "fieldapp_app"
+
 
 def upgrade():
-    pass
+    op.add_column("photos", sa.Column("analysis_error", sa.Text()))
+    # Written by the analysis and by recheck, never by anything else.
+    op.execute(f"GRANT UPDATE (analysis_error) ON TABLE photos TO {APP_ROLE}")
+    op.create_index("reports_by_volunteer_received", "reports",
+                    ["volunteer_id", "received_at"])
 
 
 def downgrade():
-    pass
+    op.drop_index("reports_by_volunteer_received", table_name="reports")
+    op.execute(f"REVOKE UPDATE (analysis_error) ON TABLE photos FROM {APP_ROLE}")
+    op.drop_column("photos", "analysis_error")

@@ -6,13 +6,28 @@ tests show they are no more than that: evidence can be appended, never rewritten
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
 import psycopg2
 import pytest
 from psycopg2 import errors
 from sqlalchemy import text
 
 from fieldapp.extensions import db
-from tests.helpers import TEST_DB_URL, analyse_waiting, auth, post_report, report_json
+from tests.helpers import (
+    TEMPLATE_DB,
+    TEST_DB_NAME,
+    TEST_DB_URL,
+    TEST_OWNER_DB_URL,
+    analyse_waiting,
+    auth,
+    post_report,
+    report_json,
+)
 from tests.imagegen import jpeg_bytes
 
 APP_ROLE = "fieldapp_app"
@@ -183,3 +198,66 @@ def test_app_role_revokes_a_token(client, make_user):
     _, _, token = make_user("volunteer")
     assert client.delete("/api/v1/auth/token", headers=auth(token)).status_code == 204
     assert client.get("/api/v1/auth/me", headers=auth(token)).status_code == 401
+
+
+def _on(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def _as_owner_on_server(statement: str) -> None:
+    conn = psycopg2.connect(_on(TEST_OWNER_DB_URL, "postgres"))
+    conn.autocommit = True  # CREATE/DROP DATABASE
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+@pytest.fixture()
+def blank_database(app):
+    """A database just made from the PostGIS template, not migrated: (app URL, owner URL)."""
+    name = f"{TEST_DB_NAME}_blank"
+    _as_owner_on_server(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _as_owner_on_server(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    yield _on(TEST_DB_URL, name), _on(TEST_OWNER_DB_URL, name)
+    _as_owner_on_server(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _upgrade(tmp_path, **database_env) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "FIELDAPP_OWNER_DATABASE_URL")}
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("fieldapp")), "db", "upgrade"], cwd=tmp_path,
+        env={**env, "FIELDAPP_DATA_DIR": str(tmp_path), **database_env},
+        capture_output=True, text=True, timeout=300)
+
+
+def _public_tables(url: str) -> dict[str, str]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'spatial_ref_sys'")
+            return dict(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def test_db_upgrade_as_the_app_role_alone_is_refused_and_writes_nothing(blank_database,
+                                                                        tmp_path):
+    app_url, _ = blank_database
+    upgraded = _upgrade(tmp_path, DATABASE_URL=app_url)
+    assert upgraded.returncode != 0
+    assert "permission denied for schema public" in upgraded.stderr
+    assert _public_tables(app_url) == {}
+
+
+def test_db_upgrade_runs_as_the_owner_named_by_its_own_url(blank_database, tmp_path):
+    app_url, owner_url = blank_database
+    upgraded = _upgrade(tmp_path, DATABASE_URL=app_url, FIELDAPP_OWNER_DATABASE_URL=owner_url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    tables = _public_tables(app_url)
+    owner = psycopg2.extensions.parse_dsn(TEST_OWNER_DB_URL)["user"]
+    assert {"reports", "photos", "custody_events", "alembic_version"} <= set(tables)
+    assert set(tables.values()) == {owner}
