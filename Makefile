@@ -14,7 +14,7 @@ AS_OWNER = set -a && . $(FIELDAPP_DATABASE_ENV) && set +a &&
 AS_APP = $(AS_OWNER) unset FIELDAPP_OWNER_DATABASE_URL &&
 export FIELDAPP_DATA_DIR ?= $(CURDIR)/var
 
-APP_PACKAGES := fonts-wqy-zenhei
+APP_PACKAGES := fonts-wqy-zenhei nginx
 TEST_PACKAGES := poppler-utils openssl coreutils gdal-bin chromium
 
 .PHONY: run test install packages test-packages map-assets postgis migrate demo serve lint bench-ingest
@@ -48,7 +48,7 @@ demo: migrate
 	$(AS_APP) $(BIN)/fieldapp demo
 
 serve:
-	$(AS_APP) $(BIN)/gunicorn --config gunicorn.conf.py 'fieldapp:create_app()'
+	$(AS_APP) $(BIN)/fieldapp serve
 
 run: demo serve
 

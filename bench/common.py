@@ -113,7 +113,8 @@ def server_env(database: str, data_dir: Path, port: int, **extra: str) -> dict:
 
 
 class Server:
-    """gunicorn serving the app as in production, its output kept in a log file."""
+    """`fieldapp serve` (nginx, gunicorn, analysers) as in production, its output kept in a
+    log file."""
 
     def __init__(self, env: dict, log_path: Path):
         self.root_url = f"http://{env['FIELDAPP_BIND']}"
@@ -123,8 +124,7 @@ class Server:
             # A session of its own keeps a Ctrl-C in the terminal from reaching gunicorn
             # before the benchmark's cleanup stops it in order.
             self.process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
-                 "fieldapp:create_app()"],
+                [str(BIN / "fieldapp"), "serve"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -137,7 +137,7 @@ class Server:
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise BenchError(f"gunicorn exited with {self.process.returncode}")
+                raise BenchError(f"fieldapp serve exited with {self.process.returncode}")
             try:
                 if requests.get(f"{self.base_url}/health", timeout=2).status_code == 200:
                     return
@@ -150,9 +150,9 @@ class Server:
     def stop(self) -> None:
         if self.process.poll() is not None:
             return
-        self.process.terminate()  # gunicorn's graceful shutdown of master and workers
+        self.process.terminate()  # supervisord stops nginx, then the rest, gracefully
         try:
-            self.process.wait(timeout=30)
+            self.process.wait(timeout=90)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

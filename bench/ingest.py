@@ -56,6 +56,7 @@ from common import (  # noqa: E402 (the benchmark folder is not a package)
     fieldapp_cli,
     free_port,
     make_user,
+    parent_pid,
     percentile,
     process_tree,
     server_env,
@@ -93,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (K)")
     parser.add_argument("--photo-mb", type=float, default=3.0, help="size of each JPEG")
     parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers (default: gunicorn.conf.py's)")
+                        help="gunicorn workers (default: FIELDAPP_WORKERS, or cores + 1)")
     parser.add_argument("--warmup", type=int, default=None,
                         help="untimed small reports first (default: 2 per client)")
     args = parser.parse_args(argv)
@@ -122,8 +123,9 @@ def ingest_server_env(data_dir: Path, workers: int | None) -> dict:
 
 
 def worker_count(server: Server) -> int:
-    """gunicorn's web workers (the analysers are in the tree too, but are not workers)."""
-    return sum(1 for pid in process_tree(server.pid)[1:] if is_gunicorn(pid))
+    """gunicorn's web workers: the gunicorn processes whose parent is gunicorn's master."""
+    return sum(1 for pid in process_tree(server.pid)[1:]
+               if is_gunicorn(pid) and is_gunicorn(parent_pid(str(pid))))
 
 
 def photos_waiting() -> int:
@@ -184,7 +186,7 @@ class CpuSnapshot:
         own = os.times()
         tree = process_tree(root)
         return cls(server=sum(cpu_seconds(pid) for pid in tree),
-                   analysers=sum(cpu_seconds(pid) for pid in tree[1:] if not is_gunicorn(pid)),
+                   analysers=sum(cpu_seconds(pid) for pid in tree[1:] if is_analyser(pid)),
                    bench=own.user + own.system, machine=machine_busy_seconds())
 
     def __sub__(self, earlier: CpuSnapshot) -> CpuSnapshot:
@@ -192,11 +194,19 @@ class CpuSnapshot:
                            self.bench - earlier.bench, self.machine - earlier.machine)
 
 
-def is_gunicorn(pid: int) -> bool:
+def is_gunicorn(pid: int | None) -> bool:
+    return b"gunicorn" in _cmdline(pid)
+
+
+def is_analyser(pid: int) -> bool:
+    return b"evidence\0analyse" in _cmdline(pid)
+
+
+def _cmdline(pid: int | None) -> bytes:
     try:
-        return b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return False
+        return b""
 
 
 # --- photos and claims ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #!/bin/sh
-# `serve` (the default): bring the schema up to date, then run gunicorn as PID 1 so that it
-# receives the container's stop signal and shuts its workers down gracefully.
+# `serve` (the default): bring the schema up to date, then run `fieldapp serve` as PID 1: its
+# supervisord receives the container's stop signal, stops nginx, the analysers, the job
+# worker and gunicorn gracefully, and reaps orphans.
 # Anything else runs as given, e.g. `docker compose run --rm app fieldapp users create ...`.
 set -eu
 
@@ -8,6 +9,6 @@ if [ "${1:-serve}" = "serve" ]; then
     fieldapp db upgrade  # as the schema owner (FIELDAPP_OWNER_DATABASE_URL)
     # The server runs as fieldapp_server alone, without the owner's password.
     unset FIELDAPP_OWNER_DATABASE_URL
-    exec gunicorn --config /app/gunicorn.conf.py 'fieldapp:create_app()'
+    exec fieldapp serve
 fi
 exec "$@"

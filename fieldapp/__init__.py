@@ -21,6 +21,7 @@ def create_app(config=None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
+    register_proxy(app)
     register_bounds(app)
     return app
 
@@ -32,6 +33,17 @@ def register_bounds(app: Flask) -> None:
 
     timeouts.register(app)
     audit.register(app)
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind `fieldapp serve`'s nginx (and any proxies in front of it), take the client's
+    address and scheme from the nearest trusted proxy's X-Forwarded-For/-Proto: sign-in
+    throttling keys on the real address, and a client's own X-Forwarded-For is not trusted."""
+    hops = app.config.get("FIELDAPP_PROXY_HOPS") or 0
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def register_extensions(app: Flask) -> None:

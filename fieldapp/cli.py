@@ -71,7 +71,7 @@ def recheck(report_id):
 
 @evidence_cli.command("analyse")
 @click.option("--follow", is_flag=True,
-              help="Keep running: analyse photos as they arrive (what gunicorn starts).")
+              help="Keep running: analyse photos as they arrive (what `fieldapp serve` runs).")
 @click.option("--nice", "niceness", default=0, type=click.IntRange(0, 19),
               help="Lower this process's CPU priority by this much first.")
 @click.option("--photos-from-stdin", is_flag=True,
@@ -219,8 +219,41 @@ def list_anchors(tsa_ca):
 
 
 
+@click.command("serve")
+@click.option("--app", "app_spec", default="fieldapp:create_app()", show_default=True,
+              help="The WSGI application gunicorn serves.")
+@with_appcontext
+def serve(app_spec):
+    """Serve on FIELDAPP_BIND: nginx in front, gunicorn, the analysers and the job worker,
+    supervised until SIGTERM or SIGINT."""
+    from fieldapp.serving import service
+
+    _sweep_stale_spools()
+    # The job worker is another part of the house; start it wherever this build has it.
+    jobs = click.get_current_context().find_root().command.get_command(
+        click.get_current_context(), "jobs")
+    with_jobs = isinstance(jobs, click.Group) and "work" in jobs.commands
+    try:
+        plan = service.prepare(current_app.config, with_jobs=with_jobs, app_spec=app_spec)
+    except service.ServeError as exc:
+        raise click.ClickException(str(exc)) from None
+    names = ", ".join(f"{p.name} x{p.count}" if p.count > 1 else p.name for p in plan.programs)
+    click.echo(f"[serve] {current_app.config['FIELDAPP_BIND']}: {names}", err=True)
+    service.run(plan)
+
+
+def _sweep_stale_spools() -> None:
+    # Upload spools left by a process killed mid-request; swept before anything serves.
+    from fieldapp.storage import blobs
+
+    sweep = getattr(blobs, "sweep_stale_spools", None)
+    if sweep is not None:
+        sweep()
+
+
 def register(app) -> None:
-    for command in (users_cli, custody_cli, evidence_cli, sites_cli, dossier_cli, demo):
+    for command in (users_cli, custody_cli, evidence_cli, sites_cli, dossier_cli, demo,
+                    serve):
         app.cli.add_command(command)
     from fieldapp.jobs.cli import jobs_cli
 

@@ -95,6 +95,25 @@ class Config:
         self.MAX_CONTENT_LENGTH = (
             self.FIELDAPP_MAX_PHOTO_BYTES * self.FIELDAPP_MAX_PHOTOS + MB
         )
+        # `fieldapp serve`: nginx listens here and buffers every request and response, so
+        # slow phones hold only nginx connections; gunicorn sits behind it on a unix socket.
+        self.FIELDAPP_BIND = os.environ.get("FIELDAPP_BIND") or "127.0.0.1:5000"
+        # Processes, not threads, carry the load: hashing, parsing and the ORM hold the GIL.
+        self.FIELDAPP_WORKERS = _int("FIELDAPP_WORKERS", (os.cpu_count() or 1) + 1)
+        self.FIELDAPP_THREADS = _int("FIELDAPP_THREADS", 2)
+        self.FIELDAPP_TIMEOUT = _int("FIELDAPP_TIMEOUT", 300)
+        self.FIELDAPP_ANALYSERS = _int("FIELDAPP_ANALYSERS", os.cpu_count() or 1)
+        # Proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none, the
+        # app faces clients itself). `fieldapp serve` sets at least 1 for its own nginx.
+        self.FIELDAPP_PROXY_HOPS = _int("FIELDAPP_PROXY_HOPS", 0)
+        self.FIELDAPP_TLS_CERT = os.environ.get("FIELDAPP_TLS_CERT") or None
+        self.FIELDAPP_TLS_KEY = os.environ.get("FIELDAPP_TLS_KEY") or None
+        self.FIELDAPP_CLIENT_HEADER_TIMEOUT_S = _int("FIELDAPP_CLIENT_HEADER_TIMEOUT_S", 20)
+        self.FIELDAPP_CLIENT_BODY_TIMEOUT_S = _int("FIELDAPP_CLIENT_BODY_TIMEOUT_S", 60)
+        # Per response, the most the proxy spools to disk for a slow reader, and how many
+        # dossier downloads may run at once: together they bound the proxy's temp files.
+        self.FIELDAPP_PROXY_TEMP_FILE_MB = _int("FIELDAPP_PROXY_TEMP_FILE_MB", 1024)
+        self.FIELDAPP_PROXY_DOWNLOADS = _int("FIELDAPP_PROXY_DOWNLOADS", 4)
         self.API_TITLE = "fieldapp"
         self.API_VERSION = "v1"
         self.OPENAPI_VERSION = "3.0.3"

@@ -175,3 +175,25 @@ def freeze(client, token, case_id) -> dict:
     shown = client.get(asked.get_json()["links"]["self"], headers=auth(token))
     assert shown.status_code == 200
     return shown.get_json()
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback address right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def child_pids(pid: int) -> list[int]:
+    """Live child processes of pid, whichever of its threads started them."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found

@@ -1,7 +1,7 @@
 """The analyser process: analyses photos as they arrive, woken by the submissions' NOTIFY.
 
-Run by `fieldapp evidence analyse --follow`; gunicorn starts them through a supervisor
-(AnalyserSupervisor, gunicorn.conf.py). With --idle-priority the decoding, nearly all of
+Run by `fieldapp evidence analyse --follow`; `fieldapp serve` keeps FIELDAPP_ANALYSERS of
+them running (fieldapp/serving/). With --idle-priority the decoding, nearly all of
 an analysis's CPU, runs in a thread that only gets CPU time nothing else wants (Linux
 SCHED_IDLE), so a burst of submissions is answered at full speed and the analysis
 catches up after it. The database work stays at normal priority: it takes the custody
@@ -14,9 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import select
-import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -138,81 +135,3 @@ def _close(connection) -> None:
     if connection is not None:
         connection.close()
     return None
-
-
-class AnalyserSupervisor:
-    """Keeps `count` analyser processes running, restarting any that exit.
-
-    Runs as a process of its own (`python -m fieldapp.reports.analyser`), started by
-    gunicorn's master: the master reaps every child it has, so it cannot also watch ours.
-    It stops, stopping its analysers, on SIGTERM or when the process that started it dies.
-    """
-
-    MAX_BACKOFF_S = 30.0
-    TICK_S = 0.5
-
-    def __init__(self, count: int, logger=log):
-        self.count, self.log = count, logger
-        self._stopping = False
-        self._children: dict[int, subprocess.Popen] = {}
-        self._backoff = {slot: 1.0 for slot in range(count)}
-        self._due = {slot: 0.0 for slot in range(count)}
-        self._started = {}
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "fieldapp.cli", "evidence", "analyse", "--follow",
-                "--idle-priority"]
-
-    def run(self) -> None:
-        parent = os.getppid()
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        while not self._stopping and os.getppid() == parent:
-            for slot in range(self.count):
-                self._tend(slot)
-            time.sleep(self.TICK_S)
-        self._stop_children()
-
-    def _stop(self, *_) -> None:
-        self._stopping = True
-
-    def _tend(self, slot: int) -> None:
-        child = self._children.get(slot)
-        if child is not None:
-            code = child.poll()
-            if code is None:
-                return
-            del self._children[slot]
-            # Quick deaths (database down, bad settings) back off; a long run resets it.
-            ran = time.monotonic() - self._started[slot]
-            backoff = 1.0 if ran > 60 else min(self._backoff[slot] * 2, self.MAX_BACKOFF_S)
-            self._backoff[slot] = backoff
-            self._due[slot] = time.monotonic() + backoff
-            self.log.warning("analyser %d exited with %s; restarting in %.0f s",
-                             slot, code, backoff)
-            return
-        if time.monotonic() >= self._due[slot]:
-            self._children[slot] = subprocess.Popen(self.command())
-            self._started[slot] = time.monotonic()
-            self.log.info("analyser %d started (pid %d)", slot, self._children[slot].pid)
-
-    def _stop_children(self, timeout_s: float = 10.0) -> None:
-        for child in self._children.values():
-            child.terminate()
-        for child in self._children.values():
-            try:
-                child.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """python -m fieldapp.reports.analyser COUNT: supervise COUNT analysers."""
-    [count] = (int(value) for value in (argv or sys.argv[1:]))
-    logging.basicConfig(level=logging.INFO, format="[analysers] %(levelname)s %(message)s")
-    AnalyserSupervisor(count).run()
-
-
-if __name__ == "__main__":
-    main()
