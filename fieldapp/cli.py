@@ -47,16 +47,21 @@ def issue_token(email):
 
 @custody_cli.command("verify")
 def verify_custody():
-    """Walk the chain and re-hash every original; exit 1 naming what is broken."""
+    """Walk the chain, check every evidence row against the digest bound in it, check the
+    items of frozen dossiers, re-hash every original; exit 1 naming what is broken."""
     from fieldapp.custody import service
 
-    problems = service.audit(current_app.extensions["blob_store"])
+    result = service.run_audit(current_app.extensions["blob_store"])
     head = service.head()
-    if problems:
-        for problem in problems:
+    if result.rows_bound:
+        click.echo(f"bound {result.rows_bound} rows made before rows were bound to the chain")
+    if result.problems:
+        for problem in result.problems:
             click.echo(f"BROKEN: {problem}", err=True)
         sys.exit(1)
-    click.echo(f"OK: {head.seq} custody events, chain head {head.hash}")
+    rows = ", ".join(f"{count} {kind}s" for kind, count in result.rows_checked.items())
+    click.echo(f"OK: {head.seq} custody events, chain head {head.hash}; rows checked: {rows}; "
+               f"{result.originals_checked} originals re-hashed")
 
 
 @evidence_cli.command("recheck")

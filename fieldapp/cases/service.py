@@ -4,9 +4,11 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from fieldapp.accounts.models import User
 from fieldapp.cases.models import Case, CaseEntry, EvidenceItem
+from fieldapp.dossiers.models import Dossier
 from fieldapp.errors import Conflict, NotFound, field_error
 from fieldapp.extensions import db
 from fieldapp.hotspots import indexing
@@ -107,11 +109,27 @@ def remove_item(case_id: uuid.UUID, item_id: uuid.UUID) -> None:
     item = next((i for i in case.items if i.id == item_id), None)
     if item is None:
         raise NotFound("no such item in this case")
+    frozen_in = _dossier_freezing(item)
+    if frozen_in is not None:
+        # A dossier's signed manifest lists its items; the custody audit checks that each
+        # still stands, so an item handed over in a dossier stays.
+        raise Conflict(f"this item was frozen into dossier {frozen_in} and stays in the case",
+                       errors={"item_id": [f"frozen into dossier {frozen_in}"]},
+                       sub_code="ITEM_FROZEN")
     remaining = [i for i in case.items if i.id != item_id]
     db.session.delete(item)
     db.session.flush()
     _renumber(remaining)
     db.session.commit()
+
+
+def _dossier_freezing(item: EvidenceItem) -> str | None:
+    """The label of the first dossier whose manifest froze this item, if any."""
+    frozen = func.convert_from(Dossier.manifest, "UTF8").cast(JSONB)["items"]
+    return db.session.scalar(
+        select(Dossier.label).where(Dossier.case_id == item.case_id,
+                                    frozen.contains([{"photo_id": str(item.photo_id)}]))
+        .order_by(Dossier.number).limit(1))
 
 
 def _renumber(items: list[EvidenceItem]) -> None:

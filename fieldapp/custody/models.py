@@ -12,7 +12,9 @@ from fieldapp.custody import chain
 from fieldapp.extensions import db
 
 ACTIONS = ("received", "verified", "original_read", "rechecked", "audited", "reviewed",
-           "site_linked", "exported", "dossier_downloaded")
+           "site_linked", "exported", "dossier_downloaded",
+           # A row created before rows were bound to the chain, bound once as it then stood.
+           "bound")
 
 
 class CustodyEvent(db.Model):

@@ -161,11 +161,6 @@ def _record(freeze, case, items, body, label, created_at, user) -> Dossier:
     signing_key = keys.signing_key(data_dir())
     signed = mf.manifest_bytes(body)
     manifest_sha = hashlib.sha256(signed).hexdigest()
-    event = custody.append("exported", "dossier", freeze.id, actor_id=user.id,
-                           occurred_at=created_at, details={
-                               "case_id": str(case.id), "label": label,
-                               "photos": [str(item.photo_id) for item in items],
-                               "manifest_sha256": manifest_sha})
     dossier = Dossier(
         id=freeze.id, case_id=case.id, number=freeze.number, label=label,
         created_by=user.id, created_at=created_at, manifest=signed,
@@ -173,7 +168,15 @@ def _record(freeze, case, items, body, label, created_at, user) -> Dossier:
         public_key_pem=keys.public_key_pem(signing_key),
         catalog_sha256=body["files"]["catalog.pdf"],
         custody_sha256=body["files"]["custody.jsonl"], item_count=len(items),
-        total_bytes=sum(item.photo.size for item in items), custody_hash=event.hash)
+        total_bytes=sum(item.photo.size for item in items))
+    # The event binds the row's digest (custody.binding): an altered dossier row is found.
+    event = custody.append("exported", "dossier", freeze.id, actor_id=user.id,
+                           occurred_at=created_at, details={
+                               "case_id": str(case.id), "label": label,
+                               "photos": [str(item.photo_id) for item in items],
+                               "manifest_sha256": manifest_sha,
+                               "row_sha256": custody.row_sha256("dossier", dossier)})
+    dossier.custody_hash = event.hash
     db.session.add(dossier)
     freeze.status, freeze.step, freeze.done = "frozen", "frozen", len(items)
     freeze.total = len(items)
