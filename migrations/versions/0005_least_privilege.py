@@ -88,6 +88,10 @@ def upgrade():
             END IF;
         END $$
     """)
+    # PostgreSQL 15 no longer lets every role create in the public schema, but a cluster
+    # upgraded from an older release keeps that grant: the app must create nothing there
+    # (no shadow table, function or trigger). Only the schema's owner can revoke it.
+    op.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     for statement in grant_statements():
         op.execute(statement)
 
