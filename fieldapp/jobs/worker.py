@@ -46,8 +46,8 @@ def run(flask_app: Flask, *, forever: bool = True, concurrency: int | None = Non
 
 async def _work(flask_app: Flask, forever: bool, concurrency: int) -> None:
     async with queue.open_async():
+        await _pick_up_stalled()
         if forever:
-            await _pick_up_stalled()
             with flask_app.app_context():
                 seeded = tasks.seed_schedules()
             log.info("scheduled: %s", ", ".join(seeded) or "nothing new")

@@ -238,3 +238,25 @@ def test_jobs_cli_runs_what_is_due_and_lists_it(app, monkeypatch):
     assert listed.exit_code == 0
     assert any(line.split("\t")[:3] == [str(job_id), tasks.FREEZE, "succeeded"]
                for line in listed.output.splitlines())
+
+
+def test_a_freeze_left_unfinished_by_a_dead_worker_is_run_again(app, case_with_items):
+    client, law, case_id = case_with_items
+    asked = client.post(f"/api/v1/cases/{case_id}/dossiers", headers=auth(law)).get_json()
+    job = _job(app, asked["id"])
+    # As a worker that took the job and then died: its heartbeat stopped an hour ago.
+    with app.app_context():
+        worker_id = db.session.execute(text(
+            "INSERT INTO procrastinate_workers (last_heartbeat) "
+            "VALUES (now() - interval '1 hour') RETURNING id")).scalar()
+        db.session.execute(text("UPDATE procrastinate_jobs SET status = 'doing', "
+                                "worker_id = :w WHERE id = :id"), {"w": worker_id, "id": job.id})
+        db.session.commit()
+    stalled = client.get(asked["links"]["self"], headers=auth(law)).get_json()
+    assert stalled["status"] == "freezing"
+
+    run_jobs(app)
+
+    assert client.get(asked["links"]["self"], headers=auth(law)).get_json()["status"] == "frozen"
+    again = _job(app, asked["id"])
+    assert again.id == job.id and again.status == "succeeded" and again.attempts > job.attempts
