@@ -47,6 +47,13 @@ migrate: install postgis
 demo: migrate
 	$(AS_APP) $(BIN)/fieldapp demo
 
+# An install without demo data starts with one admin; the password is asked twice, hidden.
+.PHONY: admin
+admin:
+	@test -n "$(EMAIL)" || { echo 'usage: make admin EMAIL=you@example.org' >&2; exit 2; }
+	$(MAKE) migrate
+	$(AS_APP) $(BIN)/fieldapp users create --email '$(EMAIL)' --role admin
+
 serve:
 	$(AS_APP) $(BIN)/fieldapp serve
 

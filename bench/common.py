@@ -5,6 +5,7 @@ tests.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -80,21 +81,21 @@ def drop_database(name: str) -> None:
     admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def fieldapp_cli(env: dict, *args: str) -> str:
+def fieldapp_cli(env: dict, *args: str, stdin: str | None = None) -> str:
     if args[:1] == ("db",):  # only migrations run as the owner
         database = urlsplit(env["DATABASE_URL"]).path.lstrip("/")
         env = {**env, "FIELDAPP_OWNER_DATABASE_URL": owner_database_url(database)}
     result = subprocess.run([str(BIN / "fieldapp"), *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, input=stdin)
     if result.returncode != 0:
         raise BenchError(f"`fieldapp {' '.join(args[:2])}` failed:\n{result.stderr.strip()}")
     return result.stdout
 
 
-def make_user(env: dict, email: str, password: str, role: str) -> str:
-    """Create a user through the CLI and return a new API token."""
-    fieldapp_cli(env, "users", "create", "--email", email, "--password", password,
-                 "--role", role)
+def make_user(env: dict, email: str, role: str) -> str:
+    """Create a user through the CLI (with a random password) and return a new API token."""
+    fieldapp_cli(env, "users", "create", "--email", email, "--password-stdin", "--role", role,
+                 stdin=secrets.token_urlsafe(16) + "\n")
     return fieldapp_cli(env, "users", "token", "--email", email).split()[-1]
 
 

@@ -110,8 +110,8 @@ def build_case(app, photos: int, photo_bytes: int) -> tuple[str, list[Path]]:
     taken = datetime.now(UTC) - timedelta(days=2)
     base = base_jpeg(photo_bytes, taken)
     with app.app_context():
-        volunteer = accounts.create_user("bench-vol@example.org", "bench-password-1",
-                                         "volunteer")
+        volunteer = accounts.create_user("bench-vol@example.org",
+                                         accounts.generate_password(), "volunteer")
         lawyer = accounts.find_user("bench-lawyer@example.org")
         site = create_site(SiteInSchema().load({
             "name": "基准测试工厂", "geometry": {"type": "Point", "coordinates": [LON, LAT]}}))
@@ -253,7 +253,7 @@ def main(argv=None) -> int:
         env = server_env(BENCH_DB, data_dir, free_port(), FIELDAPP_WORKERS="1",
                          FIELDAPP_ANALYSERS="0")
         fieldapp_cli(env, "db", "upgrade")
-        token = make_user(env, "bench-lawyer@example.org", "bench-password-1", "lawyer")
+        token = make_user(env, "bench-lawyer@example.org", "lawyer")
         os.environ.update(DATABASE_URL=database_url(BENCH_DB), FIELDAPP_DATA_DIR=str(data_dir))
         from fieldapp import create_app
 

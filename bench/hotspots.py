@@ -347,8 +347,7 @@ def main(argv=None) -> int:
         port = free_port()
         env = server_env(BENCH_DB, data_dir, port)
         fieldapp_cli(env, "db", "upgrade")
-        token = make_user(env, "bench-coordinator@example.org", "bench-password-1",
-                          "coordinator")
+        token = make_user(env, "bench-coordinator@example.org", "coordinator")
         step(f"generating and loading {args.reports:,} reports")
         start = time.perf_counter()
         # Loaded as the owner, who may VACUUM ANALYZE what it loaded.

@@ -68,7 +68,6 @@ from fieldapp.photogen import make_exif, phone_jpeg, scene  # noqa: E402
 
 BENCH_DB = "fieldapp_bench"
 VOLUNTEER_EMAIL = "bench-volunteer@example.org"
-VOLUNTEER_PASSWORD = "bench-password-1"
 
 TARGET_REPORTS_PER_S = 50
 TARGET_FLOOR_RATIO = 4
@@ -111,7 +110,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def prepare_volunteer(env: dict) -> str:
     """Migrate the bench database, create a volunteer and return their API token."""
     fieldapp_cli(env, "db", "upgrade")
-    return make_user(env, VOLUNTEER_EMAIL, VOLUNTEER_PASSWORD, "volunteer")
+    return make_user(env, VOLUNTEER_EMAIL, "volunteer")
 
 
 def ingest_server_env(data_dir: Path, workers: int | None) -> dict:

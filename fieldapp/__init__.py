@@ -66,6 +66,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from fieldapp.access.routes import blp as access_blp
     from fieldapp.accounts.routes import blp as auth_blp
+    from fieldapp.accounts.routes import users_blp
     from fieldapp.anchors.routes import blp as anchors_blp
     from fieldapp.cases.routes import blp as cases_blp
     from fieldapp.dossiers.routes import blp as dossiers_blp
@@ -84,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (health_blp, auth_blp, reports_blp, photos_blp, reviews_blp, sites_blp,
                       cases_blp, dossiers_blp, hotspots_blp, tiles_blp, ogc_blp):
         api.register_blueprint(blueprint)
+    api.register_blueprint(users_blp)
     api.register_blueprint(anchors_blp)
     api.register_blueprint(access_blp)
     app.register_blueprint(map_bp)

@@ -15,22 +15,122 @@ sites_cli = AppGroup("sites", help="Known polluting sites.")
 dossier_cli = click.Group("dossier", help="Evidence dossiers.")
 
 
+ROLE_CHOICE = click.Choice(["volunteer", "coordinator", "lawyer", "admin"])
+
+
+def _cli_actor() -> str:
+    """Who made an account change from the command line, for the log."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _read_password(from_stdin: bool) -> str:
+    # Never an option: a password on the command line stays in shell history and is
+    # visible to every user of the machine in the process list.
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+        return password
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _user_or_fail(email):
+    from fieldapp.accounts import service
+
+    user = service.find_user(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    return user
+
+
+def _update_user(email, changes) -> None:
+    from fieldapp.accounts import service
+    from fieldapp.errors import FieldappError
+
+    user = _user_or_fail(email)
+    try:
+        user = service.update_user(user.id, changes, actor=_cli_actor())
+    except FieldappError as exc:
+        raise click.ClickException(exc.description) from None
+    state = "disabled" if user.disabled else "enabled"
+    click.echo(f"{user.email}: {user.role}, {state}")
+
+
 @users_cli.command("create")
 @click.option("--email", required=True)
-@click.option("--password", required=True)
-@click.option("--role", required=True,
-              type=click.Choice(["volunteer", "coordinator", "lawyer", "admin"]))
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input instead of "
+                   "prompting for it.")
+@click.option("--role", required=True, type=ROLE_CHOICE)
 @click.option("--display-name", default=None)
-def create_user(email, password, role, display_name):
+def create_user(email, password_stdin, role, display_name):
     """Create a user (volunteers get a generated public pseudonym)."""
     from fieldapp.accounts import service
     from fieldapp.errors import FieldappError
 
+    password = _read_password(password_stdin)
     try:
-        user = service.create_user(email, password, role, display_name)
+        user = service.create_user(email, password, role, display_name, actor=_cli_actor())
     except FieldappError as exc:
         raise click.ClickException(exc.description) from None
     click.echo(f"created {user.role} {user.email} (pseudonym {user.pseudonym}, id {user.id})")
+
+
+@users_cli.command("list")
+@click.option("--role", default=None, type=ROLE_CHOICE)
+def list_users(role):
+    """Every account: email, role, state, pseudonym, created."""
+    from fieldapp.accounts import service
+
+    for user in service.list_users(role):
+        state = "disabled" if user.disabled else "enabled"
+        click.echo(f"{user.email}\t{user.role}\t{state}\t{user.pseudonym}\t"
+                   f"{user.created_at:%Y-%m-%d}")
+
+
+@users_cli.command("disable")
+@click.option("--email", required=True)
+def disable_user(email):
+    """Disable an account: it cannot sign in, and every token of it is revoked now."""
+    _update_user(email, {"disabled": True})
+
+
+@users_cli.command("enable")
+@click.option("--email", required=True)
+def enable_user(email):
+    """Let a disabled account sign in again (its old tokens stay revoked)."""
+    _update_user(email, {"disabled": False})
+
+
+@users_cli.command("set-role")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=ROLE_CHOICE)
+def set_role(email, role):
+    """Give an account another role."""
+    _update_user(email, {"role": role})
+
+
+@users_cli.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+def set_password(email, password_stdin):
+    """Give an account a new password; every token of it is revoked."""
+    from fieldapp.accounts import service
+    from fieldapp.errors import FieldappError
+
+    user = _user_or_fail(email)
+    password = _read_password(password_stdin)
+    try:
+        revoked = service.set_password(user.id, password, actor=_cli_actor())
+    except FieldappError as exc:
+        raise click.ClickException(exc.description) from None
+    click.echo(f"{user.email}: password set, {revoked} token(s) revoked")
 
 
 @users_cli.command("token")
@@ -39,9 +139,9 @@ def issue_token(email):
     """Print a new API token for a user."""
     from fieldapp.accounts import service
 
-    user = service.find_user(email)
-    if user is None:
-        raise click.ClickException(f"no user with email {email}")
+    user = _user_or_fail(email)
+    if user.disabled:
+        raise click.ClickException(f"{email} is disabled")
     click.echo(service.issue_token(user))
 
 
@@ -175,12 +275,15 @@ def verify_dossier(path, key_path, tsa_ca):
 
 
 @click.command("demo")
+@click.option("--reset-passwords", is_flag=True,
+              help="Give the existing demo accounts new random passwords (printed once).")
 @with_appcontext
-def demo():
-    """Create demo accounts (printed with tokens) and demo reports with generated photos."""
+def demo(reset_passwords):
+    """Create demo accounts (random passwords, printed once, with tokens) and demo reports
+    with generated photos."""
     from fieldapp.demo import load_demo
 
-    load_demo(click.echo)
+    load_demo(click.echo, reset_passwords=reset_passwords)
 
 @custody_cli.command("anchor")
 def anchor_custody():

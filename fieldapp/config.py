@@ -91,6 +91,16 @@ class Config:
         self.FIELDAPP_RISK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_RISK_")
         }
+        # Accounts: token lifetimes, and failed sign-ins allowed per window before a 429.
+        self.FIELDAPP_TOKEN_TTL_S = _int("FIELDAPP_TOKEN_TTL_S", 30 * 24 * 3600)
+        # A wall display's read-only token: short by default, never longer than the above.
+        self.FIELDAPP_READ_TOKEN_TTL_S = _int("FIELDAPP_READ_TOKEN_TTL_S", 24 * 3600)
+        self.FIELDAPP_SIGNIN_WINDOW_S = _int("FIELDAPP_SIGNIN_WINDOW_S", 15 * 60)
+        self.FIELDAPP_SIGNIN_MAX_FAILURES = _int("FIELDAPP_SIGNIN_MAX_FAILURES", 10)
+        self.FIELDAPP_SIGNIN_MAX_FAILURES_PER_ADDRESS = _int(
+            "FIELDAPP_SIGNIN_MAX_FAILURES_PER_ADDRESS", 50)
+        # Any body but an upload (JSON, forms): refused above this before it is read whole.
+        self.FIELDAPP_MAX_JSON_BYTES = _int("FIELDAPP_MAX_JSON_BYTES", 64 * 1024)
         # Whole request: every photo at the cap plus room for the report JSON and framing.
         self.MAX_CONTENT_LENGTH = (
             self.FIELDAPP_MAX_PHOTO_BYTES * self.FIELDAPP_MAX_PHOTOS + MB

@@ -1,7 +1,9 @@
 """Demo data: accounts (printed with tokens) and reports whose photos are generated here.
 
 Re-running is safe: accounts are reused, and reports carry fixed client_ids, so the
-idempotent intake returns the stored ones instead of adding copies.
+idempotent intake returns the stored ones instead of adding copies. Each account's password
+is generated when the account is made and printed that once (only its argon2 hash is
+kept), so no two installs share a password and none is written anywhere in the project.
 """
 from __future__ import annotations
 
@@ -31,10 +33,10 @@ from fieldapp.sites.schemas import SiteInSchema
 CST = timezone(timedelta(hours=8))
 DEMO_NAMESPACE = uuid.UUID("6f1d7f0e-3c2a-4e8b-9a53-0c9a1e6b2d41")
 ACCOUNTS = (
-    ("volunteer", "volunteer@demo.fieldapp.org", "demo-volunteer-pass"),
-    ("coordinator", "coordinator@demo.fieldapp.org", "demo-coordinator-pass"),
-    ("lawyer", "lawyer@demo.fieldapp.org", "demo-lawyer-pass"),
-    ("admin", "admin@demo.fieldapp.org", "demo-admin-pass"),
+    ("volunteer", "volunteer@demo.fieldapp.org"),
+    ("coordinator", "coordinator@demo.fieldapp.org"),
+    ("lawyer", "lawyer@demo.fieldapp.org"),
+    ("admin", "admin@demo.fieldapp.org"),
 )
 
 
@@ -87,11 +89,13 @@ SITES = (
 CASE_TITLE = "某某印染有限公司三厂水污染环境公益诉讼"
 
 
-def load_demo(echo) -> None:
-    tokens = {role: _ensure_account(role, email, password) for role, email, password in ACCOUNTS}
-    echo("Demo accounts (email / password / token):")
-    for role, email, password in ACCOUNTS:
-        echo(f"  {role:<12} {email:<32} {password:<24} {tokens[role][1]}")
+def load_demo(echo, reset_passwords: bool = False) -> None:
+    """Make what is missing; with reset_passwords, demo accounts get new passwords."""
+    tokens = {role: _ensure_account(role, email, reset_passwords) for role, email in ACCOUNTS}
+    echo("Demo accounts (email / password / token); passwords are shown only when set:")
+    for role, email in ACCOUNTS:
+        _, password, token = tokens[role]
+        echo(f"  {role:<12} {email:<32} {password or '(unchanged)':<24} {token}")
     site_ids = [_ensure_site(spec) for spec in SITES]
     echo(f"  {len(site_ids)} demo sites")
     report_ids = _load_reports(tokens["volunteer"][0], echo)
@@ -147,10 +151,19 @@ def _load_reports(volunteer, echo) -> dict:
     return report_ids
 
 
-def _ensure_account(role, email, password):
-    user = accounts.find_user(email) or accounts.create_user(email, password, role,
-                                                             display_name=f"Demo {role}")
-    return user, accounts.issue_token(user)
+def _ensure_account(role, email, reset_password: bool):
+    user, password = accounts.find_user(email), None
+    if user is None:
+        password = accounts.generate_password()
+        user = accounts.create_user(email, password, role, display_name=f"Demo {role}",
+                                    actor="demo")
+    elif reset_password:
+        password = accounts.generate_password()
+        accounts.set_password(user.id, password, actor="demo")
+    if user.disabled:
+        # An admin disabled it on purpose; the demo must not undo that with a token.
+        return user, password, "(disabled)"
+    return user, password, accounts.issue_token(user)
 
 
 def _claim(spec: DemoReport) -> dict:

@@ -64,6 +64,18 @@ class ServiceUnavailable(FieldappError):
     code = 503
 
 
+class TooManyRequests(FieldappError):
+    """429 with the whole seconds to wait in Retry-After (RFC 9110), so clients back off."""
+
+    code = 429
+
+    def __init__(self, message: str, *, retry_after: int, errors: dict | None = None,
+                 sub_code: str | None = None):
+        super().__init__(message, errors=errors, sub_code=sub_code)
+        self.retry_after = max(1, int(retry_after))
+        self.data["headers"] = {"Retry-After": str(self.retry_after)}
+
+
 def field_error(field: str, message: str, cls=Unprocessable, sub_code: str | None = None):
     """An error about one named input field."""
     return cls(f"{field}: {message}", errors={field: [message]}, sub_code=sub_code)

@@ -13,6 +13,7 @@ from flask import Request, current_app
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from werkzeug.datastructures import FileStorage, Headers, ImmutableMultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from fieldapp.errors import BadRequest, PayloadTooLarge
 from fieldapp.storage.blobs import TooLarge
@@ -20,6 +21,11 @@ from fieldapp.storage.blobs import TooLarge
 # Read from the server 1 MiB at a time: gunicorn copies its read-ahead buffer whole on
 # every read, so many small reads of a large upload cost time growing with its square.
 BODY_READ_BYTES = 1024 * 1024
+# Bodies that carry files keep the app's large cap (MAX_CONTENT_LENGTH); every other body
+# (JSON, forms) gets FIELDAPP_MAX_JSON_BYTES, so a sign-in cannot make a worker read megabytes.
+UPLOAD_MIMETYPES = frozenset({"multipart/form-data", "application/octet-stream",
+                              "application/offset+octet-stream"})
+
 
 
 class EvidenceRequest(Request):
@@ -28,6 +34,28 @@ class EvidenceRequest(Request):
     The spools are remembered so that every temp file is removed when the request ends,
     whether parsing finished, failed half-way (oversized part, client gone) or succeeded.
     """
+
+    @property
+    def max_content_length(self) -> int | None:
+        """werkzeug refuses a Content-Length above this before reading, and stops a
+        streamed body at it."""
+        limit = super().max_content_length
+        if self._max_content_length is not None or self.mimetype in UPLOAD_MIMETYPES:
+            return limit
+        small = current_app.config["FIELDAPP_MAX_JSON_BYTES"]
+        return small if limit is None else min(limit, small)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+    def get_data(self, *args, **kwargs):
+        try:
+            return super().get_data(*args, **kwargs)
+        except RequestEntityTooLarge:
+            message = f"the body is larger than the {self.max_content_length} bytes allowed"
+            raise PayloadTooLarge(message, errors={"body": [message]},
+                                  sub_code="BODY_TOO_LARGE") from None
 
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):

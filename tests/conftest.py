@@ -114,10 +114,10 @@ def make_user(app):
     """make_user(role) -> (user_id, email, token) for a new user of that role."""
     from fieldapp.accounts import service
 
-    def _make(role="volunteer", password="correct horse battery"):
+    def _make(role="volunteer", password=None):
         with app.app_context():
             email = f"{role}-{uuid.uuid4().hex[:10]}@example.org"
-            user = service.create_user(email, password, role)
+            user = service.create_user(email, password or service.generate_password(), role)
             return user.id, email, service.issue_token(user)
 
     return _make

@@ -153,7 +153,7 @@ def role_tokens(app, prefix: str, roles=("volunteer", "coordinator")) -> dict[st
     with app.app_context():
         return {role: service.issue_token(service.create_user(
                     f"{prefix}-{role}-{uuid.uuid4().hex[:8]}@example.org",
-                    f"{prefix} password", role))
+                    service.generate_password(), role))
                 for role in roles}
 
 

@@ -1,4 +1,4 @@
-"""The auth decorator: bearer token in, current user on flask.g, roles enforced."""
+"""The auth decorator: bearer token in, current user on flask.g, roles and scope enforced."""
 from __future__ import annotations
 
 from functools import wraps
@@ -9,6 +9,9 @@ from fieldapp.accounts import service
 from fieldapp.accounts.models import ROLES, User
 from fieldapp.errors import Forbidden, Unauthorized
 from fieldapp.extensions import db
+
+# What a read-only token may do: look, never change.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def bearer_token() -> str | None:
@@ -23,8 +26,16 @@ def current_user() -> User:
     return g.current_user
 
 
+def current_auth() -> service.Authenticated:
+    """The current user with the token of this request (its id, scope and expiry)."""
+    return g.current_auth
+
+
 def require(*roles: str):
-    """Require a valid bearer token and, if roles are given, one of those roles."""
+    """Require a valid bearer token and, if roles are given, one of those roles.
+
+    A read-only token passes only for GET (and HEAD, OPTIONS).
+    """
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown roles {unknown}")
@@ -35,16 +46,19 @@ def require(*roles: str):
             token = bearer_token()
             if token is None:
                 raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
-            user = service.user_for_token(token)
-            if user is None:
-                raise Unauthorized("the bearer token is unknown or revoked")
-            if roles and user.role not in roles:
+            found = service.authenticate(token)
+            if found is None:
+                raise Unauthorized("the bearer token is unknown, expired or revoked")
+            if found.scope != "full" and request.method not in READ_METHODS:
+                raise Forbidden("this token is read-only", sub_code="READ_ONLY_TOKEN")
+            if roles and found.user.role not in roles:
                 raise Forbidden(f"this needs the role {' or '.join(roles)}")
             # End the lookup's transaction now: an upload may stream for minutes, and a
             # pooled connection must not sit idle in a transaction while it does.
-            db.session.expunge(user)
+            db.session.expunge(found.user)
             db.session.rollback()
-            g.current_user = user
+            g.current_user = found.user
+            g.current_auth = found
             return view(*args, **kwargs)
 
         return wrapper

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -17,18 +18,19 @@ from tests.imagegen import jpeg_bytes
 FIELDAPP = Path(sys.executable).with_name("fieldapp")
 
 
-def _run(args, data_dir, cwd):
+def _run(args, data_dir, cwd, stdin=None):
     env = {**os.environ, "DATABASE_URL": TEST_DB_URL,
            "FIELDAPP_OWNER_DATABASE_URL": TEST_OWNER_DB_URL, "FIELDAPP_DATA_DIR": str(data_dir)}
     return subprocess.run([str(FIELDAPP), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, input=stdin)
 
 
 def test_console_command_from_another_directory(app, data_dir, tmp_path, client):
     upgraded = _run(["db", "upgrade"], data_dir, tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    created = _run(["users", "create", "--email", "cli@example.org", "--password",
-                    "cli password 1", "--role", "coordinator"], data_dir, tmp_path)
+    created = _run(["users", "create", "--email", "cli@example.org", "--password-stdin",
+                    "--role", "coordinator"], data_dir, tmp_path,
+                   stdin=secrets.token_urlsafe(12) + "\n")
     assert created.returncode == 0, created.stderr
     assert "created coordinator cli@example.org" in created.stdout
     token = _run(["users", "token", "--email", "cli@example.org"], data_dir, tmp_path)
@@ -39,11 +41,12 @@ def test_console_command_from_another_directory(app, data_dir, tmp_path, client)
 
 def test_users_create_rejects_bad_input(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "--email", "not-an-email", "--password",
-                                 "long enough", "--role", "volunteer"])
+    password = secrets.token_urlsafe(12) + "\n"
+    result = runner.invoke(args=["users", "create", "--email", "not-an-email",
+                                 "--password-stdin", "--role", "volunteer"], input=password)
     assert result.exit_code != 0 and "email" in result.output
-    result = runner.invoke(args=["users", "create", "--email", "a@example.org", "--password",
-                                 "long enough", "--role", "emperor"])
+    result = runner.invoke(args=["users", "create", "--email", "a@example.org",
+                                 "--password-stdin", "--role", "emperor"], input=password)
     assert result.exit_code != 0 and "role" in result.output
 
 

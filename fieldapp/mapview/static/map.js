@@ -103,6 +103,9 @@
     $('ranking').replaceChildren();
     $('user').textContent = '';
     $('signout').hidden = true;
+    $('walllink').hidden = true;
+    $('wall').hidden = true;
+    $('wall-url').value = '';
     updateStatus();
   }
 
@@ -124,15 +127,24 @@
         method: 'POST', headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ email: $('email').value.trim(), password: $('password').value }),
       });
-      if (!response.ok) throw new ApiError(response.status, response.statusText);
+      if (!response.ok) {
+        const failure = new ApiError(response.status, response.statusText);
+        failure.retryAfter = parseInt(response.headers.get('Retry-After'), 10);
+        throw failure;
+      }
       state.token = (await response.json()).token;
       sessionStorage.setItem(TOKEN_KEY, state.token);
       $('password').value = '';
       start();
     } catch (err) {
+      const minutes = Math.max(1, Math.ceil((err.retryAfter || 60) / 60));
       error.textContent = err.status === 401
         ? '邮箱或密码不正确。Wrong email or password.'
-        : err.status === 422
+        : err.status === 429
+          ? `失败次数过多，请 ${minutes} 分钟后再试。Too many failed sign-ins; try again in ${minutes} min.`
+          : err.status === 403
+            ? '此账户已停用，请联系管理员。This account is disabled; ask an admin.'
+            : err.status === 422
           ? '请填写邮箱和密码。Please enter an email and a password.'
           : '暂时无法登录，请稍后再试。Signing in failed; please try again shortly.';
       error.hidden = false;
@@ -147,12 +159,42 @@
     showSignIn();
   }
 
+  // A wall display gets a read-only token of its own that expires soon, never the staff
+  // member's token: the screen hangs in a room where anyone can read its address.
+  async function makeWallLink() {
+    try {
+      const response = await api(API + '/auth/read-token', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}',
+      });
+      const issued = await response.json();
+      const [lon, lat] = ol.proj.toLonLat(map.getView().getCenter());
+      const params = new URLSearchParams({
+        token: issued.token, lon: lon.toFixed(5), lat: lat.toFixed(5), zoom: String(viewZoom()),
+      });
+      $('wall-url').value = location.origin + location.pathname + '#' + params.toString();
+      $('wall-expiry').textContent =
+        '有效至 Valid until ' + new Date(issued.expires_at).toLocaleString();
+      $('wall').hidden = false;
+      $('wall-url').select();
+    } catch (err) {
+      handleError(err, 'wall display link');
+    }
+  }
+
+  function closeWallLink(event) {
+    event.preventDefault();
+    $('wall').hidden = true;
+    $('wall-url').value = '';  // the token is not left in the page
+  }
+
   async function start() {
     $('signin').hidden = true;
     try {
       const me = await (await api(API + '/auth/me')).json();
       $('user').textContent = `${me.display_name || me.email} · ${me.role}`;
       $('signout').hidden = false;
+      // Only a full token may make a wall link; a wall display's own token is read-only.
+      $('walllink').hidden = me.token_scope !== 'full';
     } catch (err) {
       handleError(err, 'account');
       return;
@@ -720,6 +762,8 @@
   $('filters').addEventListener('change', reloadFiltered);
   $('signin-form').addEventListener('submit', signIn);
   $('signout').addEventListener('click', signOut);
+  $('walllink').addEventListener('click', makeWallLink);
+  $('wall-form').addEventListener('submit', closeWallLink);
 
   window.addEventListener('hashchange', () => {
     if (applyFragment()) start(); else if (state.token) openPendingSite();
