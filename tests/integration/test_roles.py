@@ -27,6 +27,7 @@ from tests.helpers import (
     auth,
     post_report,
     report_json,
+    role_tokens,
 )
 from tests.imagegen import jpeg_bytes
 
@@ -46,21 +47,24 @@ REPORT_EVIDENCE_COLUMNS = {
 }
 
 
-@pytest.fixture()
-def evidence(client, coordinator, volunteer):
-    """A site, a report at it with one photo, and a coordinator's review of that photo."""
-    site = client.post("/api/v1/sites", headers=auth(coordinator[2]), json={
+@pytest.fixture(scope="module")
+def evidence(app):
+    """A site, a report at it with one photo, and a coordinator's review of that photo, made
+    once for this module (the refusals change nothing), with the two users' tokens."""
+    client, tokens = app.test_client(), role_tokens(app, "roles")
+    coordinator, volunteer = tokens["coordinator"], tokens["volunteer"]
+    site = client.post("/api/v1/sites", headers=auth(coordinator), json={
         "name": "权限测试工厂", "geometry": {"type": "Point", "coordinates": [113.39, 23.18]}})
     assert site.status_code == 201, site.get_json()
     photo = jpeg_bytes(seed=811, lat=23.18, lon=113.39)
-    report = post_report(client, volunteer[2], report_json(), [(photo, "a.jpg")])
+    report = post_report(client, volunteer, report_json(), [(photo, "a.jpg")])
     assert report.status_code == 201, report.get_json()
     body = report.get_json()
     reviewed = client.post(f"/api/v1/photos/{body['photos'][0]['id']}/reviews",
-                           headers=auth(coordinator[2]),
+                           headers=auth(coordinator),
                            json={"decision": "needs_more", "reason": "closer, please"})
     assert reviewed.status_code == 201, reviewed.get_json()
-    return {"site": site.get_json(), "report": body, "photo": body["photos"][0]}
+    return {"site": site.get_json(), "report": body, "photo": body["photos"][0], **tokens}
 
 
 def _refused(conn, statement: str, params=None) -> str:
@@ -166,31 +170,32 @@ def test_app_role_cannot_rewrite_a_reports_claim(evidence, app_connection, colum
     assert "permission denied for table reports" in message
 
 
-def test_app_role_relinks_a_report_to_a_site(evidence, client, coordinator):
+def test_app_role_relinks_a_report_to_a_site(evidence, client):
     report_id, site_id = evidence["report"]["id"], evidence["site"]["id"]
-    unlinked = client.put(f"/api/v1/reports/{report_id}/site", headers=auth(coordinator[2]),
+    coordinator = evidence["coordinator"]
+    unlinked = client.put(f"/api/v1/reports/{report_id}/site", headers=auth(coordinator),
                           json={"site_id": None})
     assert unlinked.status_code == 200, unlinked.get_json()
     assert unlinked.get_json()["site_id"] is None
-    linked = client.put(f"/api/v1/reports/{report_id}/site", headers=auth(coordinator[2]),
+    linked = client.put(f"/api/v1/reports/{report_id}/site", headers=auth(coordinator),
                         json={"site_id": site_id})
     assert linked.status_code == 200, linked.get_json()
     assert (linked.get_json()["site_id"], linked.get_json()["site_link"]) == (site_id, "manual")
 
 
-def test_app_role_appends_a_review(evidence, client, coordinator):
-    photo_id = evidence["photo"]["id"]
-    added = client.post(f"/api/v1/photos/{photo_id}/reviews", headers=auth(coordinator[2]),
+def test_app_role_appends_a_review(evidence, client):
+    photo_id, coordinator = evidence["photo"]["id"], evidence["coordinator"]
+    added = client.post(f"/api/v1/photos/{photo_id}/reviews", headers=auth(coordinator),
                         json={"decision": "accepted", "reason": ""})
     assert added.status_code == 201, added.get_json()
-    listed = client.get(f"/api/v1/photos/{photo_id}/reviews", headers=auth(coordinator[2]))
+    listed = client.get(f"/api/v1/photos/{photo_id}/reviews", headers=auth(coordinator))
     assert [r["decision"] for r in listed.get_json()] == ["needs_more", "accepted"]
 
 
-def test_app_role_records_an_analysis(evidence, app, client, volunteer):
+def test_app_role_records_an_analysis(evidence, app, client):
     assert analyse_waiting(app) >= 1
     photo = client.get(f"/api/v1/photos/{evidence['photo']['id']}",
-                       headers=auth(volunteer[2])).get_json()
+                       headers=auth(evidence["volunteer"])).get_json()
     assert photo["analysis"] == "done" and photo["analysed_at"] is not None
 
 
