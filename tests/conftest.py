@@ -14,13 +14,26 @@ from psycopg2 import sql
 from fieldapp import create_app
 from fieldapp.config import Config
 from fieldapp.extensions import db
-from tests.helpers import TEMPLATE_DB, TEST_DB_PREFIX, TEST_DB_URL, TEST_OWNER_DB_URL
+from tests.helpers import (
+    DATABASE_ENV,
+    TEMPLATE_DB,
+    TEST_DB_PREFIX,
+    TEST_DB_URL,
+    TEST_OWNER_DB_URL,
+)
 
 
 def _admin_connection(url: str):
     dsn = psycopg2.extensions.parse_dsn(url)
     dsn.pop("dbname")
-    conn = psycopg2.connect(dbname="postgres", **dsn)
+    try:
+        conn = psycopg2.connect(dbname="postgres", **dsn)
+    except psycopg2.OperationalError as exc:
+        # The roles' passwords are set from the file scripts/postgis.sh keeps; another
+        # install on this server may have set others since.
+        raise RuntimeError(f"cannot connect as the schema owner ({str(exc).strip()}); run "
+                           "scripts/postgis.sh, which sets the roles' passwords from "
+                           f"{DATABASE_ENV}") from exc
     conn.autocommit = True
     return conn
 
