@@ -15,7 +15,7 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 from werkzeug.datastructures import FileStorage, Headers, ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from fieldapp.errors import BadRequest, PayloadTooLarge
+from fieldapp.errors import BadRequest, PayloadTooLarge, field_error
 from fieldapp.storage.blobs import TooLarge
 
 # Read from the server 1 MiB at a time: gunicorn copies its read-ahead buffer whole on
@@ -27,13 +27,19 @@ UPLOAD_MIMETYPES = frozenset({"multipart/form-data", "application/octet-stream",
                               "application/offset+octet-stream"})
 
 
-
 class EvidenceRequest(Request):
     """Each uploaded file part is written to a HashingSpool as it arrives.
 
     The spools are remembered so that every temp file is removed when the request ends,
     whether parsing finished, failed half-way (oversized part, client gone) or succeeded.
+
+    A view may set upload_allowance before the body is read (the file bytes this request
+    may still bring, e.g. what is left of a daily quota) and refuse_upload (called with the
+    bytes spooled when that is passed; it raises): the body is then cut off as it streams.
     """
+
+    upload_allowance: int | None = None
+    refuse_upload = None
 
     @property
     def max_content_length(self) -> int | None:
@@ -60,8 +66,15 @@ class EvidenceRequest(Request):
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):
         store = current_app.extensions["blob_store"]
+        spools = self.__dict__.setdefault("_spools", [])
+        limit = current_app.config["FIELDAPP_MAX_PHOTOS"]
+        if len(spools) >= limit:
+            # Refused before this part reaches the disk: a body of thousands of small files
+            # must not become thousands of temp files.
+            raise field_error("photos", f"at most {limit} photos per report",
+                              sub_code="TOO_MANY_PHOTOS")
         spool = store.spool(current_app.config["FIELDAPP_MAX_PHOTO_BYTES"])
-        self.__dict__.setdefault("_spools", []).append(spool)
+        spools.append(spool)
         return spool
 
     def _load_form_data(self) -> None:
@@ -72,7 +85,8 @@ class EvidenceRequest(Request):
             super()._load_form_data()
             return
         reader = _MultipartReader(boundary, self._get_file_stream,
-                                  self.max_form_memory_size, self.max_form_parts)
+                                  self.max_form_memory_size, self.max_form_parts,
+                                  self.upload_allowance, self.refuse_upload)
         try:
             reader.read_all(self.stream)
         except TooLarge as exc:
@@ -99,10 +113,12 @@ class _MultipartReader:
     """The parts of one multipart/form-data body: text fields in memory, files in spools."""
 
     def __init__(self, boundary: str, open_file, max_field_bytes: int | None,
-                 max_parts: int | None):
+                 max_parts: int | None, max_file_bytes: int | None = None, refuse=None):
         self.fields: list[tuple[str, str]] = []
         self.files: list[tuple[str, FileStorage]] = []
         self._open_file = open_file
+        self._max_file_bytes, self._refuse = max_file_bytes, refuse
+        self._file_bytes = 0
         self._max_field_bytes = max_field_bytes
         self._max_parts = max_parts
         self._parts = 0
@@ -156,6 +172,9 @@ class _MultipartReader:
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         part = self._part
         if part.stream is not None:
+            self._file_bytes += end - start
+            if self._max_file_bytes is not None and self._file_bytes > self._max_file_bytes:
+                self._refuse(self._file_bytes)
             part.stream.write(memoryview(data)[start:end])
             return
         part.value += data[start:end]

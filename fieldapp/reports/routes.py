@@ -4,7 +4,7 @@ from fieldapp.access.audit import bulk_read
 from fieldapp.accounts.auth import current_user, require
 from fieldapp.arguments import MULTIPART, Blueprint
 from fieldapp.geo.geojson import feature_collection, wants_geojson
-from fieldapp.reports import service
+from fieldapp.reports import quota, service
 from fieldapp.reports.schemas import (
     ReportListArgsSchema,
     ReportPageSchema,
@@ -20,6 +20,7 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
 @blp.route("")
 class Reports(MethodView):
     @require()
+    @quota.enforce_before_body
     @blp.arguments(ReportSubmissionSchema, location=MULTIPART)
     @blp.response(201, ReportSchema)
     @blp.alt_response(200, schema=ReportSchema, description="An idempotent retry: the report "

@@ -32,6 +32,7 @@ from fieldapp.extensions import db
 from fieldapp.geo.coordinates import to_wgs84
 from fieldapp.geo.geometry import lon_lat, point_element
 from fieldapp.hotspots import indexing
+from fieldapp.reports import quota
 from fieldapp.reports.models import VERDICTS, Photo, Report
 from fieldapp.sites import service as sites
 
@@ -77,6 +78,7 @@ def submit(user: User, claim: dict, uploads: list) -> tuple[Report, bool]:
         if existing is not None:
             db.session.rollback()
             return _settle_retry(existing, fingerprint, user, inspected), False
+        quota.enforce_in_transaction(user, sum(item.spool.size for item in inspected))
         report = _create(user, claim, inspected, fingerprint, received_at)
         _commit_keeping_state()
     except IntegrityError:
