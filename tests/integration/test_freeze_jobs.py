@@ -260,3 +260,43 @@ def test_a_freeze_left_unfinished_by_a_dead_worker_is_run_again(app, case_with_i
     assert client.get(asked["links"]["self"], headers=auth(law)).get_json()["status"] == "frozen"
     again = _job(app, asked["id"])
     assert again.id == job.id and again.status == "succeeded" and again.attempts > job.attempts
+
+
+def test_anchors_run_as_jobs_and_back_off_while_the_tsa_is_down(app, tsa, volunteer,
+                                                                monkeypatch):
+    from fieldapp.jobs import tasks
+    from tests.tsa import closed_port_url, configured
+
+    client = app.test_client()
+    monkeypatch.setitem(app.config, "FIELDAPP_ANCHOR_INTERVAL_S", 60)
+    with app.app_context():  # a clean slate for the anchor chain
+        db.session.execute(text("DELETE FROM procrastinate_jobs WHERE task_name = :t AND "
+                                "status = 'todo'"), {"t": tasks.ANCHOR})
+        db.session.commit()
+    # Down: the run fails and is recorded, intake goes on, the next try comes in seconds.
+    with configured(app, [closed_port_url()], tsa.ca_file):
+        with app.app_context():
+            assert tasks.ANCHOR in tasks.seed_schedules()
+        assert post_report(client, volunteer[2], report_json(), [
+            (jpeg_bytes(seed=1411, lat=23.18, lon=113.39), "a.jpg")]).status_code == 201
+        run_jobs(app)
+        assert post_report(client, volunteer[2], report_json(), [
+            (jpeg_bytes(seed=1412, lat=23.18, lon=113.39), "a.jpg")]).status_code == 201
+    assert _scalar(app, "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t AND "
+                        "status = 'failed'", t=tasks.ANCHOR) >= 1
+    [(_, args, scheduled_at)] = _waiting(app, tasks.ANCHOR)
+    assert args == {"failures": 1}
+    assert (scheduled_at - datetime.now(UTC)).total_seconds() < 10
+    # Up again: once that try is due, the head is anchored and the interval resumes.
+    with app.app_context():
+        db.session.execute(text("UPDATE procrastinate_jobs SET scheduled_at = now() "
+                                "WHERE task_name = :t AND status = 'todo'"), {"t": tasks.ANCHOR})
+        db.session.commit()
+    head = _scalar(app, "SELECT max(seq) FROM custody_events")
+    with configured(app, [tsa.url], tsa.ca_file):
+        run_jobs(app)
+    assert _scalar(app, "SELECT count(*) FROM custody_anchors WHERE seq >= :s AND "
+                        "tsa_url = :u", s=head, u=tsa.url) == 1
+    [(_, args, scheduled_at)] = _waiting(app, tasks.ANCHOR)
+    assert args == {"failures": 0}
+    assert abs((scheduled_at - datetime.now(UTC)).total_seconds() - 60) < 15
