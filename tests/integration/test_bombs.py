@@ -2,10 +2,13 @@
 5xx, a runaway decode or a stuck queue anywhere after (analysis, previews, recheck)."""
 from __future__ import annotations
 
+import io
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +22,7 @@ from tests.helpers import (
     TEST_DB_URL,
     analyse_waiting,
     auth,
+    freeze,
     photo_as_seen,
     post_report,
     report_json,
@@ -195,3 +199,39 @@ def test_the_analyser_process_analyses_bombs_in_bounded_memory(app, client, volu
     assert peak < 200, f"peak RSS {peak:.0f} MB"
     for photo_id in ids:
         assert "MP" in photo_as_seen(client, volunteer[2], photo_id)["analysis_error"]
+
+
+def test_a_dossier_with_unrenderable_photos_freezes_with_placeholders(app, client, make_user,
+                                                                       monkeypatch):
+    _, _, volunteer = make_user("volunteer")
+    _, _, coordinator = make_user("coordinator")
+    _, _, lawyer = make_user("lawyer")
+    bomb = _stored_past_intake(app, client, volunteer, heif_claiming(), monkeypatch)
+    damaged = post_report(client, volunteer, report_json(), [
+        ((SHARED_PHOTOS / DAMAGED_SCAN).read_bytes(), "damaged.jpg")]).get_json()["photos"][0]
+    good = post_report(client, volunteer, report_json(), [(GOOD, "ok.jpg")]).get_json()[
+        "photos"][0]
+    site = client.post("/api/v1/sites", headers=auth(coordinator), json={
+        "name": "Bomb test works", "geometry": {"type": "Point", "coordinates": [113.39, 23.18]},
+    }).get_json()
+    case = client.post("/api/v1/cases", headers=auth(lawyer), json={
+        "site_id": site["id"], "title": "Outflow"}).get_json()
+    for photo in (bomb, damaged, good):
+        added = client.post(f"/api/v1/cases/{case['id']}/items", headers=auth(lawyer), json={
+            "photo_id": photo["id"], "title": "photo", "purpose": "outflow"})
+        assert added.status_code == 201, added.get_json()
+
+    frozen = freeze(client, lawyer, case["id"])
+
+    assert frozen["status"] == "frozen", frozen
+    download = client.get(frozen["links"]["download"], headers=auth(lawyer))
+    assert download.status_code == 200
+    placeholder = app.extensions["blob_store"].placeholder_path("preview").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
+        [name] = [n for n in archive.namelist() if n.endswith("/manifest.json")]
+        top = name.split("/")[0]
+        items = json.loads(archive.read(name))["items"]
+        previews = {item["photo_id"]: archive.read(f"{top}/{item['preview']}")
+                    for item in items}
+    assert previews[bomb["id"]] == placeholder and previews[damaged["id"]] == placeholder
+    assert previews[good["id"]] != placeholder
