@@ -30,6 +30,14 @@ from fieldapp.errors import (
 from fieldapp.extensions import db
 
 log = logging.getLogger("fieldapp.auth")
+if not log.handlers and not logging.getLogger().handlers:
+    # Sign-ins and account changes are the admin's audit trail: they must reach the
+    # server's stderr even where nothing configured logging (gunicorn sets up only its own
+    # loggers, and Python would drop INFO records).
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s %(message)s"))
+    log.addHandler(_handler)
+    log.setLevel(logging.INFO)
 
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of an unknown-email login equal to a wrong password.

@@ -38,7 +38,8 @@ def built(app):
     with app.app_context():
         users = {}
         for role in ("volunteer", "coordinator", "lawyer"):
-            user = accounts.create_user(f"dossier-{role}@example.org", "dossier password", role,
+            user = accounts.create_user(f"dossier-{role}@example.org",
+                                        accounts.generate_password(), role,
                                         display_name=f"Real Name {role}")
             users[role] = (user.email, user.pseudonym, accounts.issue_token(user))
     vol, coord, law = (users[r][2] for r in ("volunteer", "coordinator", "lawyer"))

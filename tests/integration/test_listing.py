@@ -19,7 +19,8 @@ def listed(app):
     from fieldapp.accounts import service
 
     with app.app_context():
-        owner = service.create_user("lister@example.org", "long enough pw", "volunteer")
+        owner = service.create_user("lister@example.org", service.generate_password(),
+                                     "volunteer")
         token, owner_id = service.issue_token(owner), owner.id
     client = app.test_client()
     ids = {}

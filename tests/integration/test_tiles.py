@@ -27,7 +27,7 @@ def mapped(app):
 
     client = app.test_client()
     with app.app_context():
-        user = service.create_user("tiles-coordinator@example.org", "tiles password",
+        user = service.create_user("tiles-coordinator@example.org", service.generate_password(),
                                    "coordinator")
         token = service.issue_token(user)
     site = client.post("/api/v1/sites", headers=auth(token), json={
