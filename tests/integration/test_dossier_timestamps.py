@@ -294,3 +294,26 @@ def test_a_tsa_that_is_down_fails_the_freeze_cleanly(app, tsa):
         download = client.get(f"/api/v1/dossiers/{frozen['id']}/download",
                               headers=auth(tokens["lawyer"]))
         assert download.status_code in (404, 409)
+
+
+def test_the_catalog_states_each_anchor_and_answers_article_93(stamped, tsa, tmp_path):
+    pdf = tmp_path / "catalog.pdf"
+    pdf.write_bytes(stamped["entries"]["catalog.pdf"])
+    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                                   text=True, check=True).stdout.split())
+    manifest = stamped["manifest"]
+    environment = manifest["system"]["environment"]
+    for fact in ("About the system", "Art. 93", "Software and versions",
+                 f"PostgreSQL: {environment['postgresql']}",
+                 f"PostGIS: {environment['postgis']}", "Monitoring", "Limits",
+                 "Who handled each item", "owner or a superuser could"):
+        assert fact in text, fact
+    for item in manifest["items"]:
+        assert item["sm3"] in text
+        for handler in item["handlers"]:
+            if handler["pseudonym"]:
+                assert handler["pseudonym"] in text
+    # Per item: the authority's time, the authority and the gap after receipt.
+    assert text.count("after receipt") == sum(len(i["timestamps"]) for i in manifest["items"])
+    assert tsa.url in text
+    assert "database triggers refuse any change" not in text

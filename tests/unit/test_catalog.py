@@ -123,6 +123,11 @@ def _item(number: int, **changes) -> dict:
         "reviews": [{"decision": "accepted", "reason": "位置与时间均与举报一致。",
                      "at": "2026-03-03T10:00:00+08:00"}],
         "included_despite_rejection": False,
+        "sm3": f"{number:04x}" + "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4"[:60],
+        "timestamps": ["timestamps/00000090-7.tsr"],
+        "handlers": [{"role": "volunteer", "pseudonym": "heron-7f3a2c",
+                      "actions": ["received", "original_read"]},
+                     {"role": "system", "pseudonym": None, "actions": ["verified"]}],
     }
     item.update(changes)
     return item
@@ -145,7 +150,19 @@ def _manifest(items: list[dict], geometry: dict | None = None) -> dict:
         "custody": {"head_seq": 123, "head_hash": "ab" * 32, "events": 45,
                     "file": "custody.jsonl"},
         "system": {"software": "fieldapp 0.1.0",
-                   "description": "fieldapp receives each photo over HTTPS and hashes it."},
+                   "description": "fieldapp receives each photo over HTTPS and hashes it.",
+                   "environment": {"fieldapp": "0.1.0", "postgresql": "15.8",
+                                   "postgis": "3.3.4", "os": "Debian GNU/Linux 12"},
+                   "monitoring": {"audit": "verify walks the chain", "audit_interval_s": 86400,
+                                  "last_audit": {"at": "2026-03-09T03:00:00+00:00",
+                                                 "custody_seq": 120,
+                                                 "result": {"problems": 0}},
+                                  "tsa": ["https://tsa.example.org/tsr"]},
+                   "timestamping": "Every item's receipt is covered by an RFC 3161 time-stamp.",
+                   "limits": "It does not show where the scene was photographed."},
+        "timestamps": [{"file": "timestamps/00000090-7.tsr", "custody_seq": 90,
+                        "custody_hash": "cd" * 32, "tsa": "https://tsa.example.org/tsr",
+                        "gen_time": "2026-03-02T00:42:37+00:00"}],
         "files": {},
     }
 
@@ -176,8 +193,8 @@ def catalog(tmp_path) -> tuple[Path, int]:
 def test_catalog_is_a_pdf_of_cover_map_and_one_page_per_item(catalog):
     pdf, pages = catalog
     assert pdf.read_bytes().startswith(b"%PDF-")
-    assert pages == 5  # cover and table, map, three items
-    assert _pdf_pages(pdf) == 5
+    assert pages == 6  # cover and table, map, the system statement, three items
+    assert _pdf_pages(pdf) == 6
 
 
 def test_cjk_font_is_embedded_and_no_viewer_font_is_referenced(catalog):
@@ -188,7 +205,7 @@ def test_cjk_font_is_embedded_and_no_viewer_font_is_referenced(catalog):
 def test_chinese_text_reads_back(catalog):
     pdf, _ = catalog
     text = _page_text(pdf)
-    for expected in ("证据目录", OPERATOR, PURPOSE, "Page 1 of 5", "第 1 页", "D-2026-0003",
+    for expected in ("证据目录", OPERATOR, PURPOSE, "Page 1 of 6", "第 1 页", "D-2026-0003",
                      "原件（电子数据）", "已被驳回，律师决定仍列入", "无预览 / No preview",
                      "ab" * 32):
         assert expected in text, expected
@@ -196,8 +213,8 @@ def test_chinese_text_reads_back(catalog):
 
 def test_catalog_page_column_points_at_each_item_page(catalog):
     pdf, _ = catalog
-    assert _listed_pages(_page_text(pdf, 1, layout=True)) == [3, 4, 5]
-    for number, page in ((1, 3), (2, 4), (3, 5)):
+    assert _listed_pages(_page_text(pdf, 1, layout=True)) == [4, 5, 6]
+    for number, page in ((1, 4), (2, 5), (3, 6)):
         assert f"证据 {number} / Item {number}" in _page_text(pdf, page)
     assert "Items without a position: 3" in _page_text(pdf, 2)
 
@@ -213,10 +230,32 @@ def test_page_column_stays_right_when_text_spills_over_pages(tmp_path):
     starts = [next(page for page, text in enumerate(texts, start=1)
                    if f"证据 {number} / Item {number}" in text) for number in (1, 2, 3, 4)]
     map_page = next(page for page, text in enumerate(texts, start=1) if "Site map" in text)
-    assert starts[0] == map_page + 1
+    system_page = next(page for page, text in enumerate(texts, start=1)
+                       if "Who handled each item" in text)
+    assert starts[0] == system_page + 1
     assert starts[2] - starts[1] > 1 and starts[3] - starts[2] > 1  # both spilled
     assert _listed_pages("".join(texts[:map_page - 1])) == starts
     assert f"Page {pages} of {pages}" in texts[-1]
+
+
+def test_each_item_states_its_time_stamp_and_the_gap_after_receipt(catalog):
+    pdf, _ = catalog
+    page = " ".join(_page_text(pdf, 4).split())
+    # Received 08:40:55 +08:00, time-stamped 00:42:37 UTC: 1 min 42 s later.
+    assert ("2026-03-02 00:42:37 +00:00，https://tsa.example.org/tsr，"
+            "接收后 after receipt 1 min 42 s，event #90") in page
+    assert "0001" + "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4"[:60] in page
+
+
+def test_the_system_statement_answers_article_93(catalog):
+    pdf, _ = catalog
+    page = " ".join(_page_text(pdf, 3).split())
+    for fact in ("About the system", "Art. 93", "PostgreSQL: 15.8", "PostGIS: 3.3.4",
+                 "Debian GNU/Linux 12", "2026-03-09 03:00:00 +00:00", '{"problems": 0}',
+                 "https://tsa.example.org/tsr", "where the scene was photographed",
+                 "志愿者 volunteer heron-7f3a2c：接收 received、读取原件 original_read",
+                 "系统 system ：分析 verified"):
+        assert fact in page, fact
 
 
 def test_first_page_rasterises(catalog, tmp_path):
@@ -273,8 +312,9 @@ def test_sparse_manifest_with_point_site_and_identical_points(tmp_path):
 
 def test_empty_manifest_renders_cover_and_map(tmp_path):
     out = tmp_path / "catalog.pdf"
-    assert render_catalog({}, {}, out) == 2
+    assert render_catalog({}, {}, out) == 3
     assert "Nothing to plot" in _page_text(out, 2)
+    assert "About the system" in _page_text(out, 3)
     assert "No items" in _page_text(out, 1)
     _assert_fonts_embedded(out)
 

@@ -49,3 +49,18 @@ def test_the_timestamping_statement_says_what_is_covered():
     assert "https://tsa.example" in every and "openssl ts -verify" in every
     some = mf.timestamping_statement(["https://tsa.example"], [2, 5])
     assert some.startswith("Every item's receipt except items 2, 5")
+
+
+@pytest.mark.parametrize(("received", "anchored", "expected"), [
+    ("2026-05-04T10:31:00+08:00", "2026-05-04T02:31:42+00:00", "42 s"),
+    ("2026-05-04T10:31:00+00:00", "2026-05-04T10:34:05+00:00", "3 min 5 s"),
+    ("2026-05-04T10:31:00+00:00", "2026-05-04T12:38:00+00:00", "2 h 7 min"),
+    ("2026-05-01T10:31:00+00:00", "2026-05-04T13:31:00+00:00", "3 d 3 h"),
+    ("2026-05-04T10:31:00+00:00", "2026-05-04T10:30:00+00:00", "−1 min 0 s"),
+    ("2026-05-04T10:31:00", "2026-05-04T10:30:00+00:00", "—"),
+])
+def test_the_catalog_states_the_gap_between_receipt_and_time_stamp(received, anchored,
+                                                                    expected):
+    from fieldapp.dossiers.catalog.text import _gap_text
+
+    assert _gap_text(received, anchored) == expected

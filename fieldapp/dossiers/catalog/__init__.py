@@ -15,7 +15,7 @@ produced differ from the prediction. The output is deterministic: the same manif
 previews give the same bytes.
 
 The parts: text (fonts, styles, labels, value helpers), plan (what a build is given and
-records), tables (ruled tables, cover, catalog table), system (the system statement),
+records), tables (ruled tables, cover, catalog table), system (the Art. 93 statement),
 sitemap (the map page), items (one page per item), layout (building the document). Names with
 a leading underscore are this package's own, shared between its parts.
 """

@@ -38,11 +38,13 @@ from fieldapp.dossiers.catalog.text import (
     _format_point,
     _format_size,
     _format_time,
+    _gap_text,
     _item_number,
     _joined,
     _mapping,
     _Styles,
     _text,
+    _timestamp_entries,
 )
 from fieldapp.geo.coordinates import valid_wgs84
 
@@ -62,7 +64,7 @@ def _item_page(plan: _Plan, index: int, item: Mapping) -> list[Flowable]:
             styles.para(heading, styles.heading)]
     body = [
         styles.label("元数据 / Metadata", styles.section),
-        _metadata_table(styles, item),
+        _metadata_table(styles, item, _timestamp_entries(plan.manifest)),
         styles.label("检查 / Checks", styles.section),
         _checks_table(styles, item.get("checks")),
         _verdict(styles, item.get("verdict")),
@@ -105,10 +107,10 @@ def _preview_block(styles: _Styles, preview: _Preview | str, spare: float) -> li
 METADATA_WIDTHS = [27 * mm, 60 * mm, 27 * mm, CONTENT_W - 114 * mm]
 
 
-def _metadata_table(styles: _Styles, item: Mapping) -> Table:
+def _metadata_table(styles: _Styles, item: Mapping, stamps: Mapping[str, Mapping]) -> Table:
     """Label/value pairs, two to a row; long values take the whole row."""
     data, extra = [], [("BACKGROUND", (0, 0), (0, -1), LABEL_BG)]
-    for row, cells in enumerate(_metadata_rows(item, styles.fonts.mono)):
+    for row, cells in enumerate(_metadata_rows(item, styles.fonts.mono, stamps)):
         paragraphs = [styles.para(text, styles.dense) if position % 2 else text
                       for position, text in enumerate(cells)]
         if len(cells) == 2:
@@ -120,7 +122,8 @@ def _metadata_table(styles: _Styles, item: Mapping) -> Table:
     return _grid_table(data, METADATA_WIDTHS, styles.fonts.text, header=False, extra=extra)
 
 
-def _metadata_rows(item: Mapping, mono: str) -> list[tuple[str, ...]]:
+def _metadata_rows(item: Mapping, mono: str,
+                   stamps: Mapping[str, Mapping]) -> list[tuple[str, ...]]:
     exif, source = _mapping(item.get("exif")), _mapping(item.get("source"))
     device = _joined(exif.get("make") or source.get("make"),
                      exif.get("model") or source.get("model"))
@@ -128,18 +131,33 @@ def _metadata_rows(item: Mapping, mono: str) -> list[tuple[str, ...]]:
         ("证明目的 Purpose", _text(item.get("purpose"))),
         ("证据来源 Source", f"志愿者 volunteer {_text(source.get('volunteer'))}",
          "设备 Device", _text(device)),
-        ("SHA-256", f'<font name="{mono}">{_text(item.get("sha256"))}</font>'),
+        ("SHA-256<br/>SM3", f'<font name="{mono}">{_text(item.get("sha256"))}<br/>'
+                            f'{_text(item.get("sm3"))}</font>'),
         ("大小 Size", _format_size(item.get("size")),
-         "媒体类型 Media type", _text(item.get("media_type"))),
+         "软件 Software", _text(exif.get("software"))),
         ("拍摄时间 Captured", _capture_time_text(item),
          "接收时间 Received", _format_time(item.get("received_at"))),
         ("拍摄地点 Place", _place_text(_mapping(item.get("place")))),
-        ("原件 Original", _text(item.get("original")),
+        ("原件 Original", f'{_text(item.get("original"))} ({_text(item.get("media_type"))})',
          "预览 Preview", _text(item.get("preview"))),
-        ("软件 Software", _text(exif.get("software")),
-         "报告 Report ID", f'<font name="{mono}">{_text(item.get("report_id"))}</font>'),
-        ("照片 Photo ID", f'<font name="{mono}">{_text(item.get("photo_id"))}</font>'),
+        ("报告 Report ID", f'<font name="{mono}">{_text(item.get("report_id"))}</font>',
+         "照片 Photo ID", f'<font name="{mono}">{_text(item.get("photo_id"))}</font>'),
+        ("时间戳 Time-stamp", _timestamps_text(item, stamps)),
     ]
+
+
+def _timestamps_text(item: Mapping, stamps: Mapping[str, Mapping]) -> str:
+    """Each RFC 3161 time-stamp covering the item's receipt: the authority's time, who, and
+    how long after receipt; the gap is what a court weighs against the server's own clock."""
+    files = item.get("timestamps")
+    files = files if isinstance(files, list) else []
+    lines = []
+    for name in files:
+        entry = _mapping(stamps.get(name))
+        gap = _gap_text(item.get("received_at"), entry.get("gen_time"))
+        lines.append(f"{_format_time(entry.get('gen_time'))}，{_text(entry.get('tsa'))}，"
+                     f"接收后 after receipt {gap}，event #{_text(entry.get('custody_seq'))}")
+    return "<br/>".join(lines) or "无 / none"
 
 
 def _capture_time_text(item: Mapping) -> str:

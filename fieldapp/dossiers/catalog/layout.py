@@ -21,6 +21,7 @@ from reportlab.platypus import (
 from fieldapp.dossiers.catalog.items import _item_page, _preview_height
 from fieldapp.dossiers.catalog.plan import _Layout, _Plan, _read_previews
 from fieldapp.dossiers.catalog.sitemap import _map_page
+from fieldapp.dossiers.catalog.system import _system_page
 from fieldapp.dossiers.catalog.tables import _catalog_table, _cover
 from fieldapp.dossiers.catalog.text import (
     CONTENT_W,
@@ -78,7 +79,8 @@ def _build_pdf(plan: _Plan, layout: _Layout, with_items: bool = True) -> tuple[b
     rl_config.useA85 = 0
     buffer = io.BytesIO()
     doc = _document(buffer, plan, layout)
-    story = [*_cover(plan), *_catalog_table(plan, layout), PageBreak(), *_map_page(plan)]
+    story = [*_cover(plan), *_catalog_table(plan, layout), PageBreak(), *_map_page(plan),
+             PageBreak(), *_system_page(plan)]
     for index, item in enumerate(_items(plan.manifest) if with_items else []):
         # Flowables are spent by a build: reuse the measured ones once, then make new ones.
         item_story = plan.item_stories.pop(index, None) or _item_page(plan, index, item)

@@ -23,6 +23,7 @@ from fieldapp.dossiers.catalog.text import (
     ORIGINAL_COPY,
     ROLE_LABELS,
     _bilingual,
+    _dig,
     _dossier_label,
     _format_time,
     _item_number,
@@ -131,16 +132,14 @@ def _dossier_rows(manifest: Mapping, styles: _Styles) -> list[tuple[str, str]]:
     dossier = _mapping(manifest.get("dossier"))
     role = dossier.get("created_by_role")
     made_by = f"（{ROLE_LABELS.get(role, '')} {_text(role)}）" if role else ""
-    system = _mapping(manifest.get("system"))
-    software = _text(system.get("software"))
-    description = _text(system.get("description"), "")
+    software = _text(_dig(manifest, "system", "software"))
     return [
         (_bilingual("卷宗编号", "Dossier number"), _text(_dossier_label(manifest))),
         (_bilingual("生成时间", "Generated"), _format_time(dossier.get("created_at")) + made_by),
         (_bilingual("保管链头哈希", "Custody chain head"),
          _custody_text(_mapping(manifest.get("custody")), styles)),
         (_bilingual("生成系统", "System"),
-         f"{software}<br/>{description}" if description else software),
+         f"{software}（见系统说明 / see About the system）"),
     ]
 
 

@@ -315,3 +315,33 @@ def _dossier_label(manifest: Mapping) -> str:
     return str(label) if label not in (None, "") else DASH
 
 
+
+
+def _timestamp_entries(manifest: Mapping) -> dict[str, Mapping]:
+    """The manifest's time-stamps by file name."""
+    entries = manifest.get("timestamps")
+    entries = entries if isinstance(entries, list) else []
+    return {entry["file"]: entry for entry in map(_mapping, entries)
+            if isinstance(entry.get("file"), str)}
+
+
+def _gap_text(received: object, anchored: object) -> str:
+    """How long after receipt a time-stamp was made, e.g. "42 s", "3 min 5 s", "2 h 7 min"."""
+    try:
+        seconds = (datetime.fromisoformat(str(anchored))
+                   - datetime.fromisoformat(str(received))).total_seconds()
+    except (TypeError, ValueError):
+        return DASH
+    sign, seconds = ("−" if seconds < 0 else ""), abs(round(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        parts = [f"{days} d", f"{hours} h"]
+    elif hours:
+        parts = [f"{hours} h", f"{minutes} min"]
+    elif minutes:
+        parts = [f"{minutes} min", f"{secs} s"]
+    else:
+        parts = [f"{secs} s"]
+    return sign + " ".join(parts)
