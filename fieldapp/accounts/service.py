@@ -349,7 +349,8 @@ def issue_token(user: User) -> str:
 def issue_read_token(auth: Authenticated, ttl_s: int | None = None) -> IssuedToken:
     """A read-only token for a wall display, at most as long-lived as a full token."""
     longest = current_app.config["FIELDAPP_TOKEN_TTL_S"]
-    ttl_s = ttl_s if ttl_s is not None else current_app.config["FIELDAPP_READ_TOKEN_TTL_S"]
+    if ttl_s is None:
+        ttl_s = min(current_app.config["FIELDAPP_READ_TOKEN_TTL_S"], longest)
     if not 60 <= ttl_s <= longest:
         raise field_error("ttl_s", f"must be between 60 and {longest} seconds")
     issued = _issue(auth.user, "read", ttl_s)
