@@ -93,6 +93,9 @@ def anchor_head(*, ignore_interval: bool = False) -> AnchorRun:
             select(Anchor.tsa_url, func.max(Anchor.created_at))
             .where(Anchor.tsa_url.in_(urls)).group_by(Anchor.tsa_url)).all())
     interval = timedelta(seconds=current_app.config.get("FIELDAPP_ANCHOR_INTERVAL_S", 60))
+    # A job queued one interval after the last anchor may start a moment early: a little
+    # slack keeps it from skipping a whole interval.
+    interval -= min(timedelta(seconds=5), interval / 10)
     now = datetime.now(UTC)
     due = [url for url in urls if url not in anchored_head
            and (ignore_interval or url not in recent or now - recent[url] >= interval)]
