@@ -141,12 +141,13 @@ def _settle_analyses(freeze: DossierFreeze, photo_ids: list[uuid.UUID]) -> None:
 
 
 def _make_derivatives(freeze: DossierFreeze, items: list[EvidenceItem], user: User) -> None:
-    """Previews and catalog images, photo by photo; making one reads the original, a custody
-    event committed with the progress right after it."""
+    """Previews and catalog images, photo by photo. Making one reads the original, a custody
+    event that is committed at once, before the next decode."""
     _progress(freeze, "previews", 0, len(items))
     for done, item in enumerate(items, start=1):
         for kind in ("preview", "catalog"):
             ensure_derivative(item.photo, kind, actor_id=user.id)
+            db.session.commit()
         _progress(freeze, "previews", done, len(items))
 
 

@@ -115,27 +115,41 @@ def test_a_failed_freeze_says_why_and_leaves_nothing_half_made(app, case_with_it
     assert frozen["status"] == "frozen" and frozen["number"] == 1
 
 
-def test_intake_goes_on_while_a_freeze_renders(app, case_with_items, volunteer, monkeypatch):
-    from fieldapp.dossiers import service
+# Where the freeze is held while a phone submits: rendering the catalog PDF, and decoding a
+# photo's catalog image right after its preview (whose custody event came just before).
+HOLD_POINTS = {
+    "catalog": ("fieldapp.dossiers.service", "_render_in_child", 1, "catalog"),
+    "derivative": ("fieldapp.photos.service", "_make_derivative", 2, "previews"),
+}
 
+
+@pytest.mark.parametrize("hold", sorted(HOLD_POINTS))
+def test_intake_goes_on_while_a_freeze_is_busy(app, case_with_items, volunteer, monkeypatch,
+                                               hold):
+    import importlib
+
+    module_name, function, nth_call, step = HOLD_POINTS[hold]
+    module = importlib.import_module(module_name)
     client, law, case_id = case_with_items
-    render = service._render_in_child
-    rendering, release = threading.Event(), threading.Event()
+    original = getattr(module, function)
+    calls, busy, release = [], threading.Event(), threading.Event()
 
-    def held_renderer(work):
-        rendering.set()
-        assert release.wait(120), "the test never let the render go on"
-        render(work)
+    def held(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == nth_call:
+            busy.set()
+            assert release.wait(120), "the test never let the freeze go on"
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_render_in_child", held_renderer)
+    monkeypatch.setattr(module, function, held)
     asked = client.post(f"/api/v1/cases/{case_id}/dossiers", headers=auth(law)).get_json()
     worker = threading.Thread(target=run_jobs, args=(app,), daemon=True)
     worker.start()
     try:
-        assert rendering.wait(120), "the freeze never reached its catalog"
+        assert busy.wait(120), f"the freeze never reached {hold}"
         mid_way = client.get(asked["links"]["self"], headers=auth(law)).get_json()
-        assert mid_way["status"] == "freezing" and mid_way["progress"]["step"] == "catalog"
-        # Nobody holds an advisory lock (the custody chain's) while the freeze renders...
+        assert mid_way["status"] == "freezing" and mid_way["progress"]["step"] == step
+        # Nobody holds an advisory lock (the custody chain's) while the freeze works...
         assert _scalar(app, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON "
                             "d.oid = l.database WHERE l.locktype = 'advisory' AND "
                             "d.datname = current_database()") == 0
