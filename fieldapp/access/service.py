@@ -56,6 +56,10 @@ def record(read: BulkRead, at: datetime | None = None) -> None:
     canonical = json.dumps(read.filters, sort_keys=True, separators=(",", ":"),
                            ensure_ascii=False)
     west, south, east, north = read.box or (None, None, None, None)
+    # Not waiting for the WAL flush saves 0.5-3 ms on every staff tile here; a crash of
+    # PostgreSQL may then lose the last fraction of a second of log rows, never corrupt them,
+    # and the reads they record have been answered either way.
+    db.session.execute(text("SET LOCAL synchronous_commit = off"))
     db.session.execute(_RECORD, {
         "user_id": read.user_id, "role": read.role, "endpoint": read.endpoint,
         "filters": canonical, "filters_key": hashlib.sha256(canonical.encode()).hexdigest(),

@@ -182,10 +182,13 @@ def _log(client, admin, user_id):
 def test_staff_bulk_reads_are_logged_a_row_a_minute(app, crowd, make_user):
     client, admin = crowd["client"], crowd["tokens"]["admin"]
     staff_id, _, staff = make_user("lawyer")
+    answered = 0
     for page in (1, 2):
         response = client.get(f"/api/v1/reports?bbox={BOX}&category=air&page_size=3"
                               f"&page={page}", headers=auth(staff))
         assert response.status_code == 200
+        answered += len(response.get_json()["items"])
+    assert answered >= 5
     for dx in range(3):
         z, x, y = tile_of(LON, LAT, 12)
         assert client.get(f"/tiles/hexbins/{z}/{x + dx}/{y}.mvt",
@@ -196,7 +199,7 @@ def test_staff_bulk_reads_are_logged_a_row_a_minute(app, crowd, make_user):
     assert set(rows) == {"GET /api/v1/reports", "GET /tiles/<string:layer>/<int:z>/<int:x>/"
                                                  "<int:y>.mvt"}
     listing = rows["GET /api/v1/reports"]
-    assert listing["requests"] == 2 and listing["rows"] == 6
+    assert listing["requests"] == 2 and listing["rows"] == answered
     assert listing["filters"] == {"category": "air", "page_size": "3"}
     assert listing["bbox"] == [111.5, 40.6, 112.0, 41.0]
     assert listing["user"] == {"id": str(staff_id), "email": listing["user"]["email"],
