@@ -8,14 +8,18 @@ import re
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import func, select
 
+from fieldapp import create_app
 from fieldapp.accounts import service
 from fieldapp.accounts.models import SigninFailure, User
+from fieldapp.config import Config, sqlalchemy_url
 from fieldapp.extensions import db
-from tests.helpers import auth, superuser_sql
+from tests.conftest import _drop_database, _recreate_database
+from tests.helpers import TEST_DB_NAME, TEST_DB_URL, TEST_OWNER_DB_URL, auth, superuser_sql
 from tests.integration import test_map_page as map_page
 
 # The map page's tests' live server (a fixture) and headless browser.
@@ -347,6 +351,57 @@ def test_disabling_revokes_every_token_at_once_and_blocks_sign_in(app, client, a
     assert _sign_in(client, email, password, _address()).status_code == 200
     # Enabling never brings the revoked tokens back.
     assert client.get("/api/v1/auth/me", headers=auth(token)).status_code == 401
+
+
+def _on(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+@pytest.fixture()
+def lone_app(data_dir):
+    """The app on a database of its own, migrated: there, a test sees every admin there is."""
+    from flask_migrate import upgrade
+
+    name = f"{TEST_DB_NAME}_admins"
+    owner_url, app_url = _on(TEST_OWNER_DB_URL, name), _on(TEST_DB_URL, name)
+    _recreate_database(owner_url)
+    lone = create_app(Config(SQLALCHEMY_DATABASE_URI=sqlalchemy_url(app_url),
+                             FIELDAPP_OWNER_DATABASE_URI=sqlalchemy_url(owner_url),
+                             FIELDAPP_DATA_DIR=data_dir, TESTING=True))
+    try:
+        with lone.app_context():
+            upgrade()
+        yield lone
+    finally:
+        with lone.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        _drop_database(owner_url)
+
+
+def test_the_last_enabled_admin_stays_an_enabled_admin(lone_app):
+    client = lone_app.test_client()
+    with lone_app.app_context():
+        first = service.create_user("first@example.org", service.generate_password(), "admin")
+        first_id, token = first.id, service.issue_token(first)
+    for change, field in (({"disabled": True}, "disabled"), ({"role": "lawyer"}, "role")):
+        refused = client.patch(f"/api/v1/users/{first_id}", json=change, headers=auth(token))
+        assert refused.status_code == 409 and field in refused.get_json()["errors"]
+    runner = lone_app.test_cli_runner()
+    refused = runner.invoke(args=["users", "disable", "--email", "first@example.org"])
+    assert refused.exit_code != 0 and "last enabled admin" in refused.output
+    assert client.get("/api/v1/auth/me", headers=auth(token)).get_json()["role"] == "admin"
+    # With a second admin, the first may step down, and then the second may not.
+    second = client.post("/api/v1/users", headers=auth(token), json={
+        "email": "second@example.org", "password": service.generate_password(),
+        "role": "admin"}).get_json()
+    assert client.patch(f"/api/v1/users/{first_id}", json={"role": "coordinator"},
+                        headers=auth(token)).status_code == 200
+    with lone_app.app_context():
+        second_token = service.issue_token(service.find_user("second@example.org"))
+    refused = client.patch(f"/api/v1/users/{second['id']}", json={"disabled": True},
+                           headers=auth(second_token))
+    assert refused.status_code == 409
 
 
 def _live_tokens(user_id):
