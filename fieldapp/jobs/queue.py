@@ -26,10 +26,11 @@ _through_session = JobManager(SQLAlchemyPsycopg2Connector())
 
 def defer(task_name: str, *, schedule_in_s: float | None = None,
           queueing_lock: str | None = None, **task_kwargs) -> int | None:
-    """Queue a job in the session's transaction (flushed, not committed); its id.
+    """Queue a job in the session's transaction (inserted, not committed); its id.
 
-    With a queueing_lock, a job already waiting under that lock is left as it is and None
-    is returned; the caller's transaction stays usable (a savepoint takes the refusal).
+    Under a queueing lock (given here, or the task's own), a job already waiting under that
+    lock is left as it is and None is returned; the caller's transaction stays usable (a
+    savepoint takes the refusal).
     """
     options = {}
     if schedule_in_s is not None:
@@ -38,7 +39,7 @@ def defer(task_name: str, *, schedule_in_s: float | None = None,
         options["queueing_lock"] = queueing_lock
     job = queue.configure_task(task_name, allow_unknown=False, **options).job
     job = job.evolve(task_kwargs=task_kwargs)
-    if queueing_lock is None:
+    if job.queueing_lock is None:
         return _defer(job)
     try:
         with db.session.begin_nested():
@@ -48,5 +49,4 @@ def defer(task_name: str, *, schedule_in_s: float | None = None,
 
 
 def _defer(job) -> int:
-    db.session.flush()
     return JobDeferrer(_through_session, job, connection=db.session.connection()).defer()
