@@ -6,6 +6,7 @@ the database the suite shares stays as the app left it.
 """
 from __future__ import annotations
 
+import threading
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -322,3 +323,52 @@ def test_a_changed_old_row_is_never_bound(app, volunteer):
     finally:
         _as_insider(f"UPDATE photos SET size = {size} WHERE id = '{photo_id}'")
     assert "bound 1 rows" in verify(app).output
+
+
+class _PausingStore:
+    """The blob store, but the audit's first re-hash waits until the test lets it go."""
+
+    def __init__(self, store):
+        self._store = store
+        self.rehashing, self.go_on = threading.Event(), threading.Event()
+
+    def path_for(self, sha256):
+        self.rehashing.set()
+        self.go_on.wait(120)
+        return self._store.path_for(sha256)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_intake_goes_on_while_the_audit_rehashes(app, client, volunteer):
+    """The audit holds no lock of the chain while it re-hashes originals: a submission made
+    meanwhile is answered before the audit is let go on."""
+    store = _PausingStore(app.extensions["blob_store"])
+    outcome = {}
+    first = post_report(client, volunteer[2], report_json(),
+                        [(jpeg_bytes(seed=814, lat=23.18, lon=113.39), "a.jpg")])
+    assert first.status_code == 201  # at least one original for the audit to re-hash
+
+    def run_audit():
+        with app.app_context():
+            outcome["problems"] = custody.audit(store)
+
+    def submit():
+        photo = jpeg_bytes(seed=813, lat=23.18, lon=113.39)
+        outcome["status"] = post_report(client, volunteer[2], report_json(),
+                                        [(photo, "a.jpg")]).status_code
+
+    auditor = threading.Thread(target=run_audit)
+    auditor.start()
+    try:
+        assert store.rehashing.wait(120), "the audit never reached its re-hash"
+        submitter = threading.Thread(target=submit)
+        submitter.start()
+        submitter.join(60)
+        assert not submitter.is_alive(), "the submission waited for the audit"
+        assert outcome["status"] == 201
+    finally:
+        store.go_on.set()
+        auditor.join(120)
+    assert outcome["problems"] == []
