@@ -151,13 +151,14 @@ def verify_custody():
     items of frozen dossiers, re-hash every original; exit 1 naming what is broken."""
     from fieldapp.custody import service
 
-    result = service.run_audit(current_app.extensions["blob_store"])
+    result = service.run_audit(  # each problem printed as soon as it is found
+        current_app.extensions["blob_store"],
+        on_problem=lambda problem: click.echo(f"BROKEN: {problem}", err=True))
     head = service.head()
     if result.rows_bound:
         click.echo(f"bound {result.rows_bound} rows made before rows were bound to the chain")
-    if result.problems:
-        for problem in result.problems:
-            click.echo(f"BROKEN: {problem}", err=True)
+    if result.problem_count:
+        click.echo(f"{result.problem_count} problems", err=True)
         sys.exit(1)
     rows = ", ".join(f"{count} {kind}s" for kind, count in result.rows_checked.items())
     click.echo(f"OK: {head.seq} custody events, chain head {head.hash}; rows checked: {rows}; "

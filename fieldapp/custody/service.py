@@ -8,7 +8,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -99,7 +99,10 @@ AUDIT_SUBJECT = uuid.UUID(int=0)
 # Another advisory lock key: one audit at a time, so two never bind the same old row twice.
 _AUDIT_LOCK = 0x6669656C65  # "fielde"
 _PAGE = 500
-_MAX_LISTED_PROBLEMS = 50
+# Problems kept in memory (every one is counted and passed to on_problem); the audit's
+# event lists the first few.
+_KEPT_PROBLEMS = 1000
+_LISTED_PROBLEMS = 50
 
 
 def row_sha256(kind: str, row) -> str:
@@ -164,22 +167,39 @@ def altered_originals(store, sha256s) -> Iterator[str]:
 
 @dataclass
 class AuditResult:
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the first _KEPT_PROBLEMS
+    problem_count: int = 0
     rows_checked: dict[str, int] = field(default_factory=dict)
     rows_bound: int = 0
     originals_checked: int = 0
+    on_problem: Callable[[str], None] | None = None
+
+    def add(self, problem: str) -> None:
+        # A table emptied behind the app's back is a million problems: count them all,
+        # keep only the first ones in memory.
+        self.problem_count += 1
+        if len(self.problems) < _KEPT_PROBLEMS:
+            self.problems.append(problem)
+        if self.on_problem is not None:
+            self.on_problem(problem)
+
+    def add_all(self, problems: Iterable[str]) -> None:
+        for problem in problems:
+            self.add(problem)
 
 
 def audit(store, actor_id=None) -> list[str]:
-    """Verify everything the chain vouches for, record the outcome, return the problems.
+    """Verify everything the chain vouches for, record the outcome, return the problems
+    (the first thousand; an empty list when all is well).
 
     What `fieldapp custody verify` runs, and the scheduled audit (idempotent; no request
     needed, only an app context)."""
     return run_audit(store, actor_id).problems
 
 
-def run_audit(store, actor_id=None) -> AuditResult:
-    """The audit, with its figures (see audit).
+def run_audit(store, actor_id=None, on_problem=None) -> AuditResult:
+    """The audit, with its figures (see audit); on_problem is called with each problem as it
+    is found.
 
     Binds, once, rows made before rows were bound (see bind_unbound); walks the chain's
     links; recomputes every evidence row's digest against the event that bound it; checks
@@ -193,17 +213,17 @@ def run_audit(store, actor_id=None) -> AuditResult:
         lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _AUDIT_LOCK})
         lock.commit()
         try:
-            result = AuditResult()
+            result = AuditResult(on_problem=on_problem)
             result.rows_bound = bind_unbound(actor_id)
             broken = first_break()
             if broken:
-                result.problems.append(str(broken))
+                result.add(str(broken))
             for bound in _BOUND:
-                result.rows_checked[bound.kind] = _check_rows(bound, result.problems)
-                result.problems.extend(_unbound_events(bound))
-            result.problems.extend(_removed_frozen_items())
+                result.rows_checked[bound.kind] = _check_rows(bound, result.add)
+                result.add_all(_unbound_events(bound))
+            result.add_all(_removed_frozen_items())
             db.session.commit()  # end the read snapshot before the long re-hash
-            result.originals_checked = _check_originals(store, result.problems)
+            result.originals_checked = _check_originals(store, result.add_all)
             _record_audit(result, actor_id)
         finally:
             lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _AUDIT_LOCK})
@@ -213,8 +233,8 @@ def run_audit(store, actor_id=None) -> AuditResult:
 
 def _record_audit(result: AuditResult, actor_id) -> None:
     append("audited", "chain", AUDIT_SUBJECT, actor_id=actor_id, details={
-        "ok": not result.problems, "problems": len(result.problems),
-        "problem_list": result.problems[:_MAX_LISTED_PROBLEMS],
+        "ok": result.problem_count == 0, "problems": result.problem_count,
+        "problem_list": result.problems[:_LISTED_PROBLEMS],
         "originals_checked": result.originals_checked,
         "rows_checked": result.rows_checked, "rows_bound": result.rows_bound})
     db.session.commit()
@@ -284,7 +304,7 @@ def _legacy_rows(bound: _Bound) -> Iterator[tuple[_Bound, dict]]:
         after = rows[-1]["seq"]
 
 
-def _check_rows(bound: _Bound, problems: list[str]) -> int:
+def _check_rows(bound: _Bound, found: Callable[[str], None]) -> int:
     """Compare every row of one kind with the event that bound it; returns rows seen."""
     link = f"t.{bound.link}" if bound.link else "NULL"
     query = text(f"""
@@ -310,7 +330,7 @@ def _check_rows(bound: _Bound, problems: list[str]) -> int:
         seen += row["id"] is not None
         problem = _row_problem(bound, row)
         if problem:
-            problems.append(problem)
+            found(problem)
     return seen
 
 
@@ -371,7 +391,7 @@ def _removed_frozen_items() -> Iterator[str]:
                 yield f"{where}: its photo no longer has the hash frozen ({item['sha256']})"
 
 
-def _check_originals(store, problems: list[str]) -> int:
+def _check_originals(store, found: Callable[[Iterable[str]], None]) -> int:
     """Re-hash every original, a page of hashes at a time, holding no transaction open."""
     page = text("SELECT DISTINCT sha256 FROM photos WHERE sha256 > :after "
                 "ORDER BY sha256 LIMIT :limit")
@@ -379,7 +399,7 @@ def _check_originals(store, problems: list[str]) -> int:
     while True:
         hashes = db.session.scalars(page, {"after": after, "limit": _PAGE}).all()
         db.session.commit()
-        problems.extend(altered_originals(store, hashes))
+        found(altered_originals(store, hashes))
         checked += len(hashes)
         if len(hashes) < _PAGE:
             return checked
