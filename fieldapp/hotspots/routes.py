@@ -1,5 +1,6 @@
 from flask import Response, current_app, jsonify
 from flask.views import MethodView
+from marshmallow import RAISE
 
 from fieldapp.access.audit import bulk_read
 from fieldapp.accounts.auth import current_user, require
@@ -73,7 +74,9 @@ class Promote(MethodView):
 @blp.route("/public/hexbins")
 class PublicHexbins(MethodView):
     @blp.doc(security=[])
-    @blp.arguments(PublicHexbinArgsSchema, location="query")
+    # An unknown argument (a time window, a category) is refused rather than ignored, so
+    # nobody believes the public layer was filtered when it was not.
+    @blp.arguments(PublicHexbinArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, content_type="application/geo+json", description=(
         "Verified evidence only, in cells of at least ~1 km² where at least k distinct "
         "volunteers have some; `reports` is a band such as \"10-29\", never an exact count."))
