@@ -336,28 +336,22 @@ def serve(app_spec):
     """Serve on FIELDAPP_BIND: nginx in front, gunicorn, the analysers and the job worker,
     supervised until SIGTERM or SIGINT."""
     from fieldapp.serving import service
+    from fieldapp.storage.blobs import sweep_stale_spools
 
-    _sweep_stale_spools()
-    # The job worker is another part of the house; start it wherever this build has it.
-    jobs = click.get_current_context().find_root().command.get_command(
-        click.get_current_context(), "jobs")
+    # Upload spools left by a process killed mid-request; swept before anything serves.
+    swept = sweep_stale_spools(current_app.config["FIELDAPP_DATA_DIR"])
+    # The job worker runs wherever this build's `fieldapp` has `jobs work`.
+    ctx = click.get_current_context()
+    jobs = ctx.find_root().command.get_command(ctx, "jobs")
     with_jobs = isinstance(jobs, click.Group) and "work" in jobs.commands
     try:
         plan = service.prepare(current_app.config, with_jobs=with_jobs, app_spec=app_spec)
     except service.ServeError as exc:
         raise click.ClickException(str(exc)) from None
     names = ", ".join(f"{p.name} x{p.count}" if p.count > 1 else p.name for p in plan.programs)
-    click.echo(f"[serve] {current_app.config['FIELDAPP_BIND']}: {names}", err=True)
+    click.echo(f"[serve] {current_app.config['FIELDAPP_BIND']}: {names}; "
+               f"{len(swept)} stale spool(s) swept", err=True)
     service.run(plan)
-
-
-def _sweep_stale_spools() -> None:
-    # Upload spools left by a process killed mid-request; swept before anything serves.
-    from fieldapp.storage import blobs
-
-    sweep = getattr(blobs, "sweep_stale_spools", None)
-    if sweep is not None:
-        sweep()
 
 
 def register(app) -> None:

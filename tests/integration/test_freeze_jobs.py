@@ -204,6 +204,10 @@ def test_interval_jobs_run_and_queue_their_next_run(app, monkeypatch):
 
     monkeypatch.setitem(app.config, "FIELDAPP_AUDIT_INTERVAL_S", 3600)
     monkeypatch.setitem(app.config, "FIELDAPP_TSA_URLS", [])
+    with app.app_context():  # a clean slate (a server started by another test seeds too)
+        db.session.execute(text("DELETE FROM procrastinate_jobs WHERE status = 'todo' AND "
+                                "task_name IN (:a, :b)"), {"a": tasks.AUDIT, "b": tasks.ANCHOR})
+        db.session.commit()
     audits_before = _scalar(app, "SELECT count(*) FROM custody_events WHERE action='audited'")
     with app.app_context():
         assert tasks.seed_schedules() == [tasks.AUDIT]  # no TSA configured: no anchors
