@@ -158,9 +158,11 @@ def open_within(source, max_pixels: int = DEFAULT_MAX_PIXELS):
 
 
 def _raise_pillow_guard(max_pixels: int) -> None:
-    """Pillow's own guard follows the budget: it refuses images over twice MAX_IMAGE_PIXELS
-    wherever they are opened (in this process, by any code), before the check above."""
-    if max_pixels > 0 and Image.MAX_IMAGE_PIXELS != max_pixels:
+    """Pillow's own guard (it refuses images over twice MAX_IMAGE_PIXELS wherever they are
+    opened, by any code in this process) is raised to the budget when the budget is larger,
+    never lowered: the budget above is the strict check, Pillow's the net behind it."""
+    if max_pixels > 0 and Image.MAX_IMAGE_PIXELS is not None \
+            and Image.MAX_IMAGE_PIXELS < max_pixels:
         Image.MAX_IMAGE_PIXELS = max_pixels
 
 

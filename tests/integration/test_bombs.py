@@ -111,12 +111,15 @@ def test_a_photo_that_cannot_be_decoded_says_why(app, client, volunteer):
         "photos"][0]
     # A preview asked for before analysis tries, fails with a 422, and the read of the
     # original it took stays recorded.
+    pending = photo_as_seen(client, token, photo["id"])["analysis"] == "pending"
     refused = client.get(f"/api/v1/photos/{photo['id']}/preview", headers=auth(token))
     assert refused.status_code == 422 and refused.get_json()["sub_code"] == "PHOTO_NOT_RENDERABLE"
     with app.app_context():
         reads = db.session.scalars(select(CustodyEvent).where(
             CustodyEvent.subject_id == photo["id"], CustodyEvent.action == "original_read"))
-        assert [r.details["purpose"] for r in reads] == ["preview attempted"]
+        purposes = [r.details["purpose"] for r in reads]
+    # (Analysed meanwhile by an analyser running elsewhere, it is refused without a read.)
+    assert purposes == (["preview attempted"] if pending else [])
     analyse_waiting(app)
     analysed = photo_as_seen(client, token, photo["id"])
     assert analysed["analysis_error"].startswith("the image cannot be decoded")
