@@ -114,6 +114,15 @@ def test_app_role_cannot_drop_triggers(evidence, app_connection, table, trigger)
     assert "must be owner" in _refused(app_connection, f"DROP TRIGGER {trigger} ON {table}")
 
 
+@pytest.mark.parametrize("function", ["custody_events_append_only", "refuse_change"])
+def test_app_role_cannot_replace_a_guard_function(evidence, app_connection, function):
+    # A harmless body would switch a guard off without touching its trigger.
+    message = _refused(app_connection, f"""
+        CREATE OR REPLACE FUNCTION public.{function}() RETURNS trigger AS $$
+        BEGIN RETURN NEW; END $$ LANGUAGE plpgsql""")
+    assert "must be owner" in message or "permission denied for schema public" in message
+
+
 def test_app_role_cannot_take_the_owners_role(evidence, app_connection, owner_connection):
     owner = owner_connection.get_dsn_parameters()["user"]
     assert "permission denied" in _refused(app_connection, f"SET ROLE {owner}")
