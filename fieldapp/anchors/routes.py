@@ -1,10 +1,10 @@
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from fieldapp.accounts.auth import require
 from fieldapp.anchors import service
 from fieldapp.anchors.schemas import AnchorQuerySchema, AnchorSchema
+from fieldapp.arguments import Blueprint
 
 blp = Blueprint("anchors", __name__, url_prefix="/api/v1/custody",
                 description="RFC 3161 time-stamps of the custody chain")
