@@ -63,6 +63,8 @@ BARE_HEALTH_TRIES = 10
 BARE_HEALTH_TIMEOUT_S = 5
 BARE_REPORT_TIMEOUT_S = 60
 HOLD_S = 900  # the slow clients give up by then whatever happens
+# Every process of the stack loads the app at once; on a busy 2-core machine that is slow.
+START_TIMEOUT_S = 300
 OBSERVED = "2026-05-04T10:31:00+08:00"
 
 
@@ -163,19 +165,6 @@ class BareGunicorn:
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
 
-    def wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchError(f"gunicorn exited with {self.process.returncode}")
-            try:
-                if requests.get(f"{self.base}/api/v1/health", timeout=5).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        raise BenchError("gunicorn alone never answered")
-
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -184,6 +173,20 @@ class BareGunicorn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def wait_until_healthy(base: str, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"{what} exited with {process.returncode}")
+        try:
+            if requests.get(f"{base}/api/v1/health", timeout=5).ok:
+                return
+        except requests.RequestException:
+            pass  # not listening yet, or the workers still loading the app
+        time.sleep(0.5)
+    raise BenchError(f"{what} did not answer within {START_TIMEOUT_S} s")
 
 
 def report(args, floor: Phase, loaded: Phase, bare: Phase | None) -> None:
@@ -201,7 +204,8 @@ def report(args, floor: Phase, loaded: Phase, bare: Phase | None) -> None:
                      if phase is not floor else "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print("  ".join(cell.ljust(width)
+                        for cell, width in zip(row, widths, strict=True)).rstrip())
     if floor.health_ms and loaded.health_ms and floor.report_s and loaded.report_s:
         p95 = percentile(loaded.health_ms, 0.95) / percentile(floor.health_ms, 0.95)
         received = statistics.median(loaded.report_s) / statistics.median(floor.report_s)
@@ -233,7 +237,7 @@ def main(argv=None) -> int:
 
         server = Server(env, workdir / "serve.log")
         cleanup.callback(server.stop)
-        server.wait_until_healthy()
+        wait_until_healthy(server.root_url, server.process, "fieldapp serve")
         step(f"fieldapp serve up at {server.root_url}; warming up")
         measure(server.root_url, token, [], 20, HEALTH_TIMEOUT_S, REPORT_TIMEOUT_S, "warm-up")
 
@@ -252,7 +256,7 @@ def main(argv=None) -> int:
             step("gunicorn alone (3 workers x 2 threads, as before), same load")
             alone = BareGunicorn(env, workdir / "gunicorn.log")
             cleanup.callback(alone.stop)
-            alone.wait_until_healthy()
+            wait_until_healthy(alone.base, alone.process, "gunicorn alone")
             bare = under_load(args, alone.port, token, lambda: measure(
                 alone.base, token, photos[2 * args.reports:2 * args.reports + 1],
                 BARE_HEALTH_TRIES, BARE_HEALTH_TIMEOUT_S, BARE_REPORT_TIMEOUT_S,

@@ -54,6 +54,10 @@ def prepare(config, *, with_jobs: bool, app_spec: str = DEFAULT_APP) -> Plan:
     serving.chmod(0o700)
     if owner:
         shutil.chown(serving, owner.pw_uid, owner.pw_gid)
+    sock = _socket_path(serving)  # refuses if another stack serves from this directory
+    if owner:
+        shutil.chown(sock.parent, owner.pw_uid, owner.pw_gid)
+    _check_bind_free(config["FIELDAPP_BIND"])
     temp = serving / "temp"
     # Bodies and responses spooled by a proxy that was killed: nothing reads them again.
     shutil.rmtree(temp, ignore_errors=True)
@@ -61,10 +65,6 @@ def prepare(config, *, with_jobs: bool, app_spec: str = DEFAULT_APP) -> Plan:
         (temp / sub).mkdir(parents=True, mode=0o700)
         if owner:
             shutil.chown(temp / sub, owner.pw_uid, owner.pw_gid)
-    sock = _socket_path(serving)
-    if owner:
-        shutil.chown(sock.parent, owner.pw_uid, owner.pw_gid)
-    _check_bind_free(config["FIELDAPP_BIND"])
 
     settings = ProxySettings(
         listen=config["FIELDAPP_BIND"], upstream_socket=sock, run_dir=serving, temp_dir=temp,

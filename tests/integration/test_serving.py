@@ -125,9 +125,20 @@ def tokens(app):
     return role_tokens(app, "serving")
 
 
+LEFTOVERS = ("tmp/catalog-0badc0de/manifest.json", "serving/temp/body/1/00/0000000001")
+
+
 @pytest.fixture(scope="module")
 def stack(app, tmp_path_factory):
-    running = Stack(tmp_path_factory.mktemp("serving-data"))
+    data_dir = tmp_path_factory.mktemp("serving-data")
+    # What a stack killed mid-request leaves: an app spool and a body spooled by nginx.
+    two_days_ago = time.time() - 2 * 86400
+    for leftover in LEFTOVERS:
+        path = data_dir / leftover
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"half a photo")
+        os.utime(path.parent, (two_days_ago, two_days_ago))
+    running = Stack(data_dir)
     try:
         running.wait_until_healthy()
         yield running
@@ -199,6 +210,12 @@ def _probe_from(address: str, port: int, headers: dict | None = None) -> dict:
         connection.close()
 
 
+def test_leftovers_of_a_killed_stack_are_swept_at_start(stack):
+    for leftover in LEFTOVERS:
+        assert not (stack.data_dir / leftover).exists(), leftover
+    assert (stack.data_dir / "serving" / "temp" / "body").is_dir()
+
+
 def test_the_app_sees_the_real_client_address_not_a_forged_one(stack):
     # 127.0.0.2 is this machine too, but not the address nginx itself connects from.
     assert _probe_from("127.0.0.2", stack.port) == {"remote_addr": "127.0.0.2",
@@ -229,18 +246,34 @@ def test_the_proxy_refuses_an_oversized_body_in_the_api_error_shape(stack):
     assert json.loads(body)["status"] == "Payload Too Large"
 
 
+def _serve_once(data_dir: Path, bind: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "fieldapp.cli", "serve"], cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": TEST_DB_URL, "FIELDAPP_DATA_DIR": str(data_dir),
+             "FIELDAPP_BIND": bind},
+        capture_output=True, text=True, timeout=60)
+
+
 def test_serve_refuses_a_port_already_taken(app, tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "fieldapp.cli", "serve"], cwd=PROJECT_ROOT,
-            env={**os.environ, "DATABASE_URL": TEST_DB_URL, "FIELDAPP_DATA_DIR": str(tmp_path),
-                 "FIELDAPP_BIND": f"127.0.0.1:{port}"},
-            capture_output=True, text=True, timeout=60)
+        result = _serve_once(tmp_path, f"127.0.0.1:{port}")
     assert result.returncode == 1
     assert f"FIELDAPP_BIND 127.0.0.1:{port} is already in use" in result.stderr
+
+
+def test_serve_refuses_a_data_directory_another_stack_serves_from(stack):
+    in_flight = stack.data_dir / "serving" / "temp" / "body" / "in-flight"
+    in_flight.write_bytes(b"a body nginx is still receiving")
+    result = _serve_once(stack.data_dir, f"127.0.0.1:{free_port()}")
+    assert result.returncode == 1
+    assert f"another `fieldapp serve` is using {stack.data_dir}" in result.stderr
+    # The running stack's files were left alone.
+    assert in_flight.exists()
+    in_flight.unlink()
+    assert requests.get(f"{stack.base}/api/v1/health", timeout=10).status_code == 200
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
