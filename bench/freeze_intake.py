@@ -256,8 +256,10 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> None:
     cleanup.callback(shutil.rmtree, work, ignore_errors=True)
     create_database(BENCH_DB)
     cleanup.callback(drop_database, BENCH_DB)
+    # One volunteer sends every report here: no daily quota (0: unlimited).
     env = server_env(BENCH_DB, work / "data", free_port(), FIELDAPP_ANALYSERS="0",
-                     FIELDAPP_MAX_PHOTO_BYTES=str(int(args.photo_mb * 2 * MB)))
+                     FIELDAPP_MAX_PHOTO_BYTES=str(int(args.photo_mb * 2 * MB)),
+                     FIELDAPP_QUOTA_REPORTS_PER_DAY="0", FIELDAPP_QUOTA_BYTES_PER_DAY="0")
     fieldapp_cli(env, "db", "upgrade")
     tokens = {role: make_user(env, f"bench-{role}@example.org", role)
               for role in ("volunteer", "coordinator", "lawyer")}
