@@ -93,6 +93,7 @@ class CaseItemOrder(MethodView):
 class CaseItem(MethodView):
     @require(*ITEM_EDITORS)
     @blp.response(204)
+    @blp.alt_response(409, description="The item was frozen into a dossier: it stays.")
     def delete(self, case_id, item_id):
-        """Take an item off the case; the photo and frozen dossiers are untouched."""
+        """Take an item off the case (not one frozen into a dossier); the photo stays."""
         service.remove_item(case_id, item_id)
