@@ -87,8 +87,10 @@ events {{
 http {{
     default_type application/octet-stream;
     server_tokens off;
+    # The time gunicorn spent on a request (up=) beside the whole request's: a slow reader
+    # shows a long request and a short upstream.
     log_format fieldapp '$remote_addr "$request" $status $body_bytes_sent '
-                        '$request_time "$http_user_agent"';
+                        '$request_time up=$upstream_response_time "$http_user_agent"';
     access_log /dev/stdout fieldapp;
 
     # Slow clients wait here, never in gunicorn. A sender that stalls this long between

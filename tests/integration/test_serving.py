@@ -44,7 +44,7 @@ START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 90
 # Kept small so that a few requests already show whether threads were taken by slow clients.
 SMALL_STACK = {"FIELDAPP_WORKERS": "2", "FIELDAPP_THREADS": "2", "FIELDAPP_ANALYSERS": "1",
-               "FIELDAPP_MAX_PHOTO_BYTES": str(4 * MB), "FIELDAPP_MAX_PHOTOS": "2"}
+               "FIELDAPP_MAX_PHOTO_BYTES": str(8 * MB), "FIELDAPP_MAX_PHOTOS": "2"}
 
 
 def _descendants(pid: int) -> list[int]:
@@ -196,6 +196,47 @@ def test_a_3_mb_report_is_stored_byte_for_byte_while_slow_clients_hold_connectio
     assert hashlib.sha256(original.content).hexdigest() == digest
     blob = stack.data_dir / "blobs" / digest[:2] / digest[2:4] / digest
     assert hashlib.sha256(blob.read_bytes()).hexdigest() == digest
+
+
+def test_a_slow_reader_holds_the_proxy_not_a_gunicorn_thread(stack, tokens):
+    claim, photo = _claim_and_photo(5 * MB)
+    response = _submit(stack, tokens["volunteer"], claim, photo)
+    assert response.status_code == 201, response.text
+    photo_id = response.json()["photos"][0]["id"]
+    readers = []
+    for _ in range(6):  # more than the stack's 4 gunicorn threads
+        reader = socket.socket()
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # reads a little at a time
+        reader.connect(("127.0.0.1", stack.port))
+        reader.sendall(f"GET /api/v1/photos/{photo_id}/original HTTP/1.1\r\nHost: test\r\n"
+                       f"Authorization: Bearer {tokens['volunteer']}\r\n"
+                       "User-Agent: slow-reader\r\nConnection: close\r\n\r\n".encode())
+        readers.append(reader)
+    try:
+        time.sleep(3)  # reading nothing
+        answers = [requests.get(f"{stack.base}/api/v1/health", timeout=5) for _ in range(5)]
+        assert [a.status_code for a in answers] == [200] * 5
+        bodies = []
+        for reader in readers:
+            received = b""
+            while piece := reader.recv(1 << 20):
+                received += piece
+            bodies.append(received.partition(b"\r\n\r\n")[2])
+    finally:
+        for reader in readers:
+            reader.close()
+    assert {hashlib.sha256(body).hexdigest() for body in bodies} == {
+        hashlib.sha256(photo).hexdigest()}
+    # nginx's log: each download took over 3 s, of which gunicorn spent a fraction.
+    deadline = time.monotonic() + 10
+    while len(lines := [line for line in stack.log().splitlines()
+                        if "slow-reader" in line]) < 6:
+        assert time.monotonic() < deadline, stack.log()
+        time.sleep(0.2)
+    for line in lines:
+        request_s, upstream = line.split('" ')[1].split()[2:4]
+        assert float(request_s) >= 3, line
+        assert float(upstream.removeprefix("up=")) < 1.5, line
 
 
 def _probe_from(address: str, port: int, headers: dict | None = None) -> dict:
