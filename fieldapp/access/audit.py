@@ -14,6 +14,7 @@ from functools import wraps
 from flask import Flask, Response, g, request
 
 from fieldapp.access import service
+from fieldapp.access.disclosure import checks_for_viewer, named_ids
 
 # Query arguments that move through a result rather than change what is asked for; the
 # box is kept apart, as the area the minute's reads covered together.
@@ -25,6 +26,15 @@ def viewer_is_staff() -> bool:
     """Is the signed-in user of this request staff? (False when there is none.)"""
     user = g.get("current_user")
     return bool(user is not None and user.is_staff)
+
+
+def checks_as_seen(checks: list[dict]) -> list[dict]:
+    """A photo's checks as this request's user may read them (see access.disclosure)."""
+    if viewer_is_staff():
+        return checks_for_viewer(checks, staff=True)
+    user, named = g.get("current_user"), named_ids(checks)
+    own = service.owned_by(user.id, named) if user is not None and named else set()
+    return checks_for_viewer(checks, staff=False, own_ids=own)
 
 
 def bulk_read(count_rows: bool = True):

@@ -2,13 +2,15 @@
 
 The `duplicate` and `near_duplicate` checks name the reports and photos they matched, which
 may be another volunteer's: telling a volunteer that someone else sent the same picture, and
-which report it is, would point at that person. A volunteer sees the result and a sentence
-without identifiers; staff see the detail as stored. The stored checks, and the custody
-digest that binds them, are never changed: this only shapes an answer.
+which report it is, would point at that person. A volunteer sees the stored detail only when
+every report or photo it names is their own; otherwise the result and a sentence without
+identifiers. Staff see the detail as stored. The stored checks, and the custody digest that
+binds them, are never changed: this only shapes an answer.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Set
 
 # (check, result) -> what a volunteer reads instead of the stored detail.
 VOLUNTEER_DETAILS = {
@@ -21,17 +23,34 @@ VOLUNTEER_DETAILS = {
 # one) gets a sentence without identifiers too.
 NAMING_OTHERS = ("duplicate", "near_duplicate")
 _OTHER_RESULT = "This check compared the photo with other reports; a coordinator can see more."
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def checks_for_viewer(checks: Iterable[dict], staff: bool) -> list[dict]:
-    """The checks as the viewer may read them: all of them, other details redacted."""
+def named_ids(checks: Iterable[dict]) -> set[str]:
+    """Report and photo ids named by the details a volunteer might not be shown."""
+    return {found for check in checks if _may_name_others(check)
+            for found in _UUID.findall(check.get("detail", ""))}
+
+
+def checks_for_viewer(checks: Iterable[dict], staff: bool,
+                      own_ids: Set[str] = frozenset()) -> list[dict]:
+    """The checks as the viewer may read them; `own_ids` are the ids among named_ids that
+    are the viewer's own reports or photos."""
     if staff:
         return list(checks)
-    return [_redacted(check) for check in checks]
+    return [_redacted(check, own_ids) for check in checks]
 
 
-def _redacted(check: dict) -> dict:
-    name, result = check.get("name"), check.get("result")
-    if name not in NAMING_OTHERS or result in ("pass", "unknown"):
+def _may_name_others(check: dict) -> bool:
+    return (check.get("name") in NAMING_OTHERS
+            and check.get("result") not in ("pass", "unknown"))
+
+
+def _redacted(check: dict, own_ids: Set[str]) -> dict:
+    if not _may_name_others(check):
         return check
-    return {**check, "detail": VOLUNTEER_DETAILS.get((name, result), _OTHER_RESULT)}
+    named = set(_UUID.findall(check.get("detail", "")))
+    if named and named <= own_ids:
+        return check
+    detail = VOLUNTEER_DETAILS.get((check["name"], check["result"]), _OTHER_RESULT)
+    return {**check, "detail": detail}

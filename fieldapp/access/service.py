@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text
 from fieldapp.access.models import AccessLogEntry
 from fieldapp.accounts.models import User
 from fieldapp.extensions import db
+from fieldapp.reports.models import Photo, Report
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,12 @@ def _entry(entry: AccessLogEntry, email: str) -> dict:
             "endpoint": entry.endpoint, "filters": entry.filters, "minute": entry.minute,
             "first_at": entry.first_at, "last_at": entry.last_at,
             "requests": entry.requests, "rows": entry.rows, "bbox": box}
+
+
+def owned_by(user_id: uuid.UUID, ids: set[str]) -> set[str]:
+    """Those of the report and photo ids that are this user's own evidence."""
+    wanted = [uuid.UUID(found) for found in ids]
+    reports = select(Report.id).where(Report.id.in_(wanted), Report.volunteer_id == user_id)
+    photos = (select(Photo.id).join(Report, Report.id == Photo.report_id)
+              .where(Photo.id.in_(wanted), Report.volunteer_id == user_id))
+    return {str(found) for found in db.session.scalars(reports.union(photos))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import h3
 import pytest
 
-from fieldapp.access.disclosure import checks_for_viewer
+from fieldapp.access.disclosure import checks_for_viewer, named_ids
 from fieldapp.hotspots import cells
 
 
@@ -33,23 +33,33 @@ def test_box_area_and_cells():
     assert cells.cells_in_bbox(china, 7) > 4_000_000
 
 
+MINE = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+THEIRS = "9f1c28ba-2fa1-11d2-883f-0016d3cca427"
 CHECKS = [
     {"name": "duplicate", "result": "fail",
-     "detail": "The identical file (same SHA-256) is already in report 1b4e28ba."},
+     "detail": f"The identical file (same SHA-256) is already in report {MINE}."},
     {"name": "near_duplicate", "result": "warn",
-     "detail": "Perceptually similar photos in other reports: 9f1c (distance 2); the limit is 6."},
+     "detail": f"Perceptually similar photos in other reports: {THEIRS} (distance 2), {MINE} "
+               f"(distance 3); the limit is 6."},
     {"name": "gps_present", "result": "pass", "detail": "GPS 23.18, 113.39."},
     {"name": "near_duplicate", "result": "unknown", "detail": "Pending: compared soon."},
 ]
 
 
 def test_volunteers_read_no_other_evidence_ids_staff_read_all():
+    assert named_ids(CHECKS) == {MINE, THEIRS}
     assert checks_for_viewer(CHECKS, staff=True) == CHECKS
     shown = checks_for_viewer(CHECKS, staff=False)
     assert [c["result"] for c in shown] == [c["result"] for c in CHECKS]
     text = " ".join(c["detail"] for c in shown)
-    assert "1b4e28ba" not in text and "9f1c" not in text
+    assert MINE not in text and THEIRS not in text
     assert shown[2:] == CHECKS[2:]
-    assert CHECKS[0]["detail"].endswith("1b4e28ba.")  # the stored checks are left alone
-    strange = {"name": "duplicate", "result": "warn", "detail": "report 77aa"}
-    assert "77aa" not in checks_for_viewer([strange], staff=False)[0]["detail"]
+    assert CHECKS[0]["detail"].endswith(f"{MINE}.")  # the stored checks are left alone
+    strange = {"name": "duplicate", "result": "warn", "detail": f"report {THEIRS}"}
+    assert THEIRS not in checks_for_viewer([strange], staff=False)[0]["detail"]
+
+
+def test_volunteers_read_details_that_name_only_their_own_evidence():
+    shown = checks_for_viewer(CHECKS, staff=False, own_ids={MINE})
+    assert shown[0] == CHECKS[0]  # names only their own report
+    assert THEIRS not in shown[1]["detail"] and MINE not in shown[1]["detail"]
