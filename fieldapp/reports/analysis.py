@@ -11,7 +11,10 @@ custody event records their digest.
 A photo whose pixels cannot be read (over the pixel budget FIELDAPP_MAX_PIXELS, checked from
 its headers before any decode, or undecodable) is analysed all the same: its pixel checks
 are "unknown" with the reason, which is kept in analysis_error, so the queue moves on and
-the photo is never decoded again and again.
+the photo is never decoded again and again. A decode that kills its process (a decoder
+crash, the kernel's OOM killer) cannot report anything, so each decode is noted before it
+starts, in its own committed transaction, and cleared when it ends: a photo whose decodes
+never finished MAX_UNFINISHED_DECODES times is analysed without one more.
 """
 from __future__ import annotations
 
@@ -34,6 +37,16 @@ from fieldapp.reports.models import Photo, Report
 
 CHANNEL = reports.ANALYSIS_CHANNEL
 log = logging.getLogger(__name__)
+MAX_UNFINISHED_DECODES = 2
+# No foreign key: the row is written while the photo's row is locked FOR UPDATE by the
+# analysing transaction, and a key check would wait for that transaction, which waits here.
+_DECODE_STARTED = text("""
+    INSERT INTO photo_decodes (photo_id, unfinished, started_at) VALUES (:photo_id, 1, now())
+    ON CONFLICT (photo_id) DO UPDATE
+        SET unfinished = photo_decodes.unfinished + 1, started_at = now()
+    RETURNING unfinished
+""")
+_DECODE_ENDED = text("UPDATE photo_decodes SET unfinished = 0 WHERE photo_id = :photo_id")
 
 
 class AnalysisFailed(Exception):
@@ -127,7 +140,7 @@ def analyse(photo: Photo, read_pixels=imaging.analyse_pixels) -> None:
     report = db.session.scalar(select(Report).where(Report.id == photo.report_id)
                                .with_for_update().execution_options(populate_existing=True))
     path = reports.blob_store().path_for(photo.sha256)
-    pixels = read_pixels(path, reports.max_pixels())
+    pixels = _decode_unless_it_kept_failing(photo.id, path, read_pixels)
     limits = reports.thresholds()
     found = reports.found_with_pixels(photo.sha256, pixels, report.id, limits)
     outcome = checks.settle_pixel_checks(photo.checks, photo.exif, reports.claim_of(report),
@@ -147,6 +160,24 @@ def analyse(photo: Photo, read_pixels=imaging.analyse_pixels) -> None:
         "checks_sha256": reports.checks_digest(outcome), "phash": pixels.phash,
         "thumbnail_distance": pixels.thumbnail_distance, "decodable": pixels.decodable,
         "analysis_error": pixels.problem})
+
+
+def _decode_unless_it_kept_failing(photo_id, path, read_pixels) -> imaging.PixelAnalysis:
+    earlier = _note_decode(_DECODE_STARTED, photo_id) - 1
+    if earlier >= MAX_UNFINISHED_DECODES:
+        return imaging.PixelAnalysis(None, None, refused=True, problem=(
+            f"decoding the image stopped its process {earlier} times; it is not decoded again"))
+    pixels = read_pixels(path, reports.max_pixels())
+    _note_decode(_DECODE_ENDED, photo_id)
+    return pixels
+
+
+def _note_decode(statement, photo_id) -> int | None:
+    """Run statement committed at once, outside the analysis's transaction: it must
+    survive the process dying before that transaction ends."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        result = connection.execute(statement, {"photo_id": photo_id})
+        return result.scalar() if result.returns_rows else None
 
 
 def pending_count() -> int:

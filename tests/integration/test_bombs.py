@@ -242,3 +242,58 @@ def test_a_dossier_with_unrenderable_photos_freezes_with_placeholders(app, clien
                     for item in items}
     assert previews[bomb["id"]] == placeholder and previews[damaged["id"]] == placeholder
     assert previews[good["id"]] != placeholder
+
+
+# Analyses one photo in a process whose decoder kills it, as a crashing decoder or the
+# kernel's OOM killer would.
+_DYING_ANALYSER = textwrap.dedent("""
+    import os, signal, sys
+    from fieldapp import create_app
+    from fieldapp.extensions import db
+    from fieldapp.reports import analysis
+    from fieldapp.reports.models import Photo
+
+    def die(path, max_pixels):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with create_app().app_context():
+        analysis.analyse(db.session.get(Photo, sys.argv[1], with_for_update=True), die)
+""")
+
+
+def test_a_photo_whose_decode_kills_its_process_is_not_decoded_forever(app, client, volunteer,
+                                                                        data_dir):
+    from fieldapp.reports import analysis
+
+    photo = post_report(client, volunteer[2], report_json(),
+                        [(jpeg_bytes(seed=4403), "a.jpg")]).get_json()["photos"][0]
+    env = {**os.environ, "DATABASE_URL": TEST_DB_URL, "FIELDAPP_DATA_DIR": str(data_dir)}
+    for _ in range(analysis.MAX_UNFINISHED_DECODES):
+        died = subprocess.run([sys.executable, "-c", _DYING_ANALYSER, photo["id"]], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert died.returncode == -9, died.stderr
+        assert photo_as_seen(client, volunteer[2], photo["id"])["analysis"] == "pending"
+
+    def must_not_decode(path, max_pixels):
+        pytest.fail("decoded a third time")
+
+    with app.app_context():
+        analysis.analyse(db.session.get(Photo, photo["id"], with_for_update=True),
+                         must_not_decode)
+        db.session.commit()
+    analysed = photo_as_seen(client, volunteer[2], photo["id"])
+    assert analysed["analysis"] == "done"
+    assert "stopped its process 2 times" in analysed["analysis_error"]
+    assert _checks(analysed)["near_duplicate"]["result"] == "unknown"
+
+
+def test_a_decode_that_ends_is_not_counted_against_the_photo(app, client, volunteer,
+                                                             app_connection):
+    photo = post_report(client, volunteer[2], report_json(),
+                        [(jpeg_bytes(seed=4404), "a.jpg")]).get_json()["photos"][0]
+    analyse_waiting(app)
+    assert photo_as_seen(client, volunteer[2], photo["id"])["analysis_error"] is None
+    with app_connection.cursor() as cursor:
+        cursor.execute("SELECT unfinished FROM photo_decodes WHERE photo_id = %s",
+                       (photo["id"],))
+        assert cursor.fetchone() == (0,)
