@@ -242,6 +242,9 @@ def _manifest(case, items, excluded, dossier_id, number, label, created_at, user
                                                 actor_id=user.id) for item in body["items"]}
     head = custody.head()
     custody_sha, count = _store_custody_extract(items, coverage.ranges())
+    # Again: an event on an item that landed while the extract was read must not lie beyond
+    # the head the manifest records (each statement sees what was committed before it).
+    head = custody.head()
     body["custody"] = {"head_seq": head.seq, "head_hash": head.hash, "events": count,
                        "file": "custody.jsonl"}
     body["files"]["custody.jsonl"] = custody_sha
