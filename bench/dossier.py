@@ -254,7 +254,9 @@ def main(argv=None) -> int:
                          FIELDAPP_ANALYSERS="0")
         fieldapp_cli(env, "db", "upgrade")
         token = make_user(env, "bench-lawyer@example.org", "lawyer")
-        os.environ.update(DATABASE_URL=database_url(BENCH_DB), FIELDAPP_DATA_DIR=str(data_dir))
+        # One volunteer sends every photo here: no daily quota.
+        os.environ.update(DATABASE_URL=database_url(BENCH_DB), FIELDAPP_DATA_DIR=str(data_dir),
+                          FIELDAPP_QUOTA_REPORTS_PER_DAY="0", FIELDAPP_QUOTA_BYTES_PER_DAY="0")
         from fieldapp import create_app
 
         app = create_app()

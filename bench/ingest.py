@@ -115,7 +115,9 @@ def prepare_volunteer(env: dict) -> str:
 
 def ingest_server_env(data_dir: Path, workers: int | None) -> dict:
     # The per-photo cap must let the ~100 MB photo through.
-    extra = {"FIELDAPP_MAX_PHOTO_BYTES": str(SERVER_MAX_PHOTO_BYTES)}
+    extra = {"FIELDAPP_MAX_PHOTO_BYTES": str(SERVER_MAX_PHOTO_BYTES),
+             # One volunteer sends every report here: no daily quota.
+             "FIELDAPP_QUOTA_REPORTS_PER_DAY": "0", "FIELDAPP_QUOTA_BYTES_PER_DAY": "0"}
     if workers is not None:
         extra["FIELDAPP_WORKERS"] = str(workers)
     return server_env(BENCH_DB, data_dir, free_port(), **extra)
