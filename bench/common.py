@@ -132,7 +132,21 @@ class Server:
 
     @property
     def pid(self) -> int:
+        """The whole stack: supervisord, nginx, gunicorn, the analysers, the job worker."""
         return self.process.pid
+
+    @property
+    def web_pid(self) -> int:
+        """gunicorn's master, whose tree serves the requests (the stack's other programs,
+        nginx, the analysers and the job worker, aside)."""
+        for pid in process_tree(self.pid)[1:]:
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"gunicorn" in command and parent_pid(str(pid)) == self.pid:
+                return pid
+        raise BenchError("gunicorn is not running under fieldapp serve")
 
     def wait_until_healthy(self) -> None:
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
