@@ -108,7 +108,8 @@ def legacy_mismatch(kind: str, details: Mapping, occurred_at: datetime,
         return (differs("manifest_sha256", details.get("manifest_sha256"),
                         values["manifest_sha256"])
                 or differs("manifest", values["manifest_sha256"], manifest_sha))
-    raise ValueError(f"unknown kind {kind!r}")
+    # A kind born bound has no creation event from before binding: such an event is forged.
+    return f"a {kind} is bound when it is made, never afterwards"
 
 
 def frozen_items(manifest: bytes) -> list[dict]:

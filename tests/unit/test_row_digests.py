@@ -78,3 +78,8 @@ def test_frozen_items_come_from_the_manifest():
     assert binding.frozen_items(manifest) == [
         {"number": 1, "photo_id": str(photo_id), "sha256": "c" * 64}]
     assert binding.frozen_items(b"not json") == []
+
+
+def test_a_kind_born_bound_is_never_bound_afterwards():
+    at = datetime(2026, 5, 4, tzinfo=UTC)
+    assert "never afterwards" in binding.legacy_mismatch("complaint", {}, at, {})
