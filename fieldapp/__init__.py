@@ -81,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.reviews.routes import blp as reviews_blp
     from fieldapp.sites.routes import blp as sites_blp
     from fieldapp.tiles.routes import blp as tiles_blp
+    from fieldapp.uploads.routes import blp as uploads_blp
 
     for blueprint in (health_blp, auth_blp, reports_blp, photos_blp, reviews_blp, sites_blp,
                       cases_blp, dossiers_blp, hotspots_blp, tiles_blp, ogc_blp):
@@ -88,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(users_blp)
     api.register_blueprint(anchors_blp)
     api.register_blueprint(access_blp)
+    api.register_blueprint(uploads_blp)
     app.register_blueprint(map_bp)
     # The claim travels as a JSON text part of a multipart body; name its schema in the document.
     if "ReportClaim" not in api.spec.components.schemas:

@@ -43,6 +43,10 @@ class Config:
         ).resolve()
         self.FIELDAPP_MAX_PHOTO_BYTES = _int("FIELDAPP_MAX_PHOTO_BYTES", 50 * MB)
         self.FIELDAPP_MAX_PHOTOS = _int("FIELDAPP_MAX_PHOTOS", 20)
+        # Resumable uploads (tus): an upload not used by a report this long after its
+        # creation expires, finished or not, and the sweep (this often) removes its bytes.
+        self.FIELDAPP_UPLOAD_TTL_S = _int("FIELDAPP_UPLOAD_TTL_S", 24 * 3600)
+        self.FIELDAPP_UPLOAD_SWEEP_INTERVAL_S = _int("FIELDAPP_UPLOAD_SWEEP_INTERVAL_S", 3600)
         # Images declaring more pixels are refused before decoding (decompression bombs).
         self.FIELDAPP_MAX_PIXELS = _int("FIELDAPP_MAX_PIXELS", 100_000_000)
         # What one volunteer may send in any 24 hours (0: unlimited); staff are not limited.

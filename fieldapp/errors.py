@@ -46,6 +46,14 @@ class Conflict(FieldappError):
     code = 409
 
 
+class Gone(FieldappError):
+    code = 410
+
+
+class PreconditionFailed(FieldappError):
+    code = 412
+
+
 class PayloadTooLarge(FieldappError):
     code = 413
 
@@ -56,6 +64,13 @@ class UnsupportedMediaType(FieldappError):
 
 class Unprocessable(FieldappError):
     code = 422
+
+
+class ChecksumMismatch(FieldappError):
+    """460, tus's own status for a chunk whose Upload-Checksum does not match its body."""
+
+    code = 460
+    name = "Checksum Mismatch"
 
 
 class ServiceUnavailable(FieldappError):

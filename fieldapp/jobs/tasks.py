@@ -25,6 +25,7 @@ FREEZE = "dossiers.freeze"
 AUDIT = "custody.audit"
 ANCHOR = "anchors.anchor_head"
 SWEEP = "storage.sweep_spools"
+UPLOADS = "uploads.sweep_expired"
 
 
 def _audit_interval(config) -> float | None:
@@ -42,6 +43,7 @@ def _anchor_interval(config) -> float | None:
 INTERVALS: dict[str, Callable[[dict], float | None]] = {
     AUDIT: _audit_interval,
     ANCHOR: _anchor_interval,
+    UPLOADS: lambda config: config.get("FIELDAPP_UPLOAD_SWEEP_INTERVAL_S") or None,
 }
 
 
@@ -85,6 +87,19 @@ def sweep_spools() -> None:
         return
     removed = sweep(current_app.config["FIELDAPP_DATA_DIR"])
     log.info("swept %d stale upload spool(s)", len(removed))
+
+
+@queue.task(name=UPLOADS, queueing_lock=UPLOADS)
+def sweep_uploads(failures: int = 0) -> None:
+    """Remove resumable uploads no report used before they expired, and their bytes."""
+    from fieldapp.uploads import service
+
+    def work():
+        removed = service.sweep_expired()
+        if removed:
+            log.info("uploads: %d expired upload(s) removed", removed)
+
+    _every(UPLOADS, failures, work)
 
 
 def _every(name: str, failures: int, work: Callable[[], object]) -> None:

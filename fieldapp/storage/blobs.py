@@ -26,6 +26,9 @@ CHUNK = 1024 * 1024
 STALE_AFTER_S = 24 * 3600
 # "<kind>-<pid>-<random>": the names this store and its callers give temp files.
 _OWNED_TEMP = re.compile(r"^[a-z]+-(\d+)-")
+# tmp/ entries kept by their own sweep: resumable uploads live as long as their rows say
+# (fieldapp.uploads), across processes and beyond a day if so configured.
+KEPT_BY_OWN_SWEEP = frozenset({"uploads"})
 
 
 class TooLarge(Exception):
@@ -179,6 +182,8 @@ def sweep_stale_spools(data_dir: str | os.PathLike | None = None,
         return []
     removed, oldest = [], time.time() - max_age_s
     for entry in tmp_dir.iterdir():
+        if entry.name in KEPT_BY_OWN_SWEEP:
+            continue
         try:
             owner = _OWNED_TEMP.match(entry.name)
             orphaned = owner is not None and not _alive(int(owner.group(1)))

@@ -1,0 +1,188 @@
+"""Where an upload's bytes wait: one spool file per upload under the blob store's tmp dir.
+
+Free of Flask and the database: the service decides what may be written, this module writes
+it. The spool lives in the same file system as the blobs, so a finished upload becomes an
+original by a hard link (BlobStore.commit_spool), never by a copy.
+
+Hashing: each process keeps the running SHA-256 of the uploads whose chunks it wrote, so a
+chunk that follows the last one it saw only hashes its own bytes. hashlib cannot save that
+state anywhere else, and the chunks of one upload may land on any gunicorn worker (nginx
+opens a new upstream connection per request), after a restart, or after a phone resumes an
+hour later; a process that lacks the state does not re-hash the spool for each chunk (that
+grows with the square of the size), but once, when the upload completes. A 50 MB photo is
+read back at most once, at memory speed from the page cache.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from pathlib import Path
+
+READ_BYTES = 1024 * 1024
+HEAD_BYTES = 64
+# Running hashes a process remembers: a few hundred bytes each.
+_KEPT_STATES = 256
+UPLOADS_DIR = "uploads"
+
+
+class Busy(Exception):
+    """Another request is writing this upload right now."""
+
+
+class _States:
+    """upload id -> (offset, running sha256), the least recently used forgotten first."""
+
+    def __init__(self):
+        self._states: OrderedDict[str, tuple[int, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: str, offset: int):
+        """The running hash of the upload's first `offset` bytes, if this process has it."""
+        with self._lock:
+            found = self._states.pop(key, None)
+        if offset == 0:
+            return hashlib.sha256()
+        if found is None or found[0] != offset:
+            return None
+        return found[1]
+
+    def keep(self, key: str, offset: int, state) -> None:
+        with self._lock:
+            self._states[key] = (offset, state)
+            while len(self._states) > _KEPT_STATES:
+                self._states.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._states.pop(key, None)
+
+
+STATES = _States()
+
+
+def directory(tmp_dir: Path) -> Path:
+    folder = Path(tmp_dir) / UPLOADS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def path_for(tmp_dir: Path, upload_id) -> Path:
+    return directory(tmp_dir) / upload_id.hex
+
+
+def create(path: Path) -> None:
+    """An empty spool, durable before the row that names it is committed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove(path: Path, upload_id=None) -> None:
+    if upload_id is not None:
+        STATES.forget(upload_id.hex)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass  # already removed (terminated and swept at once): gone either way
+
+
+@contextmanager
+def locked(path: Path):
+    """The spool open for writing under an exclusive lock, which no database connection
+    waits on: a second writer of the same upload is told at once (Busy)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy() from None
+        yield fd
+    finally:
+        os.close(fd)  # closing drops the lock
+
+
+class Chunk:
+    """The bytes of one request, appended at `offset`, hashed as they arrive for the
+    upload's running SHA-256 and for the client's Upload-Checksum."""
+
+    def __init__(self, fd: int, upload_id, offset: int, checksum=None):
+        self.fd, self.key, self.start = fd, upload_id.hex, offset
+        self.written = 0
+        self.running = STATES.take(self.key, offset)
+        # Kept aside so that a discarded chunk leaves the running hash where it was.
+        self._before = self.running.copy() if self.running is not None else None
+        self.expected = checksum
+        self.checksum = checksum.new() if checksum is not None else None
+        # Whatever a crash left past the recorded offset is not part of the upload.
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+
+    def write(self, data) -> None:
+        view = memoryview(data)
+        while view:
+            done = os.write(self.fd, view)
+            view = view[done:]
+        self.written += len(data)
+        if self.running is not None:
+            self.running.update(data)
+        if self.checksum is not None:
+            self.checksum.update(data)
+
+    def matches(self) -> bool:
+        """The body's digest is the one the client sent (True when it sent none)."""
+        return self.expected is None or self.checksum.digest() == self.expected.digest
+
+    def discard(self) -> None:
+        """Drop the chunk (checksum mismatch, refused): the spool ends at the offset again."""
+        os.ftruncate(self.fd, self.start)
+        if self._before is not None:
+            STATES.keep(self.key, self.start, self._before)
+
+    def keep(self) -> int:
+        """Make the chunk durable; returns the new offset."""
+        os.fsync(self.fd)
+        end = self.start + self.written
+        if self.running is not None:
+            STATES.keep(self.key, end, self.running)
+        return end
+
+    def sha256(self) -> str:
+        """The whole file's SHA-256, once the last chunk is kept: the running hash when this
+        process saw every chunk, else one pass over the spool."""
+        STATES.forget(self.key)
+        if self.running is not None:
+            return self.running.hexdigest()
+        digest = hashlib.sha256()
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        while block := os.read(self.fd, READ_BYTES):
+            digest.update(block)
+        return digest.hexdigest()
+
+
+class FinishedSpool:
+    """A finished upload's spool, as the report intake reads an uploaded part: name, size,
+    first bytes and SHA-256 (recorded when the last byte arrived), and what
+    BlobStore.commit_spool needs to link it into place."""
+
+    def __init__(self, path: Path, size: int, sha256: str):
+        self.name, self.size, self.sha256 = str(path), size, sha256
+        self._file = open(path, "rb")
+        self.head = self._file.read(HEAD_BYTES)
+        if os.fstat(self._file.fileno()).st_size != size:
+            self._file.close()
+            raise ValueError("the spool does not hold the upload's length")
+
+    def flush(self) -> None:
+        pass  # written and fsynced chunk by chunk; nothing is buffered here
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def close(self) -> None:
+        self._file.close()
