@@ -69,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.accounts.routes import users_blp
     from fieldapp.anchors.routes import blp as anchors_blp
     from fieldapp.cases.routes import blp as cases_blp
+    from fieldapp.complaints.routes import blp as complaints_blp
     from fieldapp.dossiers.routes import blp as dossiers_blp
     from fieldapp.extensions import api
     from fieldapp.health import blp as health_blp
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(users_blp)
     api.register_blueprint(anchors_blp)
     api.register_blueprint(access_blp)
+    api.register_blueprint(complaints_blp)
     api.register_blueprint(uploads_blp)
     app.register_blueprint(map_bp)
     # The claim travels as a JSON text part of a multipart body; name its schema in the document.

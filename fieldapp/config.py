@@ -60,6 +60,12 @@ class Config:
         self.FIELDAPP_CJK_FONT = os.environ.get("FIELDAPP_CJK_FONT") or None
         # A report sent without a site is linked to the nearest site within this distance.
         self.FIELDAPP_SITE_LINK_M = _int("FIELDAPP_SITE_LINK_M", 500)
+        # Complaints to the authorities, in calendar days (complaints.rules): acceptance
+        # decided within, a result within, and extensions of the result in all at most.
+        self.FIELDAPP_COMPLAINT_ACCEPT_DAYS = _int("FIELDAPP_COMPLAINT_ACCEPT_DAYS", 15)
+        self.FIELDAPP_COMPLAINT_RESULT_DAYS = _int("FIELDAPP_COMPLAINT_RESULT_DAYS", 60)
+        self.FIELDAPP_COMPLAINT_MAX_EXTENSION_DAYS = _int(
+            "FIELDAPP_COMPLAINT_MAX_EXTENSION_DAYS", 30)
         # Checks thresholds are read by evidence.checks.Thresholds.from_mapping.
         self.FIELDAPP_CHECK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_CHECK_")

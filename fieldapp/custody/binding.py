@@ -17,7 +17,8 @@ SHA-256 of the chain's canonical JSON of ``{"kind": kind, field: value, ...}``, 
   ``repr``), so the digest does not depend on how a JSON library prints numbers;
 - UUIDs are hyphenated lowercase text (PostgreSQL's own form, as psycopg2 returns them);
 - bytes (a dossier's manifest, signature, key) enter as the hex SHA-256 of their content,
-  which keeps the JSON small and still binds every byte.
+  which keeps the JSON small and still binds every byte;
+- a list (a JSON array column) is a list of its elements in those forms.
 """
 from __future__ import annotations
 
@@ -43,6 +44,12 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "dossier": ("id", "case_id", "number", "label", "created_by", "created_at", "manifest",
                 "manifest_sha256", "signature", "public_key_pem", "catalog_sha256",
                 "custody_sha256", "item_count", "total_bytes"),
+    # What was filed and when its answers are due; its status columns move with updates.
+    "complaint": ("id", "site_id", "channel", "number", "authority", "summary", "filed_at",
+                  "report_ids", "filed_by", "created_at", "accept_due_at", "result_due_at"),
+    "complaint_update": ("id", "complaint_id", "kind", "occurred_at", "reply_text", "outcome",
+                         "penalty_number", "extension_days", "reason", "recorded_by",
+                         "created_at"),
 }
 KINDS = tuple(FIELDS)
 # Numbers that are doubles in the database: written as floats even if an int came in
@@ -64,6 +71,9 @@ def canonical_value(name: str, value):
         return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return hashlib.sha256(bytes(value)).hexdigest()
+    if isinstance(value, list | tuple):
+        # A JSON array column (a complaint's cited report ids), element by element.
+        return [canonical_value(name, element) for element in value]
     raise TypeError(f"{name}: no canonical form for {type(value).__name__}")
 
 

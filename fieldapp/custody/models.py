@@ -13,6 +13,8 @@ from fieldapp.extensions import db
 
 ACTIONS = ("received", "verified", "original_read", "rechecked", "audited", "reviewed",
            "site_linked", "exported", "dossier_downloaded",
+           # A complaint filed with the authorities, and each update of what they did.
+           "complaint_filed", "complaint_updated",
            # A row created before rows were bound to the chain, bound once as it then stood.
            "bound")
 

@@ -150,6 +150,12 @@ _BOUND = (
            "t.photo_id = e.subject_id AND t.custody_hash = e.hash", "custody_hash"),
     _Bound("dossier", "dossiers", "exported", "dossier", "subject_id::text",
            "t.id = e.subject_id AND t.custody_hash = e.hash", "custody_hash"),
+    _Bound("complaint", "complaints", "complaint_filed", "complaint", "subject_id::text",
+           "t.id = e.subject_id AND t.custody_hash = e.hash", "custody_hash"),
+    # An update's event is about its complaint and names the update.
+    _Bound("complaint_update", "complaint_updates", "complaint_updated", "complaint",
+           "details->>'update_id'",
+           "t.complaint_id = e.subject_id AND t.custody_hash = e.hash", "custody_hash"),
 )
 
 

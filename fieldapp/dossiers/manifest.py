@@ -64,6 +64,22 @@ NO_TIMESTAMPS = (
 )
 
 
+COMPLAINTS_DESCRIPTION = (
+    "Complaints about this site filed with the authorities, as the NGO recorded them when "
+    "this dossier was frozen: channel, number, authority, filing time, the reports cited, "
+    "the deadlines (acceptance decided and a result given within so many calendar days of "
+    "the day of filing, Beijing time, the result deadline moved by any extension the "
+    "authority stated), and each dated update of what the authority did. Each filing and "
+    "each update is a custody event binding its content (custody_hash); custody.jsonl "
+    "carries them. \"lapsed\" means the deadline passed with no answer recorded."
+)
+
+
+def complaints_block(history: list[dict]) -> dict:
+    """The site's complaint history (complaints.service.history) with what it means."""
+    return {"description": COMPLAINTS_DESCRIPTION, "entries": history}
+
+
 def timestamping_statement(tsa_urls: list[str], uncovered: list[int]) -> str:
     """What the dossier's time-stamps cover: tsa_urls are the authorities of its tokens,
     uncovered the numbers of items whose receipt no token covers."""

@@ -29,6 +29,7 @@ from fieldapp.accounts.models import User
 from fieldapp.anchors import service as anchors
 from fieldapp.cases.models import Case, EvidenceItem
 from fieldapp.cases.service import get_case
+from fieldapp.complaints import service as complaints
 from fieldapp.custody import service as custody
 from fieldapp.custody.models import CustodyEvent
 from fieldapp.dossiers import keys, system, timestamps
@@ -229,6 +230,7 @@ def _manifest(case, items, excluded, dossier_id, number, label, created_at, user
         "items": [_item_block(n, item, coverage, handlers)
                   for n, item in enumerate(items, start=1)],
         "excluded_items": excluded,
+        "complaints": mf.complaints_block(complaints.history(case.site_id)),
         "system": mf.system_block(system.environment(), system.monitoring(anchors.tsa_urls()),
                                   coverage.statement({str(item.photo_id): n for n, item
                                                       in enumerate(items, start=1)})),
@@ -241,7 +243,9 @@ def _manifest(case, items, excluded, dossier_id, number, label, created_at, user
     images = {item["number"]: ensure_derivative(photos[item["photo_id"]], "catalog",
                                                 actor_id=user.id) for item in body["items"]}
     head = custody.head()
-    custody_sha, count = _store_custody_extract(items, coverage.ranges())
+    custody_sha, count = _store_custody_extract(
+        items, coverage.ranges(), [entry["id"] for entry in body["complaints"]["entries"]],
+        head.seq)
     # Again: an event on an item that landed while the extract was read must not lie beyond
     # the head the manifest records (each statement sees what was committed before it).
     head = custody.head()
@@ -306,12 +310,17 @@ def _store_previews(body: dict, photos: dict, user: User) -> None:
         body["files"][item["preview"]] = sha256
 
 
-def _store_custody_extract(items, ranges: list[tuple[int, int]]) -> tuple[str, int]:
+def _store_custody_extract(items, ranges: list[tuple[int, int]], complaint_ids=(),
+                           head_seq: int | None = None) -> tuple[str, int]:
     """custody.jsonl: every event of the items' photos and reports, and every event from each
     receipt to the anchor covering it (the walk from a photo to the neutral time), streamed
-    to a spool file (the ranges can be long) and stored; returns (SHA-256, line count)."""
+    to a spool file (the ranges can be long) and stored; returns (SHA-256, line count).
+    The site's complaints' events come too, up to the head the manifest records."""
     subjects = {item.photo_id for item in items} | {item.photo.report_id for item in items}
     wanted = CustodyEvent.subject_id.in_(list(subjects))
+    if complaint_ids:
+        wanted = wanted | (CustodyEvent.subject_id.in_(list(complaint_ids))
+                           & (CustodyEvent.seq <= head_seq))
     for low, high in ranges:
         wanted = wanted | CustodyEvent.seq.between(low, high)
     events = db.session.scalars(select(CustodyEvent).where(wanted).order_by(CustodyEvent.seq)

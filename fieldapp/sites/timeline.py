@@ -1,4 +1,5 @@
-"""A site's story in time order: reports, reviews, cases, case entries, dossier exports."""
+"""A site's story in time order: reports, reviews, cases, case entries, dossier exports,
+complaints to the authorities and what the authorities did."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
@@ -6,6 +7,8 @@ from datetime import UTC, datetime, time
 from sqlalchemy import select
 
 from fieldapp.cases.models import Case, CaseEntry
+from fieldapp.complaints.models import Complaint, ComplaintUpdate
+from fieldapp.complaints.rules import CHANNEL_LABELS
 from fieldapp.dossiers.models import Dossier
 from fieldapp.extensions import db
 from fieldapp.reports.models import Photo, Report
@@ -15,7 +18,7 @@ from fieldapp.sites.models import Site
 
 def site_timeline(site: Site) -> list[dict]:
     events = [*_reports(site), *_reviews(site), *_cases(site), *_entries(site),
-              *_exports(site)]
+              *_exports(site), *_complaints(site), *_complaint_updates(site)]
     return sorted(events, key=lambda event: (event["at"], event["kind"]))
 
 
@@ -56,3 +59,21 @@ def _exports(site):
     for dossier in db.session.scalars(stmt):
         yield _event(dossier.created_at, "export", dossier.id,
                      f"dossier {dossier.label} exported with {dossier.item_count} item(s)")
+
+
+def _complaints(site):
+    for complaint in db.session.scalars(select(Complaint).where(Complaint.site_id == site.id)):
+        yield _event(complaint.filed_at, "complaint", complaint.id,
+                     f"complaint {complaint.number} filed with {complaint.authority} "
+                     f"({CHANNEL_LABELS.get(complaint.channel, complaint.channel)}), "
+                     f"citing {len(complaint.report_ids)} report(s)")
+
+
+def _complaint_updates(site):
+    stmt = select(ComplaintUpdate).join(Complaint).where(Complaint.site_id == site.id)
+    for update in db.session.scalars(stmt):
+        said = update.reply_text or update.reason or update.outcome
+        extra = f" by {update.extension_days} days" if update.extension_days else ""
+        yield _event(update.occurred_at, "complaint_update", update.complaint_id,
+                     f"complaint {update.complaint.number}: {update.kind}{extra}"
+                     + (f": {said}" if said else ""))

@@ -16,14 +16,16 @@ previews give the same bytes.
 
 The parts: text (fonts, styles, labels, value helpers), plan (what a build is given and
 records), tables (ruled tables, cover, catalog table), system (the Art. 93 statement),
-sitemap (the map page), items (one page per item), layout (building the document). Names with
-a leading underscore are this package's own, shared between its parts.
+sitemap (the map page), complaints (the site's complaints to the authorities), items (one
+page per item), layout (building the document). Names with a leading underscore are this
+package's own, shared between its parts.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from fieldapp.dossiers.catalog.layout import render_catalog, resolve_font_path
+from fieldapp.dossiers.catalog.sitemap import site_map_story
 from fieldapp.dossiers.catalog.text import (
     DEFAULT_FONT_PATH,
     FONT_ENV,
@@ -34,7 +36,7 @@ from fieldapp.dossiers.catalog.text import (
 )
 
 __all__ = ["DEFAULT_FONT_PATH", "FONT_ENV", "FONT_PACKAGE", "FontMissing", "Fonts", "load_fonts",
-           "main", "render_catalog", "resolve_font_path"]
+           "main", "render_catalog", "resolve_font_path", "site_map_story"]
 
 
 # --- command line: the server renders in a child process ---------------------------------

@@ -18,6 +18,7 @@ from reportlab.platypus import (
     PageTemplate,
 )
 
+from fieldapp.dossiers.catalog.complaints import _complaints_page
 from fieldapp.dossiers.catalog.items import _item_page, _preview_height
 from fieldapp.dossiers.catalog.plan import _Layout, _Plan, _read_previews
 from fieldapp.dossiers.catalog.sitemap import _map_page
@@ -80,7 +81,7 @@ def _build_pdf(plan: _Plan, layout: _Layout, with_items: bool = True) -> tuple[b
     buffer = io.BytesIO()
     doc = _document(buffer, plan, layout)
     story = [*_cover(plan), *_catalog_table(plan, layout), PageBreak(), *_map_page(plan),
-             PageBreak(), *_system_page(plan)]
+             PageBreak(), *_system_page(plan), *_complaints_page(plan)]
     for index, item in enumerate(_items(plan.manifest) if with_items else []):
         # Flowables are spent by a build: reuse the measured ones once, then make new ones.
         item_story = plan.item_stories.pop(index, None) or _item_page(plan, index, item)

@@ -128,6 +128,12 @@ def _map_page(plan: _Plan) -> list[Flowable]:
     ]
 
 
+def site_map_story(manifest: Mapping, fonts: Fonts) -> list[Flowable]:
+    """The map page's flowables for any mapping shaped like a manifest (a site geometry and
+    numbered items with places): complaint packets draw the same map as the catalog."""
+    return _map_page(_Plan(manifest=manifest, styles=_Styles.make(fonts), previews={}))
+
+
 def _map_notes(styles: _Styles, has_site: bool, unplaced: list[int]) -> list[Flowable]:
     notes = [
         "坐标系 WGS-84，局部等距圆柱投影（经度按纬度余弦缩放），无底图；图中编号为证据序号。"
