@@ -2,10 +2,11 @@
 run twice, it does its work once (a frozen dossier is not frozen again, an anchored head is
 not anchored again, an audit or a sweep may simply run again).
 
-Interval tasks (the audit, anchors) queue their own next run under a queueing lock named
-after the task, so at most one run of each waits in the queue however many workers start;
-a worker seeds each at start and a chain already waiting refuses the seed. A failed run is
-recorded as a failed job and its next run comes sooner, with backoff (schedule.py).
+Interval tasks (the audit, anchors, the claims' expiry sweep) queue their own next run
+under a queueing lock named after the task, so at most one run of each waits in the queue
+however many workers start; a worker seeds each at start and a chain already waiting
+refuses the seed. A failed run is recorded as a failed job and its next run comes sooner,
+with backoff (schedule.py).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ FREEZE = "dossiers.freeze"
 AUDIT = "custody.audit"
 ANCHOR = "anchors.anchor_head"
 SWEEP = "storage.sweep_spools"
-UPLOADS = "uploads.sweep_expired"
+CLAIMS = "tasks.sweep_claims"
 
 
 def _audit_interval(config) -> float | None:
@@ -39,11 +40,15 @@ def _anchor_interval(config) -> float | None:
     return config.get("FIELDAPP_ANCHOR_INTERVAL_S") or None
 
 
+def _claims_interval(config) -> float | None:
+    return config.get("FIELDAPP_CLAIM_SWEEP_INTERVAL_S") or None
+
+
 # Interval task -> its interval in seconds from the app's config (None: not scheduled).
 INTERVALS: dict[str, Callable[[dict], float | None]] = {
     AUDIT: _audit_interval,
     ANCHOR: _anchor_interval,
-    UPLOADS: lambda config: config.get("FIELDAPP_UPLOAD_SWEEP_INTERVAL_S") or None,
+    CLAIMS: _claims_interval,
 }
 
 
@@ -89,17 +94,17 @@ def sweep_spools() -> None:
     log.info("swept %d stale upload spool(s)", len(removed))
 
 
-@queue.task(name=UPLOADS, queueing_lock=UPLOADS)
-def sweep_uploads(failures: int = 0) -> None:
-    """Remove resumable uploads no report used before they expired, and their bytes."""
-    from fieldapp.uploads import service
+@queue.task(name=CLAIMS, queueing_lock=CLAIMS)
+def sweep_claims(failures: int = 0) -> None:
+    """Mark monitoring claims past their expiry expired, and warn those about to expire."""
+    from fieldapp.tasks import service
 
     def work():
-        removed = service.sweep_expired()
-        if removed:
-            log.info("uploads: %d expired upload(s) removed", removed)
+        expired, warned = service.sweep_claims()
+        if expired or warned:
+            log.info("claims: %d expired, %d warned", expired, warned)
 
-    _every(UPLOADS, failures, work)
+    _every(CLAIMS, failures, work)
 
 
 def _every(name: str, failures: int, work: Callable[[], object]) -> None:

@@ -35,7 +35,7 @@ from fieldapp.hotspots import indexing
 from fieldapp.reports import quota
 from fieldapp.reports.models import VERDICTS, Photo, Report
 from fieldapp.sites import service as sites
-from fieldapp.uploads import service as resumable
+from fieldapp.tasks import service as tasks
 
 _WORST_FIRST = tuple(reversed(VERDICTS))
 # PostgreSQL NOTIFY channel on which a submission's commit wakes the analysers.
@@ -70,38 +70,17 @@ def thresholds() -> checks.Thresholds:
 
 
 def submit(user: User, claim: dict, uploads: list) -> tuple[Report, bool]:
-    """Store a report; returns (report, created). created is False for an idempotent retry.
-
-    `uploads` are the multipart photo parts. The finished resumable uploads the claim names
-    (claim["uploads"]) follow them as photos, read through the very same checks; they are
-    used up only if the report is stored."""
-    staged = resumable.for_report(user, claim.get("uploads") or [], claim["client_id"])
-    try:
-        report, created = _submit(user, claim, uploads, staged)
-    finally:
-        staged.close()
-    if created:
-        resumable.release_used(staged)
-    return report, created
-
-
-def _submit(user: User, claim: dict, uploads: list, staged) -> tuple[Report, bool]:
+    """Store a report; returns (report, created). created is False for an idempotent retry."""
     received_at = datetime.now(UTC)
-    inspected = [inspect_upload(i, upload)
-                 for i, upload in enumerate(_checked_count(uploads, len(staged.hashes)))]
-    inspected += [inspect_upload(i, part, field=part.field)
-                  for i, part in enumerate(staged.parts)]
-    fingerprint = report_fingerprint(
-        claim, [p.sha256 for p in inspected[:len(uploads)]] + staged.hashes)
+    inspected = [inspect_upload(i, upload) for i, upload in enumerate(_checked_count(uploads))]
+    fingerprint = report_fingerprint(claim, [p.sha256 for p in inspected])
     try:
         existing = _by_client_id(claim["client_id"])
         if existing is not None:
             db.session.rollback()
             return _settle_retry(existing, fingerprint, user, inspected), False
-        resumable.lock_for_report(staged)
         quota.enforce_in_transaction(user, sum(item.spool.size for item in inspected))
         report = _create(user, claim, inspected, fingerprint, received_at)
-        resumable.mark_used(staged, report.id)
         _commit_keeping_state()
     except IntegrityError:
         # A concurrent retry of the same client_id committed first (the unique key on
@@ -128,20 +107,18 @@ def _commit_keeping_state() -> None:
         session.expire_on_commit = True
 
 
-def _checked_count(uploads: list, uploaded: int = 0) -> list:
-    """The multipart photos, once the report's photos in all (with `uploaded` resumable
-    uploads) are within 1 and FIELDAPP_MAX_PHOTOS."""
+def _checked_count(uploads: list) -> list:
     limit = current_app.config["FIELDAPP_MAX_PHOTOS"]
-    if not uploads and not uploaded:
+    if not uploads:
         raise field_error("photos", "at least one photo is required")
-    if len(uploads) + uploaded > limit:
+    if len(uploads) > limit:
         raise field_error("photos", f"at most {limit} photos per report")
     return uploads
 
 
-def inspect_upload(index: int, upload, field: str | None = None) -> Inspected:
+def inspect_upload(index: int, upload) -> Inspected:
     """Type by content, non-empty, structurally whole; then EXIF."""
-    field = field or f"photos[{index}]"
+    field = f"photos[{index}]"
     spool = upload.stream
     if spool.size == 0:
         raise field_error(field, "the file is empty")
@@ -179,6 +156,9 @@ def report_fingerprint(claim: dict, photo_hashes: list[str]) -> str:
         "site_id": str(claim["site_id"]) if claim.get("site_id") else None,
         "photos": photo_hashes,
     }
+    if claim.get("task_id"):
+        # Only when sent, so that reports without a task keep the fingerprints they had.
+        body["task_id"] = str(claim["task_id"])
     return hashlib.sha256(chain.canonical_json(body)).hexdigest()
 
 
@@ -202,6 +182,10 @@ def _settle_retry(existing: Report, fingerprint: str, user: User, inspected) -> 
 def _create(user, claim, inspected, fingerprint, received_at) -> Report:
     """Build the report and its photos in memory; they reach the database in one flush, with
     their custody events, once the chain's head is known (so receipts need no UPDATE)."""
+    # Settled (and the claim locked) before any photo is stored: a report that cannot count
+    # toward the task it names is refused whole.
+    task_claim = (tasks.reporting_claim(user, claim["task_id"]) if claim.get("task_id")
+                  else None)
     loc = claim["location"]
     lon, lat = to_wgs84(loc["lon"], loc["lat"], loc["crs"])
     report = Report(
@@ -225,6 +209,8 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
     # is counted unverified and adds nothing to its site's risk yet (see reports.analysis).
     indexing.index_new_report(report, lon, lat)
     _record_receipt(report, outcomes, fingerprint, user)
+    if task_claim is not None:
+        tasks.count_report(task_claim, report.id, user, received_at)
     db.session.execute(text(f"NOTIFY {ANALYSIS_CHANNEL}"))
     _mark_loaded(report, user)
     return report

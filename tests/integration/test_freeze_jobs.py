@@ -204,6 +204,7 @@ def test_interval_jobs_run_and_queue_their_next_run(app, monkeypatch):
 
     monkeypatch.setitem(app.config, "FIELDAPP_AUDIT_INTERVAL_S", 3600)
     monkeypatch.setitem(app.config, "FIELDAPP_TSA_URLS", [])
+    monkeypatch.setitem(app.config, "FIELDAPP_CLAIM_SWEEP_INTERVAL_S", 0)
     with app.app_context():  # a clean slate (a server started by another test seeds too)
         db.session.execute(text("DELETE FROM procrastinate_jobs WHERE status = 'todo' AND "
                                 "task_name IN (:a, :b)"), {"a": tasks.AUDIT, "b": tasks.ANCHOR})
