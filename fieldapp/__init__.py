@@ -69,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.accounts.routes import users_blp
     from fieldapp.anchors.routes import blp as anchors_blp
     from fieldapp.cases.routes import blp as cases_blp
+    from fieldapp.complaints.routes import blp as complaints_blp
     from fieldapp.dossiers.routes import blp as dossiers_blp
     from fieldapp.extensions import api
     from fieldapp.health import blp as health_blp
@@ -82,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.sites.routes import blp as sites_blp
     from fieldapp.tasks.routes import claims_blp, requests_blp, tasks_blp, volunteer_blp
     from fieldapp.tiles.routes import blp as tiles_blp
+    from fieldapp.uploads.routes import blp as uploads_blp
 
     for blueprint in (health_blp, auth_blp, reports_blp, photos_blp, reviews_blp, sites_blp,
                       cases_blp, dossiers_blp, hotspots_blp, tiles_blp, ogc_blp):
@@ -89,6 +91,8 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(users_blp)
     api.register_blueprint(anchors_blp)
     api.register_blueprint(access_blp)
+    api.register_blueprint(complaints_blp)
+    api.register_blueprint(uploads_blp)
     for blueprint in (requests_blp, tasks_blp, claims_blp, volunteer_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(map_bp)

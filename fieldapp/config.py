@@ -43,6 +43,10 @@ class Config:
         ).resolve()
         self.FIELDAPP_MAX_PHOTO_BYTES = _int("FIELDAPP_MAX_PHOTO_BYTES", 50 * MB)
         self.FIELDAPP_MAX_PHOTOS = _int("FIELDAPP_MAX_PHOTOS", 20)
+        # Resumable uploads (tus): an upload not used by a report this long after its
+        # creation expires, finished or not, and the sweep (this often) removes its bytes.
+        self.FIELDAPP_UPLOAD_TTL_S = _int("FIELDAPP_UPLOAD_TTL_S", 24 * 3600)
+        self.FIELDAPP_UPLOAD_SWEEP_INTERVAL_S = _int("FIELDAPP_UPLOAD_SWEEP_INTERVAL_S", 3600)
         # Images declaring more pixels are refused before decoding (decompression bombs).
         self.FIELDAPP_MAX_PIXELS = _int("FIELDAPP_MAX_PIXELS", 100_000_000)
         # What one volunteer may send in any 24 hours (0: unlimited); staff are not limited.
@@ -56,6 +60,12 @@ class Config:
         self.FIELDAPP_CJK_FONT = os.environ.get("FIELDAPP_CJK_FONT") or None
         # A report sent without a site is linked to the nearest site within this distance.
         self.FIELDAPP_SITE_LINK_M = _int("FIELDAPP_SITE_LINK_M", 500)
+        # Complaints to the authorities, in calendar days (complaints.rules): acceptance
+        # decided within, a result within, and extensions of the result in all at most.
+        self.FIELDAPP_COMPLAINT_ACCEPT_DAYS = _int("FIELDAPP_COMPLAINT_ACCEPT_DAYS", 15)
+        self.FIELDAPP_COMPLAINT_RESULT_DAYS = _int("FIELDAPP_COMPLAINT_RESULT_DAYS", 60)
+        self.FIELDAPP_COMPLAINT_MAX_EXTENSION_DAYS = _int(
+            "FIELDAPP_COMPLAINT_MAX_EXTENSION_DAYS", 30)
         # Monitoring tasks (tasks.rules): how long a claim holds its slot before check-in
         # (extendable), how many claims one volunteer may hold in hand, how often the sweep
         # marks run-out claims expired (0: never), and how early it warns their volunteers.

@@ -27,6 +27,7 @@ AUDIT = "custody.audit"
 ANCHOR = "anchors.anchor_head"
 SWEEP = "storage.sweep_spools"
 CLAIMS = "tasks.sweep_claims"
+UPLOADS = "uploads.sweep_expired"
 
 
 def _audit_interval(config) -> float | None:
@@ -49,6 +50,7 @@ INTERVALS: dict[str, Callable[[dict], float | None]] = {
     AUDIT: _audit_interval,
     ANCHOR: _anchor_interval,
     CLAIMS: _claims_interval,
+    UPLOADS: lambda config: config.get("FIELDAPP_UPLOAD_SWEEP_INTERVAL_S") or None,
 }
 
 
@@ -105,6 +107,19 @@ def sweep_claims(failures: int = 0) -> None:
             log.info("claims: %d expired, %d warned", expired, warned)
 
     _every(CLAIMS, failures, work)
+
+
+@queue.task(name=UPLOADS, queueing_lock=UPLOADS)
+def sweep_uploads(failures: int = 0) -> None:
+    """Remove resumable uploads no report used before they expired, and their bytes."""
+    from fieldapp.uploads import service
+
+    def work():
+        removed = service.sweep_expired()
+        if removed:
+            log.info("uploads: %d expired upload(s) removed", removed)
+
+    _every(UPLOADS, failures, work)
 
 
 def _every(name: str, failures: int, work: Callable[[], object]) -> None:

@@ -33,6 +33,11 @@ class ReportClaimSchema(Schema):
     observed_at = Moment(required=True)
     location = fields.Nested(ClaimLocationSchema, required=True)
     site_id = fields.UUID(load_default=None, allow_none=True)
+    uploads = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=1000),
+                          metadata={"description": "ids of finished resumable uploads "
+                                    "(/api/v1/uploads) of the sender's, each becoming a photo "
+                                    "after the multipart photos, in this order; each is used "
+                                    "once"})
     task_id = fields.UUID(load_default=None, allow_none=True, metadata={
         "description": "the monitoring task this report is for: it counts toward the task "
                        "while the sender's claim on it is checked in or checked out"})
@@ -63,8 +68,9 @@ class ReportSubmissionSchema(Schema):
     report = JsonPart(ReportClaimSchema, required=True, metadata={
         "type": "string", "contentMediaType": "application/json",
         "description": "The report claim as JSON text: see the ReportClaim schema."})
-    photos = fields.List(Upload(), required=True, metadata={
-        "description": "1 to 20 photos: JPEG, HEIC/HEIF, PNG or TIFF."})
+    photos = fields.List(Upload(), load_default=list, metadata={
+        "description": "1 to 20 photos: JPEG, HEIC/HEIF, PNG or TIFF (with the report's "
+                       "uploads, 1 to 20 in all)."})
 
 
 class ReportListArgsSchema(MapListArgsSchema):

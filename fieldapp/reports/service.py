@@ -36,6 +36,7 @@ from fieldapp.reports import quota
 from fieldapp.reports.models import VERDICTS, Photo, Report
 from fieldapp.sites import service as sites
 from fieldapp.tasks import service as tasks
+from fieldapp.uploads import service as resumable
 
 _WORST_FIRST = tuple(reversed(VERDICTS))
 # PostgreSQL NOTIFY channel on which a submission's commit wakes the analysers.
@@ -70,17 +71,38 @@ def thresholds() -> checks.Thresholds:
 
 
 def submit(user: User, claim: dict, uploads: list) -> tuple[Report, bool]:
-    """Store a report; returns (report, created). created is False for an idempotent retry."""
+    """Store a report; returns (report, created). created is False for an idempotent retry.
+
+    `uploads` are the multipart photo parts. The finished resumable uploads the claim names
+    (claim["uploads"]) follow them as photos, read through the very same checks; they are
+    used up only if the report is stored."""
+    staged = resumable.for_report(user, claim.get("uploads") or [], claim["client_id"])
+    try:
+        report, created = _submit(user, claim, uploads, staged)
+    finally:
+        staged.close()
+    if created:
+        resumable.release_used(staged)
+    return report, created
+
+
+def _submit(user: User, claim: dict, uploads: list, staged) -> tuple[Report, bool]:
     received_at = datetime.now(UTC)
-    inspected = [inspect_upload(i, upload) for i, upload in enumerate(_checked_count(uploads))]
-    fingerprint = report_fingerprint(claim, [p.sha256 for p in inspected])
+    inspected = [inspect_upload(i, upload)
+                 for i, upload in enumerate(_checked_count(uploads, len(staged.hashes)))]
+    inspected += [inspect_upload(i, part, field=part.field)
+                  for i, part in enumerate(staged.parts)]
+    fingerprint = report_fingerprint(
+        claim, [p.sha256 for p in inspected[:len(uploads)]] + staged.hashes)
     try:
         existing = _by_client_id(claim["client_id"])
         if existing is not None:
             db.session.rollback()
             return _settle_retry(existing, fingerprint, user, inspected), False
+        resumable.lock_for_report(staged)
         quota.enforce_in_transaction(user, sum(item.spool.size for item in inspected))
         report = _create(user, claim, inspected, fingerprint, received_at)
+        resumable.mark_used(staged, report.id)
         _commit_keeping_state()
     except IntegrityError:
         # A concurrent retry of the same client_id committed first (the unique key on
@@ -107,18 +129,20 @@ def _commit_keeping_state() -> None:
         session.expire_on_commit = True
 
 
-def _checked_count(uploads: list) -> list:
+def _checked_count(uploads: list, uploaded: int = 0) -> list:
+    """The multipart photos, once the report's photos in all (with `uploaded` resumable
+    uploads) are within 1 and FIELDAPP_MAX_PHOTOS."""
     limit = current_app.config["FIELDAPP_MAX_PHOTOS"]
-    if not uploads:
+    if not uploads and not uploaded:
         raise field_error("photos", "at least one photo is required")
-    if len(uploads) > limit:
+    if len(uploads) + uploaded > limit:
         raise field_error("photos", f"at most {limit} photos per report")
     return uploads
 
 
-def inspect_upload(index: int, upload) -> Inspected:
+def inspect_upload(index: int, upload, field: str | None = None) -> Inspected:
     """Type by content, non-empty, structurally whole; then EXIF."""
-    field = f"photos[{index}]"
+    field = field or f"photos[{index}]"
     spool = upload.stream
     if spool.size == 0:
         raise field_error(field, "the file is empty")
