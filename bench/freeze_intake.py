@@ -11,7 +11,7 @@ during the freeze, their ratio (target: p95 during at most 2x p95 before; the fl
 is not a test.
 
     .venv/bin/python bench/freeze_intake.py [--photos 120] [--rate 4] [--before-s 30]
-                                            [--distinct 60] [--photo-mb 3]
+                                            [--after-s 30] [--distinct 60] [--photo-mb 3]
 
 The reports sent cycle through --distinct different photos, each time as a new report (a
 new client_id), so the server does all of its work for every one.
@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import itertools
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from common import (  # noqa: E402 (the benchmark folder is not a package)
     free_port,
     make_user,
     percentile,
+    process_tree,
     server_env,
     verdict,
 )
@@ -57,6 +57,7 @@ from ingest import (  # noqa: E402
     CLAIM_LAT,
     CLAIM_LON,
     Submission,
+    cpu_seconds,
     machine_busy_seconds,
     make_submissions,
     run_on_threads,
@@ -74,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=4.0, help="reports sent per second")
     parser.add_argument("--before-s", type=float, default=30.0,
                         help="seconds of intake measured before the freeze")
+    parser.add_argument("--after-s", type=float, default=None,
+                        help="seconds of intake measured after the freeze (default: --before-s)")
     parser.add_argument("--distinct", type=int, default=60,
                         help="different photos the reports cycle through")
     parser.add_argument("--freeze-max-s", type=float, default=1800.0,
@@ -82,6 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if min(args.photos, args.distinct) < 1 or min(args.rate, args.before_s) <= 0:
         parser.error("--photos, --distinct, --rate and --before-s must be positive")
+    if args.after_s is None:
+        args.after_s = args.before_s
     return args
 
 
@@ -217,6 +222,42 @@ def freeze_and_follow(server: Server, token: str, case_id: str, timeout_s: float
     raise BenchError(f"the dossier was not frozen within {timeout_s:.0f} s")
 
 
+# --- CPU time: the job worker's, the rest of the server's, and everything else's ---------
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds so far of the job worker (with its children), the rest of the server,
+    and the whole machine."""
+
+    jobs: float
+    server: float
+    machine: float
+
+    @classmethod
+    def take(cls, server: Server) -> Cpu:
+        tree = process_tree(server.pid)
+        workers = [pid for pid in tree if b"jobs\0work" in _cmdline(pid)]
+        jobs = {pid for worker in workers for pid in process_tree(worker)}
+        return cls(jobs=sum(cpu_seconds(pid) for pid in jobs),
+                   server=sum(cpu_seconds(pid) for pid in tree if pid not in jobs),
+                   machine=machine_busy_seconds())
+
+    def since(self, earlier: Cpu, seconds: float) -> str:
+        """Cores kept busy on average meanwhile, by whom."""
+        jobs, server = self.jobs - earlier.jobs, self.server - earlier.server
+        others = self.machine - earlier.machine - jobs - server
+        return (f"job worker {jobs / seconds:.2f}, rest of the server {server / seconds:.2f}, "
+                f"everything else {max(others, 0) / seconds:.2f}")
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 # --- figures ----------------------------------------------------------------------------------
 
 
@@ -227,26 +268,29 @@ def describe(name: str, latencies: list[float]) -> str:
             f"   p95 {percentile(latencies, .95)*1e3:6.0f} ms   max {max(latencies)*1e3:6.0f} ms")
 
 
-def print_figures(args, intake: Intake, before: tuple[float, float], freeze: Freeze,
-                  busy: dict[str, float]) -> None:
-    before_lat = intake.latencies(*before)
-    during_lat = intake.latencies(freeze.asked_at, freeze.done_at)
+def print_figures(args, intake: Intake, windows: dict[str, tuple[float, float]],
+                  freeze: Freeze, cpu: dict[str, str]) -> None:
+    latencies = {name: intake.latencies(*window) for name, window in windows.items()}
     print(f"\nFreeze of a {args.photos}-photo dossier (its photos analysed by the freeze) while "
           f"{args.photo_mb:g} MB reports arrive at {args.rate:g}/s (one run, `fieldapp serve`, "
           f"no background analysers, the job worker at its default priority)")
-    print(describe("intake before the freeze", before_lat))
-    print(describe("intake during the freeze", during_lat))
-    if before_lat and during_lat:
-        ratio = percentile(during_lat, .95) / percentile(before_lat, .95)
+    for name in ("before", "during", "after"):
+        print(describe(f"intake {name} the freeze", latencies[name]))
+    if latencies["before"] and latencies["during"]:
+        during = percentile(latencies["during"], .95)
+        ratio = during / percentile(latencies["before"], .95)
         print(f"{'p95 during / p95 before':<28} {ratio:.2f}x   target <= {TARGET_RATIO:g}x   "
               f"{verdict(ratio <= TARGET_RATIO)}")
+        if latencies["after"]:
+            print(f"{'p95 during / p95 after':<28} "
+                  f"{during / percentile(latencies['after'], .95):.2f}x   (for comparison)")
     print(f"{'freeze':<28} {freeze.status} in {freeze.done_at - freeze.asked_at:.1f} s"
           + (f": {freeze.error}" if freeze.error else ""))
     marks = freeze.steps + [("end", freeze.done_at)]
     for (name, at), (_, until) in zip(marks, marks[1:], strict=False):
         print(f"    {name:<24} {until - at:6.1f} s")
-    print(f"{'machine CPU busy':<28} before {busy['before']:.0%}, during {busy['during']:.0%} "
-          f"of all cores")
+    for name in ("before", "during", "after"):
+        print(f"{'cores busy ' + name:<28} {cpu[name]}")
     if intake.refused:
         print(f"refused reports: {len(intake.refused)}; first: {intake.refused[0]}")
 
@@ -272,25 +316,26 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> None:
     step(f"filing {args.photos} photos into a case")
     case_id = build_case(server, tokens, case_photos)
 
-    step(f"intake alone for {args.before_s:g} s, then the freeze")
+    step(f"intake alone for {args.before_s:g} s, then the freeze, then {args.after_s:g} s more")
     intake = Intake(server.base_url, tokens["volunteer"], args.rate)
     stop = threading.Event()
     sender = threading.Thread(target=intake.run, args=(intake_photos, stop), daemon=True)
-    busy_start = machine_busy_seconds()
-    before_start = time.monotonic()
+    marks = [(time.monotonic(), Cpu.take(server))]
     sender.start()
     time.sleep(args.before_s)
-    cores = os.cpu_count() or 1
-    busy_before = (machine_busy_seconds() - busy_start) / (cores * args.before_s)
-    before_end = time.monotonic()
-    busy_start = machine_busy_seconds()
+    marks.append((time.monotonic(), Cpu.take(server)))
     freeze = freeze_and_follow(server, tokens["lawyer"], case_id, args.freeze_max_s)
-    busy_during = (machine_busy_seconds() - busy_start) / (
-        cores * max(freeze.done_at - freeze.asked_at, 1e-6))
+    marks.append((time.monotonic(), Cpu.take(server)))
+    time.sleep(args.after_s)
+    marks.append((time.monotonic(), Cpu.take(server)))
     stop.set()
     sender.join(REQUEST_TIMEOUT_S)
-    print_figures(args, intake, (before_start, before_end), freeze,
-                  {"before": busy_before, "during": busy_during})
+    names = ("before", "during", "after")
+    windows = {"before": (marks[0][0], marks[1][0]), "during": (freeze.asked_at, freeze.done_at),
+               "after": (marks[2][0], marks[3][0])}
+    cpu = {name: later[1].since(earlier[1], later[0] - earlier[0])
+           for name, earlier, later in zip(names, marks[:-1], marks[1:], strict=True)}
+    print_figures(args, intake, windows, freeze, cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
