@@ -5,10 +5,11 @@ background analysers, so the freeze also analyses every photo of the case itself
 heaviest freeze there is), files 120 photos into a case, then sends 3 MB photo reports at a
 steady rate (as phones do, each on its own connection, whether or not the one before was
 answered): first for a while with nothing else going on, then until the case's dossier,
-asked for at that moment, is frozen by the job worker. It prints intake p50/p95 before and
-during the freeze, their ratio (target: p95 during at most 2x p95 before; the floor is the
-"before" of the same run) and how long the freeze took, step by step. It prints figures; it
-is not a test.
+asked for at that moment, is frozen by the job worker, and for a while after. It prints
+intake p50/p95 before, during and after the freeze, the ratio during / before (target: at
+most 2x; the floor is the "before" of the same run), how long the freeze took, step by
+step, and how many cores the job worker, the rest of the server and everything else on the
+machine kept busy in each window. It prints figures; it is not a test.
 
     .venv/bin/python bench/freeze_intake.py [--photos 120] [--rate 4] [--before-s 30]
                                             [--after-s 30] [--distinct 60] [--photo-mb 3]
