@@ -82,9 +82,9 @@ class ComplaintUpdates(MethodView):
 @blp.route("/<uuid:complaint_id>/packet")
 class ComplaintPacket(MethodView):
     @require(*READERS)
-    @blp.response(200, description="The complaint letter (PDF, Chinese) citing the photos "
-                  "of the cited reports; the export is a custody event.",
-                  content_type="application/pdf")
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf",
+                  description="The complaint letter (PDF, Chinese) citing the photos of the "
+                  "cited reports; the export is a custody event.")
     def get(self, complaint_id):
         """The complaint packet: a PDF letter with the photos' hashes, times and a map."""
         complaint, letter = service.export_packet(complaint_id, current_user())

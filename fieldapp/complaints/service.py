@@ -130,10 +130,13 @@ def _overdue(now: datetime):
 
 def add_update(complaint_id: uuid.UUID, data: dict, user: User) -> ComplaintUpdate:
     """Record what the authority did; the status moves as rules.NEXT allows (409 if not)."""
-    get_complaint(complaint_id)
-    # One update of a complaint at a time, so two cannot both move it from the same status.
+    # One update of a complaint at a time, so two cannot both move it from the same status:
+    # the row is locked and read afresh once the lock is held.
     complaint = db.session.scalar(select(Complaint).where(Complaint.id == complaint_id)
-                                  .with_for_update())
+                                  .with_for_update()
+                                  .execution_options(populate_existing=True))
+    if complaint is None:
+        raise NotFound("no such complaint")
     now = datetime.now(UTC)
     kind, occurred_at = data["kind"], data["occurred_at"]
     if occurred_at > now + CLOCK_SKEW:

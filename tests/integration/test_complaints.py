@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -195,6 +197,38 @@ def test_impossible_transitions_are_409_and_write_nothing(app, world, path, refu
     body = response.get_json()
     assert body["sub_code"] == "COMPLAINT_TRANSITION" and "cannot" in body["message"]
     assert counts(app) == before
+
+
+def test_two_answers_at_once_move_the_status_once(app, world, owner_connection):
+    complaint = filed(world)
+    results = []
+
+    def answer(kind):
+        client = app.test_client()
+        fields = {"reply_text": "不予受理"} if kind == "rejected" else {}
+        response = client.post(f"/api/v1/complaints/{complaint['id']}/updates",
+                               headers=auth(world["coordinator"]), json={
+                                   "kind": kind, "occurred_at": datetime.now(UTC).isoformat(),
+                                   **fields})
+        results.append((kind, response.status_code))
+
+    # Both requests queue behind a lock held on the row, then go one after the other.
+    with owner_connection.cursor() as cur:
+        cur.execute("SELECT 1 FROM complaints WHERE id = %s FOR UPDATE", (complaint["id"],))
+        threads = [threading.Thread(target=answer, args=(kind,))
+                   for kind in ("accepted", "rejected")]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        assert results == []  # both are waiting for the row
+        owner_connection.commit()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(status for _, status in results) == [201, 409], results
+    shown = world["client"].get(f"/api/v1/complaints/{complaint['id']}",
+                                headers=auth(world["coordinator"])).get_json()
+    winner = next(kind for kind, status in results if status == 201)
+    assert shown["status"] == winner and [u["kind"] for u in shown["updates"]] == [winner]
 
 
 def test_extensions_are_capped_and_need_a_reason(app, world):
