@@ -337,7 +337,8 @@ class NotificationSchema(Schema):
     id = fields.UUID()
     kind = fields.String(metadata={"description": "task_nearby, request_dispatched, "
                                    "request_declined, request_done, claim_expiring, "
-                                   "claim_expired, claim_cancelled, claim_evaluated"})
+                                   "claim_expired, claim_cancelled, claim_accepted, "
+                                   "claim_needs_more (a request for more, with its reason)"})
     message = fields.String()
     task_id = fields.UUID(allow_none=True)
     claim_id = fields.UUID(allow_none=True)

@@ -549,7 +549,7 @@ def evaluate(claim_id: uuid.UUID, data: dict, user: User) -> Claim:
                               evaluator_id=user.id, created_at=now))
     more = ("Please go back for more (check in again on site, send the reports, check out)"
             f": {reason}" if decision == "needs_more" else "Your work was accepted.")
-    _notify(claim.volunteer_id, "claim_evaluated", f"“{task.title}”: {more}", now,
+    _notify(claim.volunteer_id, f"claim_{decision}", f"“{task.title}”: {more}", now,
             claim_id=claim.id, task_id=task.id)
     db.session.flush()
     accepted = db.session.scalar(select(func.count()).where(

@@ -588,10 +588,11 @@ def test_needs_more_reopens_the_claim_and_its_reason_is_read_first(app, client, 
     assert client.get(f"/api/v1/tasks/{task['id']}",
                       headers=auth(coordinator[2])).get_json()["status"] == "open"
     with app.app_context():
-        kinds = list(db.session.scalars(select(Notification.message).where(
-            Notification.user_id == volunteer[0], Notification.kind == "claim_evaluated")
-            .order_by(Notification.created_at)))
-    assert "shoot from the bridge" in kinds[0]
+        told = db.session.execute(select(Notification.kind, Notification.message).where(
+            Notification.user_id == volunteer[0], Notification.claim_id == uuid.UUID(held["id"]))
+            .order_by(Notification.created_at)).all()
+    assert [kind for kind, _ in told] == ["claim_needs_more", "claim_accepted"]
+    assert "shoot from the bridge" in told[0].message
 
 
 # Near me, and notifications
