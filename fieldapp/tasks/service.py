@@ -48,6 +48,7 @@ def _now() -> datetime:
 
 
 def claim_ttl_s() -> int:
+    """Seconds a claim holds its slot before check-in (FIELDAPP_CLAIM_TTL_S)."""
     return current_app.config["FIELDAPP_CLAIM_TTL_S"]
 
 
@@ -102,6 +103,7 @@ def _site_exists(site_id, field: str) -> None:
 # Requests (点单)
 
 def create_request(data: dict, user: User) -> MonitoringRequest:
+    """点单: record a request for a site or a place, pending."""
     now = _now()
     if data.get("site_id") is not None:
         _site_exists(data["site_id"], "site_id")
@@ -120,6 +122,7 @@ def create_request(data: dict, user: User) -> MonitoringRequest:
 
 
 def get_request(request_id: uuid.UUID, user: User) -> MonitoringRequest:
+    """A request its requester or staff may read (404 to anyone else)."""
     request = db.session.get(MonitoringRequest, request_id)
     if request is None or not (user.is_staff or request.requester_id == user.id):
         raise NotFound("no such request")
@@ -138,6 +141,7 @@ def list_requests(user: User, args: dict) -> tuple[list[MonitoringRequest], int]
 
 
 def decline_request(request_id: uuid.UUID, reason: str, user: User) -> MonitoringRequest:
+    """Decline a pending request; the requester is told why."""
     get_request(request_id, user)
     request = _locked(MonitoringRequest, request_id)
     now = _now()
@@ -158,6 +162,7 @@ def _decline(request: MonitoringRequest, reason: str, actor_id, at: datetime,
 
 
 def rate_request(request_id: uuid.UUID, data: dict, user: User) -> MonitoringRequest:
+    """The requester rates a done request, once."""
     get_request(request_id, user)
     request = _locked(MonitoringRequest, request_id)
     if request.requester_id != user.id:
@@ -353,6 +358,7 @@ def _end(task: Task, target: str, reason: str | None, actor_id, at: datetime) ->
 
 
 def task_claims(task_id: uuid.UUID) -> list[Claim]:
+    """Every claim of a task, oldest first (staff)."""
     if db.session.get(Task, task_id) is None:
         raise NotFound("no such task")
     return list(db.session.scalars(_claims_query().where(Claim.task_id == task_id)
@@ -427,6 +433,7 @@ def claim_task(task_id: uuid.UUID, user: User) -> Claim:
 
 
 def get_claim(claim_id: uuid.UUID, user: User) -> Claim:
+    """A claim its volunteer or staff may read (404 to anyone else)."""
     claim = db.session.scalar(_claims_query().where(Claim.id == claim_id))
     if claim is None or not (user.is_staff or claim.volunteer_id == user.id):
         raise NotFound("no such claim")
@@ -561,6 +568,7 @@ def evaluate(claim_id: uuid.UUID, data: dict, user: User) -> Claim:
 
 
 def my_claims(user: User, args: dict) -> tuple[list[Claim], int]:
+    """The volunteer's own claims, newest first."""
     return _page(_claims_query().where(Claim.volunteer_id == user.id),
                  (Claim.claimed_at.desc(), Claim.id), args)
 
@@ -651,6 +659,7 @@ def put_area(user: User, data: dict) -> VolunteerArea:
 
 
 def get_area(user: User) -> VolunteerArea:
+    """The volunteer's chosen area (404 until one is chosen)."""
     area = db.session.get(VolunteerArea, user.id, populate_existing=True)
     if area is None:
         raise NotFound("no area chosen yet: PUT one")
@@ -658,5 +667,6 @@ def get_area(user: User) -> VolunteerArea:
 
 
 def my_notifications(user: User, args: dict) -> tuple[list[Notification], int]:
+    """The user's notifications, newest first."""
     return _page(select(Notification).where(Notification.user_id == user.id),
                  (Notification.created_at.desc(), Notification.id), args)
