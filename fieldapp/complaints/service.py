@@ -181,7 +181,10 @@ def add_update(complaint_id: uuid.UUID, data: dict, user: User) -> ComplaintUpda
 
 
 def _text(value: str | None) -> str | None:
-    return value.strip() or None if isinstance(value, str) else value
+    """Text as kept: stripped, and None rather than blank."""
+    if not isinstance(value, str):
+        return value
+    return value.strip() or None
 
 
 def history(site_id: uuid.UUID) -> list[dict]:
