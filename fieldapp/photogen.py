@@ -101,3 +101,18 @@ def phone_jpeg(image: Image.Image, exif: Image.Exif, thumbnail_of: Image.Image |
                quality=quality, **options)
     return out.getvalue()
 
+
+
+def padded_jpeg(jpeg: bytes, target_bytes: int, seed: int = 1) -> bytes:
+    """The JPEG grown to target_bytes by APP15 segments of noise placed after its own APP
+    segments (JFIF, EXIF): still whole and decodable, its EXIF still read, and as large as a
+    phone's biggest photos without the minutes it takes to encode that many pixels."""
+    end = 2
+    while 0xE0 <= jpeg[end + 1] <= 0xEF:
+        end += 2 + struct.unpack(">H", jpeg[end + 2:end + 4])[0]
+    rng, padding, room = random.Random(seed), bytearray(), target_bytes - len(jpeg)
+    while room > 4:
+        size = min(65533, room - 4)
+        padding += b"\xff\xef" + struct.pack(">H", size + 2) + rng.randbytes(size)
+        room -= size + 4
+    return jpeg[:end] + bytes(padding) + jpeg[end:]

@@ -12,7 +12,9 @@ are counted for good once, as photos, when a report uses the upload.
 """
 from __future__ import annotations
 
+import os
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -170,50 +172,92 @@ def status(user: User, upload_id: uuid.UUID) -> dict[str, str]:
     return headers
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What never changes about an upload once created: kept per process, so that a chunk
+    costs no read of its row (only the guarded UPDATE that moves the offset)."""
+
+    owner_id: uuid.UUID
+    length: int
+    expires_at: datetime
+
+
+_FACTS: OrderedDict[uuid.UUID, _Facts] = OrderedDict()
+_KEPT_FACTS = 1024
+
+
+def _facts(user: User, upload_id: uuid.UUID) -> _Facts:
+    facts = _FACTS.get(upload_id)
+    if facts is None:
+        upload = _owned(user, upload_id)
+        facts = _Facts(upload.owner_id, upload.length, upload.expires_at)
+        db.session.rollback()
+        _FACTS[upload_id] = facts
+        while len(_FACTS) > _KEPT_FACTS:
+            _FACTS.popitem(last=False)
+    if facts.owner_id != user.id:
+        raise NotFound("no such upload")
+    if facts.expires_at <= _now():
+        _owned(user, upload_id)  # 410 while unused, nothing if a report used it
+    return facts
+
+
 def append(user: User, upload_id: uuid.UUID, chunk: ChunkRequest) -> dict[str, str]:
-    """PATCH: append one request's bytes at the upload's offset; the new state's headers."""
+    """PATCH: append one request's bytes at the upload's offset; the new state's headers.
+
+    Under the spool's lock, the spool's size is the offset whenever it agrees with the
+    client's (bytes are fsynced before their offset is committed, and a refused chunk is cut
+    off again), so the row is read only when they disagree; the UPDATE that moves the offset
+    is guarded by the offset claimed, so a disagreement the size did not show is still
+    caught, and the chunk dropped."""
     if (chunk.content_type or "").split(";")[0].strip().lower() != protocol.CHUNK_MEDIA_TYPE:
         raise field_error("Content-Type", f"must be {protocol.CHUNK_MEDIA_TYPE}",
                           cls=UnsupportedMediaType, sub_code="TUS_CONTENT_TYPE")
     try:
         claimed = protocol.non_negative("Upload-Offset", chunk.offset_header)
         checksum = protocol.parse_checksum(chunk.checksum_header)
-        _check_chunk(_owned(user, upload_id), claimed, chunk)
     except protocol.ProtocolError as exc:
         raise _refusal(exc) from None
-    finally:
-        db.session.rollback()
     path = spool.path_for(_tmp_dir(), upload_id)
     try:
         with spool.locked(path) as fd:
-            # Read again under the lock: another request may have moved it meanwhile.
-            upload = _owned(user, upload_id)
+            facts = _facts(user, upload_id)
             try:
-                _check_chunk(upload, claimed, chunk)
-            except protocol.ProtocolError as exc:
-                raise _refusal(exc) from None
-            db.session.rollback()
-            return _write(upload, spool.Chunk(fd, upload.id, upload.received, checksum), chunk)
+                protocol.check_chunk(claimed, facts.length, claimed, chunk.content_length)
+                if os.fstat(fd).st_size != claimed:
+                    raise protocol.ProtocolError(409, "Upload-Offset", "disagrees")
+            except protocol.ProtocolError:
+                # The slow path: the database's offset decides (409, 413, or a crash's
+                # leftovers beyond the offset, which the chunk then overwrites).
+                _check_chunk(_owned(user, upload_id), claimed, chunk)
+                db.session.rollback()
+            return _write(upload_id, facts, spool.Chunk(fd, upload_id, claimed, checksum),
+                          chunk)
+    except protocol.ProtocolError as exc:
+        raise _refusal(exc) from None
     except spool.Busy:
         raise Conflict("another request is writing this upload; ask HEAD for its offset "
                        "once it ends", sub_code="UPLOAD_BUSY") from None
     except FileNotFoundError:
         raise NotFound("no such upload") from None
+    finally:
+        db.session.rollback()
 
 
 def _check_chunk(upload: Upload, claimed: int, chunk: ChunkRequest) -> None:
     protocol.check_chunk(upload.received, upload.length, claimed, chunk.content_length)
 
 
-def _write(upload: Upload, piece: spool.Chunk, chunk: ChunkRequest) -> dict[str, str]:
-    remaining = upload.length - upload.received
+def _write(upload_id: uuid.UUID, facts: _Facts, piece: spool.Chunk,
+           chunk: ChunkRequest) -> dict[str, str]:
+    remaining = facts.length - piece.start
     complete = True
     try:
         while data := chunk.stream.read(READ_BYTES):
             if piece.written + len(data) > remaining:
                 piece.discard()
                 raise field_error("Content-Length", f"the body runs past the upload's length "
-                                  f"of {upload.length}", cls=PayloadTooLarge,
+                                  f"of {facts.length}", cls=PayloadTooLarge,
                                   sub_code="TUS_CONTENT_LENGTH")
             piece.write(data)
     except ClientDisconnected:
@@ -226,22 +270,34 @@ def _write(upload: Upload, piece: spool.Chunk, chunk: ChunkRequest) -> dict[str,
     if complete and not piece.matches():
         piece.discard()
         raise ChecksumMismatch(f"Upload-Checksum: the {piece.expected.algorithm} of the "
-                               f"{piece.written} "
-                               "bytes received does not match; the chunk was discarded",
+                               f"{piece.written} bytes received does not match; the chunk "
+                               "was discarded",
                                errors={"Upload-Checksum": ["does not match the body"]},
                                sub_code="TUS_CHECKSUM_MISMATCH")
     end = piece.keep()
     values = {"received": end}
-    if end == upload.length:
+    if end == facts.length:
         values.update(sha256=piece.sha256(), finished_at=_now())
     moved = db.session.execute(
-        update(Upload).where(Upload.id == upload.id, Upload.received == upload.received)
+        update(Upload).where(Upload.id == upload_id, Upload.received == piece.start,
+                             Upload.report_id.is_(None))
         .values(**values)).rowcount
     db.session.commit()
-    if not moved:  # terminated or swept meanwhile (both take the lock; kept as a guard)
-        raise NotFound("no such upload")
-    upload.received = end
-    return state_headers(upload)
+    if not moved:
+        # The offset was not the one claimed after all (the spool held a crash's leftovers
+        # exactly that long): drop the chunk and say where the upload stands.
+        piece.discard()
+        upload = _owned(_Owner(facts.owner_id), upload_id)
+        raise _refusal(protocol.ProtocolError(
+            409, "Upload-Offset", f"is {piece.start}, but the upload is at {upload.received}"))
+    piece.remember()
+    return {"Upload-Offset": str(end),
+            "Upload-Expires": protocol.http_date(facts.expires_at)}
+
+
+@dataclass(frozen=True)
+class _Owner:
+    id: uuid.UUID
 
 
 def terminate(user: User, upload_id: uuid.UUID) -> None:

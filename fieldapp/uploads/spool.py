@@ -115,8 +115,7 @@ class Chunk:
         self.fd, self.key, self.start = fd, upload_id.hex, offset
         self.written = 0
         self.running = STATES.take(self.key, offset)
-        # Kept aside so that a discarded chunk leaves the running hash where it was.
-        self._before = self.running.copy() if self.running is not None else None
+        self._final = False
         self.expected = checksum
         self.checksum = checksum.new() if checksum is not None else None
         # Whatever a crash left past the recorded offset is not part of the upload.
@@ -139,23 +138,27 @@ class Chunk:
         return self.expected is None or self.checksum.digest() == self.expected.digest
 
     def discard(self) -> None:
-        """Drop the chunk (checksum mismatch, refused): the spool ends at the offset again."""
+        """Drop the chunk (checksum mismatch, refused): the spool ends at the offset again.
+        Its running hash is lost with it (the state was taken for this chunk): the whole
+        file is hashed once at completion instead."""
         os.ftruncate(self.fd, self.start)
-        if self._before is not None:
-            STATES.keep(self.key, self.start, self._before)
 
     def keep(self) -> int:
         """Make the chunk durable; returns the new offset."""
         os.fsync(self.fd)
-        end = self.start + self.written
-        if self.running is not None:
-            STATES.keep(self.key, end, self.running)
-        return end
+        return self.start + self.written
+
+    def remember(self) -> None:
+        """Once the new offset is committed: keep the running hash for the next chunk (never
+        before, so a hash is only ever kept for bytes that are the upload's for good)."""
+        if self.running is not None and not self._final:
+            STATES.keep(self.key, self.start + self.written, self.running)
 
     def sha256(self) -> str:
         """The whole file's SHA-256, once the last chunk is kept: the running hash when this
         process saw every chunk, else one pass over the spool."""
         STATES.forget(self.key)
+        self._final = True
         if self.running is not None:
             return self.running.hexdigest()
         digest = hashlib.sha256()

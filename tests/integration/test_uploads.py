@@ -6,8 +6,6 @@ import base64
 import hashlib
 import http.client
 import json
-import random
-import struct
 import threading
 import time
 import uuid
@@ -20,6 +18,7 @@ from tusclient import client as tus
 from werkzeug.serving import make_server
 
 from fieldapp.extensions import db
+from fieldapp.photogen import padded_jpeg
 from tests.helpers import auth, multipart, report_json, storage_snapshot
 from tests.imagegen import jpeg_bytes
 
@@ -28,19 +27,9 @@ TUS = {"Tus-Resumable": "1.0.0"}
 CHUNK = {"Content-Type": "application/offset+octet-stream"}
 
 
-def padded_jpeg(target_bytes: int, seed: int = 1) -> bytes:
-    """A phone-like JPEG (EXIF with GPS and time) grown to target_bytes by APP15 segments of
-    noise after its own APP segments (JFIF, EXIF): whole, decodable, as large as wanted."""
-    base = jpeg_bytes(seed=seed, lat=23.18, lon=113.39)
-    after_exif = 2
-    while 0xE0 <= base[after_exif + 1] <= 0xEF:
-        after_exif += 2 + struct.unpack(">H", base[after_exif + 2:after_exif + 4])[0]
-    rng, padding, room = random.Random(seed), bytearray(), target_bytes - len(base)
-    while room > 4:
-        size = min(65533, room - 4)
-        padding += b"\xff\xef" + struct.pack(">H", size + 2) + rng.randbytes(size)
-        room -= size + 4
-    return base[:after_exif] + bytes(padding) + base[after_exif:]
+def phone_photo(target_bytes: int, seed: int = 1) -> bytes:
+    """A phone-like JPEG (EXIF with GPS and time) of target_bytes."""
+    return padded_jpeg(jpeg_bytes(seed=seed, lat=23.18, lon=113.39), target_bytes, seed)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +107,7 @@ def _settled_offset(client, token, upload_id, before: int) -> int:
 def test_a_tus_client_cut_off_midway_resumes_and_the_report_keeps_the_very_bytes(
         app, client, volunteer, live_url):
     _, _, token = volunteer
-    photo = padded_jpeg(20 * MB)
+    photo = phone_photo(20 * MB)
     sha256 = hashlib.sha256(photo).hexdigest()
     phone = tus.TusClient(live_url, headers=auth(token))
     first = phone.uploader(file_path=None, file_stream=_stream(photo), chunk_size=MB,
