@@ -15,7 +15,7 @@ AS_APP = $(AS_OWNER) unset FIELDAPP_OWNER_DATABASE_URL &&
 export FIELDAPP_DATA_DIR ?= $(CURDIR)/var
 
 APP_PACKAGES := fonts-wqy-zenhei nginx
-TEST_PACKAGES := poppler-utils openssl coreutils gdal-bin chromium
+TEST_PACKAGES := poppler-utils openssl coreutils gdal-bin chromium chromium-driver
 
 .PHONY: run test install packages test-packages map-assets postgis migrate demo serve lint bench-ingest
 

@@ -1,6 +1,7 @@
 """Helpers shared by the tests: paths, auth headers, superuser SQL, submissions."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -197,3 +198,21 @@ def child_pids(pid: int) -> list[int]:
         if int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(stat.parent.name))
     return found
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app behind a real socket on the loopback address, so a browser talks HTTP to it
+    as it would to gunicorn; yields the base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=10)

@@ -20,8 +20,13 @@ CATEGORY_LABELS = {"water": "水 Water", "air": "大气 Air", "soil": "土壤 So
 def map_page():
     tile_url = current_app.config.get("FIELDAPP_MAP_TILE_URL")
     categories = [(c, CATEGORY_LABELS.get(c, c)) for c in CATEGORIES]
-    response = current_app.make_response(
-        render_template("map.html", tile_url=tile_url, categories=categories))
+    return strict_page(render_template("map.html", tile_url=tile_url, categories=categories),
+                       tile_url)
+
+
+def strict_page(page: str, tile_url: str | None):
+    """A staff page's response with its strict headers (the map page and the console)."""
+    response = current_app.make_response(page)
     # The token lives in sessionStorage, so scripts from anywhere else must never run here;
     # images may also come from the optional base map's scheme (its host is a template).
     base = f" {urlsplit(tile_url).scheme}:" if tile_url else ""

@@ -3,15 +3,30 @@ import base64
 from flask import send_file
 from flask.views import MethodView
 
+from fieldapp.access.audit import bulk_read
 from fieldapp.accounts.auth import current_user, require
 from fieldapp.arguments import Blueprint
 from fieldapp.custody.schemas import CustodyEventSchema
 from fieldapp.evidence import media
 from fieldapp.photos import service
+from fieldapp.photos.schemas import PhotoListArgsSchema, PhotoPageSchema
 from fieldapp.reports.schemas import PhotoSchema
 
 blp = Blueprint("photos", __name__, url_prefix="/api/v1/photos",
                 description="Photos: metadata, originals, derivatives")
+
+
+@blp.route("")
+class Photos(MethodView):
+    @require("coordinator", "lawyer", "admin")
+    @blp.arguments(PhotoListArgsSchema, location="query")
+    @blp.response(200, PhotoPageSchema)
+    @bulk_read()
+    def get(self, args):
+        """Photos with their report's claim; review=pending is the coordinators' queue."""
+        items, total = service.list_photos(args)
+        return {"items": items, "total": total, "page": args["page"],
+                "page_size": args["page_size"]}
 
 
 @blp.route("/<uuid:photo_id>")

@@ -13,14 +13,17 @@ import uuid
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
 
 from fieldapp.accounts.models import User
 from fieldapp.custody import service as custody
 from fieldapp.errors import FieldappError, NotFound, Unprocessable
 from fieldapp.evidence import imaging
 from fieldapp.extensions import db
-from fieldapp.reports.models import Photo
+from fieldapp.reports.models import VERDICTS, Photo, Report
 from fieldapp.reports.service import can_see
+from fieldapp.reviews.models import Review
 from fieldapp.storage.blobs import sha256_of
 
 DERIVATIVE_SIZES = {"preview": "FIELDAPP_PREVIEW_PX", "thumbnail": "FIELDAPP_THUMBNAIL_PX",
@@ -131,3 +134,44 @@ def _write_atomically(target: Path, kind: str, write) -> None:
 def custody_events(photo_id: uuid.UUID, user: User) -> list[dict]:
     photo = get_photo(photo_id, user)
     return [event.as_chain_dict() for event in custody.events_for([photo.id])]
+
+
+def list_photos(args: dict) -> tuple[list[Photo], int]:
+    """Photos for staff, filtered by the decision in force and by their report; one page."""
+    # The decision in force is the latest review, as Photo.review reads it.
+    decision = (select(Review.decision).where(Review.photo_id == Photo.id)
+                .order_by(Review.created_at.desc(), Review.id.desc()).limit(1)
+                .correlate(Photo).scalar_subquery())
+    stmt = select(Photo).join(Report, Photo.report_id == Report.id)
+    review = args["review"]
+    if review == "pending":
+        stmt = stmt.where(decision.is_(None))
+    elif review != "any":
+        stmt = stmt.where(decision == review)
+    if args.get("verified") is not None:
+        stmt = stmt.where(Photo.verified.is_(args["verified"]))
+    if args.get("verdict"):
+        stmt = stmt.where(Photo.verdict.in_(args["verdict"]))
+    for name in ("category", "site_id"):
+        if args.get(name) is not None:
+            stmt = stmt.where(getattr(Report, name) == args[name])
+    if args.get("volunteer"):
+        stmt = stmt.where(Report.volunteer_id == select(User.id).where(
+            User.pseudonym == args["volunteer"]).scalar_subquery())
+    if args.get("observed_from"):
+        stmt = stmt.where(Report.observed_at >= args["observed_from"])
+    if args.get("observed_to"):
+        stmt = stmt.where(Report.observed_at <= args["observed_to"])
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    order = [Photo.received_at.desc(), Photo.position, Photo.id]
+    if args["order"] == "worst":
+        severity = case({verdict: rank for rank, verdict in enumerate(VERDICTS)},
+                        value=Photo.verdict, else_=-1)
+        order.insert(0, severity.desc())
+    page, size = args["page"], args["page_size"]
+    items = db.session.scalars(
+        stmt.order_by(*order).offset((page - 1) * size).limit(size)
+        .options(selectinload(Photo.reviews),
+                 selectinload(Photo.report).selectinload(Report.volunteer))
+    ).all()
+    return list(items), total

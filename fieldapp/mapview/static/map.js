@@ -712,22 +712,11 @@
     sites: new ol.layer.Vector({ source: siteSource, style: siteStyle }),
   };
 
-  const base = [];
-  const tileUrl = document.body.dataset.tileUrl;
-  if (tileUrl) base.push(new ol.layer.Tile({ source: new ol.source.XYZ({ url: tileUrl }) }));
-  // Without a base map, a graticule still gives a sense of place and scale.
-  base.push(new ol.layer.Graticule({
-    strokeStyle: new ol.style.Stroke({ color: 'rgba(70,90,110,0.18)', width: 1 }),
-    showLabels: true, wrapX: false, lonLabelPosition: 0.06,  // clear of the scale line
-  }));
-
-  const map = new ol.Map({
-    target: 'map',
-    layers: base.concat(LAYER_NAMES.filter((n) => n !== 'sites').map((n) => layers[n]),
+  // Base layers and controls come from the component the staff console shares.
+  const map = fieldappBasemap.createMap('map', {
+    tileUrl: document.body.dataset.tileUrl,
+    overlays: LAYER_NAMES.filter((n) => n !== 'sites').map((n) => layers[n]).concat(
       [layers.sites]),
-    view: new ol.View({ center: ol.proj.fromLonLat([104.5, 35.5]), zoom: 4, maxZoom: 19 }),
-    controls: ol.control.defaults.defaults({ attribution: !!tileUrl })
-      .extend([new ol.control.ScaleLine()]),
   });
 
   map.on('moveend', onMoveEnd);

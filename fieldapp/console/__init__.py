@@ -1,0 +1,1 @@
+"""The staff console: review queue, sites, cases and dossiers, users, in one web page."""

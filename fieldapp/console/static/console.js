@@ -1,0 +1,942 @@
+// The staff console: one page, one route per hash (#/queue, #/sites/<id>, #/cases/<id>, ...).
+// Every request carries the bearer token from sessionStorage, as on the map page; images are
+// fetched with it and shown from blob: URLs, since an <img src> cannot send a header.
+
+const API = '/api/v1';
+const TOKEN_KEY = 'fieldapp.token';
+const LANG_KEY = 'fieldapp.lang';
+const POLL_MS = 1000;
+const $ = (id) => document.getElementById(id);
+
+// Every label in both languages: [中文, English].
+const TEXT = {
+  title: ['工作台', 'Staff console'], skip: ['跳到内容', 'Skip to content'],
+  nav_queue: ['审核队列', 'Review queue'], nav_sites: ['站点', 'Sites'], nav_cases: ['案件', 'Cases'],
+  nav_users: ['用户', 'Users'], nav_map: ['地图', 'Map'], signout: ['退出', 'Sign out'],
+  signin: ['登录', 'Sign in'], signin_hint: ['协调员、律师和管理员', 'For coordinators, lawyers and admins'],
+  email: ['邮箱', 'Email'], password: ['密码', 'Password'], all: ['全部', 'All'],
+  site: ['站点', 'Site'], verdict: ['核查结论', 'Verdict'], category: ['类别', 'Category'],
+  from: ['从', 'From'], to: ['到', 'To'], volunteer: ['志愿者化名', 'Volunteer pseudonym'],
+  order: ['排序', 'Order'], order_worst: ['问题最多优先', 'Worst first'],
+  order_newest: ['最新优先', 'Newest first'],
+  verdict_consistent: ['一致', 'consistent'], verdict_needs_review: ['需复核', 'needs review'],
+  verdict_inconsistent: ['不一致', 'inconsistent'],
+  bulk_accept: ['接受所选', 'Accept selected'], bulk_needs: ['所选需补充', 'Selected: needs more'],
+  bulk_reject: ['拒绝所选', 'Reject selected'],
+  keys: ['快捷键：j/k 下一张/上一张，x 选择，a 接受，r 拒绝（先填理由），n 需补充',
+    'Keys: j/k next/previous, x select, a accept, r reject (reason first), n needs more'],
+  claim: ['举报声称', 'Claimed'], exif: ['照片 EXIF', 'Photo EXIF'], checks: ['检查项', 'Checks'],
+  receipt: ['接收凭证', 'Receipt'], custody_show: ['保管链', 'Custody chain'],
+  reason: ['理由（拒绝时必填）', 'Reason (required to reject)'],
+  accept: ['接受 (a)', 'Accept (a)'], needs_more: ['需补充 (n)', 'Needs more (n)'],
+  reject: ['拒绝 (r)', 'Reject (r)'], search: ['搜索', 'Search'], name: ['名称', 'Name'],
+  operator: ['运营方', 'Operator'], status: ['状态', 'Status'], risk: ['风险', 'Risk'],
+  risk_components: ['风险构成', 'Risk components'], complaints: ['投诉', 'Complaints'],
+  timeline: ['时间线', 'Timeline'], case_title: ['标题', 'Title'],
+  legal_status: ['法律状态', 'Legal status'], items: ['证据', 'Evidence items'],
+  updated: ['更新', 'Updated'], case_new: ['新建案件', 'New case'], authority: ['机关', 'Authority'],
+  create: ['创建', 'Create'], add_evidence: ['从站点已核实照片添加证据', 'Add evidence from the site\'s verified photos'],
+  picker_hint: ['选择一张照片，填写证据名称与证明目的', 'Pick a photo, then give its title and what it proves'],
+  item_title: ['证据名称', 'Title'], purpose: ['证明目的', 'What it proves'], add: ['添加', 'Add'],
+  close: ['关闭', 'Close'], dossiers: ['证据包', 'Dossiers'], freeze: ['冻结为证据包', 'Freeze a dossier'],
+  date: ['日期', 'Date'], entry: ['事项', 'Entry'], verify_title: ['给法庭的核验说明', 'Verification instructions for the court'],
+  display_name: ['名称', 'Name'], pseudonym: ['化名', 'Pseudonym'], role: ['角色', 'Role'],
+  user_new: ['新建用户', 'New user'], role_volunteer: ['志愿者', 'volunteer'],
+  role_coordinator: ['协调员', 'coordinator'], role_lawyer: ['律师', 'lawyer'], role_admin: ['管理员', 'admin'],
+  enabled: ['启用', 'enabled'], disabled: ['已停用', 'disabled'], disable: ['停用', 'Disable'],
+  enable: ['启用', 'Enable'], up: ['上移', 'Move up'], down: ['下移', 'Move down'],
+  remove: ['移除', 'Remove'], download: ['下载', 'Download'], none: ['暂无', 'None yet'],
+  queue_empty: ['没有待审照片', 'No photos waiting'], waiting: ['张待审', 'waiting'],
+  distance: ['声称位置与照片 GPS 相距', 'Claimed point to photo GPS'], no_gps: ['照片无 GPS', 'The photo has no GPS'],
+  observed: ['观察时间', 'Observed'], taken: ['拍摄时间', 'Taken'], location: ['位置', 'Location'],
+  device: ['设备', 'Device'], software: ['软件', 'Software'], description: ['描述', 'Description'],
+  reason_needed: ['拒绝需要填写理由。', 'A reason is required to reject.'],
+  frozen: ['已冻结', 'frozen'], failed: ['失败', 'failed'], freezing: ['冻结中', 'freezing'],
+  step_queued: ['排队中', 'queued'], step_analysis: ['分析照片', 'analysing photos'],
+  step_previews: ['生成预览', 'making previews'], step_catalog: ['生成证据目录', 'making the catalog'],
+  step_frozen: ['完成', 'done'], wrong_password: ['邮箱或密码不正确。', 'Wrong email or password.'],
+  signin_failed: ['暂时无法登录，请稍后再试。', 'Signing in failed; please try again shortly.'],
+  too_many: ['失败次数过多，请稍后再试。', 'Too many failed sign-ins; try again later.'],
+  account_disabled: ['此账户已停用。', 'This account is disabled.'],
+  expired: ['登录已过期，请重新登录。', 'Your session has ended; please sign in again.'],
+  staff_only: ['工作台仅供协调员、律师和管理员使用。', 'The console is for coordinators, lawyers and admins.'],
+  not_allowed: ['此账户无权执行该操作。', 'This account may not do that.'],
+  saved: ['已保存', 'Saved'], no_photos: ['此站点暂无已核实照片', 'No verified photos at this site'],
+  evidence: ['证据值', 'Evidence'], verified_photos: ['已核实照片', 'Verified photos'],
+  distinct_volunteers: ['志愿者人数', 'Distinct volunteers'], volunteer_factor: ['志愿者系数', 'Volunteer factor'],
+  open_cases: ['进行中案件', 'Open cases'], cases: ['案件加分', 'Cases'], score: ['风险分', 'Score'],
+  included_rejected: ['（已拒绝，特意纳入）', '(rejected, included on purpose)'],
+};
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  lang: localStorage.getItem(LANG_KEY) || (navigator.language.startsWith('zh') ? 'zh' : 'en'),
+  me: null, blobUrls: [], maps: {},
+  queue: { items: [], index: -1, selected: new Set(), page: 1, total: 0 },
+  caseData: null, pickerPhoto: null, poll: null,
+};
+
+const t = (key) => (TEXT[key] ? TEXT[key][state.lang === 'zh' ? 0 : 1] : key);
+
+class ApiError extends Error {
+  constructor(status, message, body) { super(message); this.status = status; this.body = body; }
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ Authorization: 'Bearer ' + state.token }, options.headers);
+  if (options.json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    options = Object.assign({}, options, { body: JSON.stringify(options.json) });
+  }
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (!response.ok) {
+    let body = null;
+    try { body = await response.json(); } catch (e) { /* not JSON */ }
+    throw new ApiError(response.status, (body && body.message) || response.statusText, body);
+  }
+  return response;
+}
+
+const getJSON = async (path) => (await api(path)).json();
+
+function query(args) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(args)) {
+    if (value === undefined || value === null || value === '') continue;
+    for (const one of [].concat(value)) params.append(key, one);
+  }
+  const text = params.toString();
+  return text ? '?' + text : '';
+}
+
+// ---- small DOM helpers ------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'text') node.textContent = value;
+    else if (key === 'on') for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
+    else if (key.startsWith('data-') || key.startsWith('aria-') || key === 'role') node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function showMessage(text, kind = 'error') {
+  const box = $('message');
+  box.textContent = text || '';
+  box.dataset.kind = kind;
+  box.hidden = !text;
+}
+
+function handleError(err) {
+  if (err.status === 401) {
+    forgetToken();
+    showSignIn(t('expired'));
+  } else if (err.status === 403) {
+    showMessage(t('not_allowed') + ' ' + err.message);
+  } else {
+    const fields = err.body && err.body.errors ? ' ' + JSON.stringify(err.body.errors) : '';
+    showMessage((err.message || 'network error') + fields);
+  }
+}
+
+const chinaTime = (iso) => (iso ? new Date(iso).toLocaleString('zh-CN', {
+  timeZone: 'Asia/Shanghai', hour12: false }) : '—');
+const chinaDay = (iso) => (iso ? new Date(iso).toLocaleDateString('sv-SE', {
+  timeZone: 'Asia/Shanghai' }) : '—');
+const categoryName = (c) => {
+  const option = document.querySelector(`#q-category option[value="${c}"]`);
+  return option ? option.textContent : c;
+};
+
+// Images need the token: fetched, then shown from a blob: URL revoked when the page changes.
+async function loadImage(img, url) {
+  try {
+    const blob = await (await api(url)).blob();
+    const objectUrl = URL.createObjectURL(blob);
+    state.blobUrls.push(objectUrl);
+    img.src = objectUrl;
+    img.dataset.loaded = 'true';
+  } catch (err) {
+    if (err.status === 401) { handleError(err); return; }
+    img.alt = err.message;
+    img.dataset.loaded = 'error';
+  }
+}
+
+function releaseImages() {
+  for (const url of state.blobUrls) URL.revokeObjectURL(url);
+  state.blobUrls = [];
+}
+
+// ---- language --------------------------------------------------------------------------
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en';
+  for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+  $('lang').textContent = state.lang === 'zh' ? 'English' : '中文';
+  document.title = `${t('title')} · fieldapp`;
+  // The verification text is written in both languages; show the one chosen.
+  for (const block of document.querySelectorAll('#verify-help > div[lang]')) {
+    block.hidden = !block.lang.startsWith(state.lang);
+  }
+}
+
+function toggleLanguage() {
+  state.lang = state.lang === 'zh' ? 'en' : 'zh';
+  localStorage.setItem(LANG_KEY, state.lang);
+  applyLanguage();
+  route();
+}
+
+// ---- sign-in ---------------------------------------------------------------------------
+
+// /console#token=... signs in like the map page's wall links; the token then leaves the
+// address bar and the history, where anyone passing could read it.
+function applyFragment() {
+  const hash = location.hash.slice(1);
+  if (!hash.startsWith('token=') && !hash.includes('&token=')) return false;
+  const params = new URLSearchParams(hash);
+  state.token = params.get('token');
+  sessionStorage.setItem(TOKEN_KEY, state.token);
+  history.replaceState(null, '', location.pathname + location.search);
+  return true;
+}
+
+function forgetToken() {
+  state.token = null;
+  state.me = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearTimeout(state.poll);
+  releaseImages();
+  for (const page of document.querySelectorAll('.page')) page.hidden = true;
+  $('nav').hidden = true;
+  $('signout').hidden = true;
+  $('user').textContent = '';
+}
+
+function showSignIn(reason) {
+  document.body.dataset.state = 'signin';
+  $('signin').hidden = false;
+  $('signin-error').textContent = reason || '';
+  $('signin-error').hidden = !reason;
+  $('email').focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  $('signin-error').hidden = true;
+  const response = await fetch(API + '/auth/token', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: $('email').value.trim(), password: $('password').value }),
+  }).catch(() => null);
+  if (!response || !response.ok) {
+    const status = response ? response.status : 0;
+    $('signin-error').textContent = t(status === 401 ? 'wrong_password' : status === 429
+      ? 'too_many' : status === 403 ? 'account_disabled' : 'signin_failed');
+    $('signin-error').hidden = false;
+    return;
+  }
+  state.token = (await response.json()).token;
+  sessionStorage.setItem(TOKEN_KEY, state.token);
+  $('password').value = '';
+  start();
+}
+
+async function signOut() {
+  // Revoked on the server too: a token left in a shared browser's storage is a key left out.
+  try { await api(API + '/auth/token', { method: 'DELETE' }); } catch (e) { /* gone already */ }
+  forgetToken();
+  showMessage('');
+  showSignIn();
+}
+
+const LANDING = { coordinator: '#/queue', lawyer: '#/cases', admin: '#/users' };
+
+async function start() {
+  $('signin').hidden = true;
+  try {
+    state.me = await getJSON(API + '/auth/me');
+  } catch (err) {
+    handleError(err);
+    return;
+  }
+  if (!LANDING[state.me.role]) {
+    forgetToken();
+    showSignIn(t('staff_only'));
+    return;
+  }
+  $('user').textContent = `${state.me.display_name || state.me.email} · ${t('role_' + state.me.role)}`;
+  $('signout').hidden = false;
+  for (const link of document.querySelectorAll('#nav [data-roles]')) {
+    link.hidden = !link.dataset.roles.split(' ').includes(state.me.role);
+  }
+  $('nav').hidden = false;
+  document.body.dataset.role = state.me.role;
+  showMessage('');
+  if (!location.hash.startsWith('#/')) history.replaceState(null, '', LANDING[state.me.role]);
+  route();
+}
+
+// ---- routing ---------------------------------------------------------------------------
+
+const ROUTES = [
+  [/^#\/queue$/, 'queue', showQueue], [/^#\/sites$/, 'sites', showSites],
+  [/^#\/sites\/([0-9a-f-]{36})$/, 'site', showSite], [/^#\/cases$/, 'cases', showCases],
+  [/^#\/cases\/([0-9a-f-]{36})$/, 'case', showCase], [/^#\/users$/, 'users', showUsers],
+];
+
+function route() {
+  if (!state.me) return;
+  const found = ROUTES.find(([pattern]) => pattern.test(location.hash));
+  if (!found) { location.hash = LANDING[state.me.role]; return; }
+  const [pattern, name, show] = found;
+  releaseImages();
+  clearTimeout(state.poll);
+  for (const page of document.querySelectorAll('.page')) page.hidden = page.id !== 'page-' + name;
+  for (const link of document.querySelectorAll('#nav a[data-nav]')) {
+    const current = name.startsWith(link.dataset.nav.replace(/s$/, ''));
+    if (current) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
+  }
+  document.body.dataset.page = name;
+  document.body.dataset.state = 'loading';
+  showMessage('');
+  Promise.resolve(show(...location.hash.match(pattern).slice(1)))
+    .then(() => { if (document.body.dataset.page === name) document.body.dataset.state = 'ready'; })
+    .catch(handleError);
+}
+
+// ---- the shared map component, with points and shapes on top ---------------------------
+
+const geojson = new ol.format.GeoJSON({ featureProjection: 'EPSG:3857' });
+
+function pointStyle(colour, radius = 6) {
+  return new ol.style.Style({
+    image: new ol.style.Circle({ radius, fill: new ol.style.Fill({ color: colour }),
+      stroke: new ol.style.Stroke({ color: '#fff', width: 2 }) }),
+    stroke: new ol.style.Stroke({ color: colour, width: 2, lineDash: [6, 4] }),
+    fill: new ol.style.Fill({ color: 'rgba(200,60,40,0.15)' }),
+  });
+}
+
+// One map per box, made once and reused: its layer of features is replaced each time.
+function drawMap(target, features, maxZoom = 16) {
+  let entry = state.maps[target];
+  if (!entry) {
+    const source = new ol.source.Vector();
+    const map = fieldappBasemap.createMap(target, {
+      tileUrl: document.body.dataset.tileUrl,
+      overlays: [new ol.layer.Vector({ source, style: (f) => f.get('style') })],
+    });
+    entry = state.maps[target] = { map, source };
+  }
+  entry.source.clear();
+  entry.source.addFeatures(features);
+  entry.map.updateSize();
+  if (features.length) {
+    entry.map.getView().fit(entry.source.getExtent(), { padding: [40, 40, 40, 40], maxZoom });
+  }
+  return entry.map;
+}
+
+function pointFeature(lon, lat, colour, label) {
+  const feature = new ol.Feature(new ol.geom.Point(ol.proj.fromLonLat([lon, lat])));
+  const style = pointStyle(colour);
+  if (label) {
+    style.setText(new ol.style.Text({ text: label, offsetY: -14, font: '600 12px sans-serif',
+      fill: new ol.style.Fill({ color: '#1d2733' }),
+      stroke: new ol.style.Stroke({ color: 'rgba(255,255,255,0.9)', width: 3 }) }));
+  }
+  feature.set('style', style);
+  return feature;
+}
+
+// Great-circle distance in metres (WGS-84 mean radius): what a coordinator compares with
+// the claim's stated accuracy.
+function distanceM(a, b) {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLon = (b.lon - a.lon) * rad;
+  const h = Math.sin(dLat / 2) ** 2 +
+    Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.sqrt(h));
+}
+
+// ---- the review queue ------------------------------------------------------------------
+
+function queueArgs() {
+  const day = (value, end) => (value ? value + (end ? 'T23:59:59+08:00' : 'T00:00:00+08:00') : '');
+  return {
+    review: 'pending', site_id: $('q-site').value, verdict: $('q-verdict').value,
+    category: $('q-category').value, volunteer: $('q-volunteer').value.trim(),
+    observed_from: day($('q-from').value, false), observed_to: day($('q-to').value, true),
+    order: $('q-order').value, page_size: 50,
+  };
+}
+
+async function fillSiteSelect(select, keepFirst) {
+  const page = await getJSON(API + '/sites' + query({ page_size: 500 }));
+  const first = keepFirst ? [select.options[0]] : [];
+  select.replaceChildren(...first, ...page.items.map((site) =>
+    el('option', { value: site.id, text: site.name })));
+}
+
+async function showQueue() {
+  if ($('q-site').options.length <= 1) await fillSiteSelect($('q-site'), true);
+  await loadQueue();
+}
+
+async function loadQueue() {
+  const page = await getJSON(API + '/photos' + query(queueArgs()));
+  const queue = state.queue;
+  queue.items = page.items;
+  queue.total = page.total;
+  queue.selected.clear();
+  renderQueue();
+  selectPhoto(queue.items.length ? 0 : -1);
+}
+
+function renderQueue() {
+  const queue = state.queue;
+  $('queue-count').textContent = queue.total ? `${queue.total} ${t('waiting')}` : t('queue_empty');
+  $('queue-items').replaceChildren(...queue.items.map((photo, index) => {
+    const report = photo.report;
+    const box = el('input', { type: 'checkbox', checked: queue.selected.has(photo.id),
+      'aria-label': `${t('site')} ${index + 1}`, tabIndex: -1,
+      on: { change: () => toggleSelected(photo.id) } });
+    const img = el('img', { alt: '' });
+    const item = el('li', { 'data-photo': photo.id, 'data-verdict': photo.verdict,
+      className: index === queue.index ? 'current' : '' },
+    box,
+    el('button', { type: 'button', className: 'pick', on: { click: () => selectPhoto(index) } },
+      img,
+      el('span', { className: 'what', text: `${categoryName(report.category)} · ${chinaDay(report.observed_at)}` }),
+      el('span', { className: 'badge ' + photo.verdict, text: t('verdict_' + photo.verdict) }),
+      el('span', { className: 'by', text: report.volunteer })));
+    if (photo.analysis_error === null || photo.analysis_error === undefined) {
+      loadImage(img, photo.links.thumbnail);
+    }
+    return item;
+  }));
+  updateBulk();
+}
+
+function toggleSelected(id) {
+  const selected = state.queue.selected;
+  if (selected.has(id)) selected.delete(id); else selected.add(id);
+  const box = document.querySelector(`#queue-items li[data-photo="${id}"] input`);
+  if (box) box.checked = selected.has(id);
+  updateBulk();
+}
+
+function updateBulk() {
+  const none = state.queue.selected.size === 0;
+  for (const id of ['bulk-accept', 'bulk-needs', 'bulk-reject']) $(id).disabled = none;
+}
+
+function selectPhoto(index) {
+  const queue = state.queue;
+  queue.index = index;
+  for (const [i, item] of [...$('queue-items').children].entries()) {
+    item.classList.toggle('current', i === index);
+    if (i === index) item.scrollIntoView({ block: 'nearest' });
+  }
+  const photo = queue.items[index];
+  $('review').hidden = !photo;
+  if (!photo) { document.body.dataset.reviewing = ''; return; }
+  document.body.dataset.reviewing = photo.id;
+  renderReview(photo);
+}
+
+function renderReview(photo) {
+  const report = photo.report;
+  const claim = report.location.claim;
+  const wgs = report.location.wgs84;
+  const exif = photo.exif || {};
+  const gps = exif.gps;
+  $('r-preview').removeAttribute('src');
+  $('r-preview').alt = `${categoryName(report.category)} ${chinaDay(report.observed_at)}`;
+  loadImage($('r-preview'), photo.links.preview);
+  const rows = [
+    [t('observed') + ' / ' + t('taken'), chinaTime(report.observed_at),
+      exif.datetime_original ? `${exif.datetime_original} ${exif.offset_time_original || ''}` : '—'],
+    [t('location'), `${claim.lon.toFixed(6)}, ${claim.lat.toFixed(6)} (${claim.crs}` +
+      `${claim.accuracy_m ? ', ±' + claim.accuracy_m + ' m' : ''})`,
+    gps ? `${gps.lon.toFixed(6)}, ${gps.lat.toFixed(6)} (wgs84)` : t('no_gps')],
+    [t('device'), report.volunteer, [exif.make, exif.model].filter(Boolean).join(' ') || '—'],
+    [t('software'), '—', exif.software || exif.creator_tool || '—'],
+    [t('category') + ' / ' + t('description'), `${categoryName(report.category)}: ${report.description || ''}`, ''],
+  ];
+  $('r-compare').replaceChildren(...rows.map(([label, left, right]) =>
+    el('tr', {}, el('th', { text: label }), el('td', { text: left }), el('td', { text: right }))));
+  const features = [pointFeature(wgs.lon, wgs.lat, '#1e73be', t('claim'))];
+  if (gps) {
+    features.push(pointFeature(gps.lon, gps.lat, '#c0392b', 'GPS'));
+    const line = new ol.Feature(new ol.geom.LineString([
+      ol.proj.fromLonLat([wgs.lon, wgs.lat]), ol.proj.fromLonLat([gps.lon, gps.lat])]));
+    line.set('style', pointStyle('#c0392b'));
+    features.push(line);
+    const metres = distanceM(wgs, gps);
+    $('r-distance').textContent = `${t('distance')}: ${metres < 1000 ? Math.round(metres) + ' m'
+      : (metres / 1000).toFixed(2) + ' km'}`;
+    $('r-distance').dataset.metres = String(Math.round(metres));
+  } else {
+    $('r-distance').textContent = t('no_gps');
+    delete $('r-distance').dataset.metres;
+  }
+  drawMap('r-map', features);
+  $('r-checks').replaceChildren(...photo.checks.map((check) => el('tr', { className: check.result },
+    el('th', { text: check.name }), el('td', { className: 'result', text: check.result }),
+    el('td', { text: check.detail || '' }))));
+  $('r-receipt').textContent = photo.receipt.custody_hash;
+  $('r-custody').hidden = true;
+  $('r-custody').replaceChildren();
+  $('r-reason').value = '';
+}
+
+async function showCustody() {
+  const photo = state.queue.items[state.queue.index];
+  if (!photo) return;
+  try {
+    const events = await getJSON(`${API}/photos/${photo.id}/custody`);
+    $('r-custody').replaceChildren(...events.map((event) => el('li', {},
+      el('strong', { text: `#${event.seq} ${event.action}` }), ` ${chinaTime(event.occurred_at)} `,
+      el('code', { text: event.hash }))));
+    $('r-custody').hidden = false;
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+async function decide(ids, decision, reason) {
+  if (decision === 'rejected' && !reason.trim()) {
+    showMessage(t('reason_needed'));
+    $('r-reason').focus();
+    return;
+  }
+  const done = [];
+  for (const id of ids) {
+    try {
+      await api(`${API}/photos/${id}/reviews`, { method: 'POST', json: { decision, reason } });
+      done.push(id);
+    } catch (err) {
+      handleError(err);
+      break;
+    }
+  }
+  dropFromQueue(done);
+}
+
+// Decided photos leave the list; the next one is shown, and an empty page loads the next.
+function dropFromQueue(ids) {
+  if (!ids.length) return;
+  const queue = state.queue;
+  const gone = new Set(ids);
+  const at = Math.max(0, queue.index);
+  const before = queue.items.slice(0, at).filter((p) => gone.has(p.id)).length;
+  queue.items = queue.items.filter((p) => !gone.has(p.id));
+  queue.total = Math.max(0, queue.total - ids.length);
+  for (const id of ids) queue.selected.delete(id);
+  showMessage('');
+  if (!queue.items.length) { loadQueue().catch(handleError); return; }
+  renderQueue();
+  selectPhoto(Math.min(at - before, queue.items.length - 1));
+}
+
+function decideCurrent(decision) {
+  const photo = state.queue.items[state.queue.index];
+  if (photo) decide([photo.id], decision, $('r-reason').value);
+}
+
+function decideSelected(decision) {
+  const ids = [...state.queue.selected];
+  if (ids.length) decide(ids, decision, $('r-reason').value);
+}
+
+function typing(target) {
+  return target.closest('input, textarea, select, [contenteditable]');
+}
+
+function queueKeys(event) {
+  if (document.body.dataset.page !== 'queue' || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (typing(event.target)) {
+    if (event.key === 'Escape') event.target.blur();
+    return;
+  }
+  const queue = state.queue;
+  const actions = {
+    j: () => selectPhoto(Math.min(queue.index + 1, queue.items.length - 1)),
+    k: () => selectPhoto(Math.max(queue.index - 1, 0)),
+    x: () => { const p = queue.items[queue.index]; if (p) toggleSelected(p.id); },
+    a: () => decideCurrent('accepted'),
+    n: () => decideCurrent('needs_more'),
+    r: () => decideCurrent('rejected'),
+  };
+  if (actions[event.key] && queue.items.length) {
+    event.preventDefault();
+    actions[event.key]();
+  }
+}
+
+// ---- sites -----------------------------------------------------------------------------
+
+const RISK_PARTS = ['score', 'evidence', 'verified_photos', 'distinct_volunteers',
+  'volunteer_factor', 'open_cases', 'cases'];
+const round = (v) => (typeof v === 'number' ? String(Math.round(v * 100) / 100) : (v ?? '—'));
+
+async function showSites(event) {
+  if (event) event.preventDefault();
+  const page = await getJSON(API + '/sites' + query({ order: 'risk', page_size: 200, q: $('sites-q').value.trim() }));
+  $('sites-rows').replaceChildren(...page.items.map((site) => el('tr', { 'data-site': site.id },
+    el('td', {}, el('a', { href: `#/sites/${site.id}`, text: site.name })),
+    el('td', { text: site.operator || '—' }), el('td', { text: site.status }),
+    el('td', { className: 'num', text: round(site.risk && site.risk.score) }))));
+}
+
+async function siteRisk(site) {
+  // Risk comes with the list ordered by risk; the site's own name narrows it.
+  const page = await getJSON(API + '/sites' + query({ order: 'risk', q: site.name, page_size: 500 }));
+  const found = page.items.find((s) => s.id === site.id);
+  return found ? found.risk : null;
+}
+
+async function showSite(id) {
+  const site = await getJSON(`${API}/sites/${id}`);
+  $('site-name').textContent = site.name + (site.name_en ? ` · ${site.name_en}` : '');
+  $('site-about').textContent = [site.operator, site.status].filter(Boolean).join(' · ');
+  const [risk, reports, timeline, cases] = await Promise.all([
+    siteRisk(site), getJSON(`${API}/sites/${id}/reports?page_size=200`),
+    getJSON(`${API}/sites/${id}/timeline`), getJSON(`${API}/cases?site_id=${id}`)]);
+  $('site-risk').replaceChildren(...(risk ? RISK_PARTS.flatMap((key) =>
+    [el('dt', { text: t(key) }), el('dd', { text: round(risk[key]) })]) : [el('dd', { text: '—' })]));
+  // The site as a ring (or its footprint) over its reports, which often stand on it.
+  const shape = geojson.readFeature({ type: 'Feature', geometry: site.geometry });
+  const ring = new ol.style.Stroke({ color: '#c0392b', width: 3 });
+  shape.set('style', new ol.style.Style({ stroke: ring,
+    fill: new ol.style.Fill({ color: 'rgba(192,57,43,0.12)' }),
+    image: new ol.style.Circle({ radius: 12, stroke: ring }), zIndex: 1 }));
+  drawMap('site-map', [...reports.items.map((report) => pointFeature(
+    report.location.wgs84.lon, report.location.wgs84.lat,
+    report.photos.some((p) => p.verdict === 'consistent') ? '#1e73be' : '#9aa7b4')), shape]);
+  $('site-map').dataset.reports = String(reports.items.length);
+  $('site-cases').replaceChildren(...(cases.length ? cases.map((c) => el('li', {},
+    el('a', { href: `#/cases/${c.id}`, text: c.title }), ` · ${c.legal_status}`))
+    : [el('li', { className: 'empty', text: t('none') })]));
+  $('site-timeline').replaceChildren(...timeline.map((event) => el('li', {},
+    el('time', { text: chinaTime(event.at || event.occurred_at || event.date) }), ' ',
+    el('span', { text: event.summary || event.kind || event.type || '' }))));
+  await showComplaints(id);
+}
+
+// Complaints to the authorities appear where their API answers.
+async function showComplaints(siteId) {
+  try {
+    const answer = await getJSON(`${API}/complaints?site_id=${siteId}`);
+    const items = Array.isArray(answer) ? answer : answer.items || [];
+    $('site-complaints').replaceChildren(...(items.length ? items.map((c) => el('li', {},
+      `${c.channel} ${c.number} · ${c.authority} · ${c.status}`))
+      : [el('li', { className: 'empty', text: t('none') })]));
+    $('site-complaints-box').hidden = false;
+  } catch (err) {
+    $('site-complaints-box').hidden = true;
+  }
+}
+
+// ---- cases -----------------------------------------------------------------------------
+
+async function showCases() {
+  const cases = await getJSON(API + '/cases');
+  $('cases-rows').replaceChildren(...cases.map((c) => el('tr', { 'data-case': c.id },
+    el('td', {}, el('a', { href: `#/cases/${c.id}`, text: c.title })),
+    el('td', {}, el('a', { href: `#/sites/${c.site_id}`, text: c.site_name })),
+    el('td', { text: c.legal_status }), el('td', { className: 'num', text: c.item_count }),
+    el('td', { text: chinaDay(c.updated_at) }))));
+  if (!cases.length) $('cases-rows').append(el('tr', {}, el('td', { colSpan: 5, className: 'empty', text: t('none') })));
+  await fillSiteSelect($('cn-site'), false);
+}
+
+async function createCase(event) {
+  event.preventDefault();
+  try {
+    const made = await (await api(API + '/cases', { method: 'POST', json: {
+      site_id: $('cn-site').value, title: $('cn-title').value.trim(),
+      authority: $('cn-authority').value.trim() || null } })).json();
+    $('cn-title').value = '';
+    $('cn-authority').value = '';
+    location.hash = `#/cases/${made.id}`;
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+const canEditItems = () => ['lawyer', 'admin'].includes(state.me.role);
+
+async function showCase(id) {
+  const data = await getJSON(`${API}/cases/${id}`);
+  state.caseData = data;
+  $('case-title').textContent = data.title;
+  $('case-about').replaceChildren(el('a', { href: `#/sites/${data.site_id}`, text: data.site_name }),
+    ` · ${data.legal_status}` + (data.authority ? ` · ${data.authority}` : '') +
+    (data.case_number ? ` · ${data.case_number}` : ''));
+  $('case-timeline').replaceChildren(...data.timeline.map((entry) => el('li', {},
+    el('time', { text: entry.date }), ' ', el('span', { text: entry.text }))));
+  $('picker').hidden = true;
+  $('picker-open').hidden = !canEditItems();
+  $('freeze').hidden = !canEditItems();
+  $('freeze-progress').hidden = true;
+  await Promise.all([renderItems(), canEditItems() ? renderDossiers() : null]);
+}
+
+async function renderItems() {
+  const id = state.caseData.id;
+  const items = await getJSON(`${API}/cases/${id}/items`);
+  state.caseData.items = items;
+  const edit = canEditItems();
+  $('case-items').replaceChildren(...items.map((item, index) => {
+    const img = el('img', { alt: item.title });
+    loadImage(img, `${API}/photos/${item.photo_id}/thumbnail`);
+    const controls = edit ? el('span', { className: 'controls' },
+      el('button', { type: 'button', text: '↑', 'aria-label': t('up'), disabled: index === 0,
+        on: { click: () => moveItem(index, -1) } }),
+      el('button', { type: 'button', text: '↓', 'aria-label': t('down'), disabled: index === items.length - 1,
+        on: { click: () => moveItem(index, 1) } }),
+      el('button', { type: 'button', text: t('remove'), on: { click: () => removeItem(item.id) } })) : null;
+    return el('li', { 'data-item': item.id, 'data-photo': item.photo_id },
+      img, el('div', {},
+        el('strong', { text: `${item.number}. ${item.title}` }),
+        el('p', { text: `${t('purpose')}: ${item.purpose}` }),
+        el('p', { className: 'hash', text: `SHA-256 ${item.sha256}` }),
+        el('p', { className: 'sub', text: `${t('verdict_' + item.verdict)}` +
+          (item.review ? ` · ${item.review}` : '') + (item.include_rejected ? ' ' + t('included_rejected') : '') })),
+      controls);
+  }));
+  if (!items.length) $('case-items').append(el('li', { className: 'empty', text: t('none') }));
+}
+
+async function moveItem(index, step) {
+  const ids = state.caseData.items.map((item) => item.id);
+  [ids[index], ids[index + step]] = [ids[index + step], ids[index]];
+  try {
+    await api(`${API}/cases/${state.caseData.id}/items/order`, { method: 'PUT', json: { item_ids: ids } });
+    await renderItems();
+    // Keep the keyboard where it was: on the moved item's same button.
+    const moved = document.querySelector(`#case-items li[data-item="${ids[index + step]}"] button[aria-label="${t(step < 0 ? 'up' : 'down')}"]`);
+    if (moved && !moved.disabled) moved.focus();
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+async function removeItem(itemId) {
+  try {
+    await api(`${API}/cases/${state.caseData.id}/items/${itemId}`, { method: 'DELETE' });
+    await renderItems();
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+async function openPicker() {
+  $('picker').hidden = false;
+  $('picker-form').hidden = true;
+  $('picker-photos').replaceChildren();
+  const taken = new Set(state.caseData.items.map((item) => item.photo_id));
+  const page = await getJSON(API + '/photos' + query({ site_id: state.caseData.site_id,
+    verified: 'true', page_size: 100 })).catch((err) => { handleError(err); return { items: [] }; });
+  const photos = page.items.filter((photo) => !taken.has(photo.id));
+  $('picker-photos').replaceChildren(...photos.map((photo) => {
+    const img = el('img', { alt: '' });
+    loadImage(img, photo.links.thumbnail);
+    return el('li', {}, el('button', { type: 'button', 'data-photo': photo.id,
+      'aria-label': `${categoryName(photo.report.category)} ${chinaDay(photo.report.observed_at)}`,
+      on: { click: (event) => pickPhoto(photo, event.currentTarget) } },
+    img, el('span', { text: `${chinaDay(photo.report.observed_at)} · ${categoryName(photo.report.category)}` })));
+  }));
+  if (!photos.length) $('picker-photos').append(el('li', { className: 'empty', text: t('no_photos') }));
+  const first = $('picker-photos').querySelector('button');
+  if (first) first.focus();
+}
+
+function pickPhoto(photo, button) {
+  state.pickerPhoto = photo;
+  for (const b of $('picker-photos').querySelectorAll('button')) b.setAttribute('aria-pressed', String(b === button));
+  $('pk-title').value = `${categoryName(photo.report.category)} ${chinaDay(photo.report.observed_at)}`;
+  $('pk-purpose').value = '';
+  $('picker-form').hidden = false;
+  $('pk-purpose').focus();
+}
+
+async function addItem(event) {
+  event.preventDefault();
+  if (!state.pickerPhoto) return;
+  try {
+    await api(`${API}/cases/${state.caseData.id}/items`, { method: 'POST', json: {
+      photo_id: state.pickerPhoto.id, title: $('pk-title').value.trim(),
+      purpose: $('pk-purpose').value.trim() } });
+    state.pickerPhoto = null;
+    $('picker').hidden = true;
+    await renderItems();
+    $('picker-open').focus();
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+async function addEntry(event) {
+  event.preventDefault();
+  try {
+    await api(`${API}/cases/${state.caseData.id}/timeline`, { method: 'POST', json: {
+      date: $('en-date').value, text: $('en-text').value.trim() } });
+    $('en-text').value = '';
+    await showCase(state.caseData.id);
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+async function renderDossiers() {
+  const dossiers = await getJSON(`${API}/cases/${state.caseData.id}/dossiers`);
+  $('dossiers').replaceChildren(...dossiers.map((d) => el('li', { 'data-dossier': d.id, 'data-status': d.status },
+    `${d.label || '#' + d.number} · ${t(d.status)}` + (d.error ? ` · ${d.error}` : '') +
+    (d.manifest_sha256 ? ` · ${d.manifest_sha256.slice(0, 16)}…` : ''), ' ',
+    d.links.download ? el('button', { type: 'button', text: t('download'),
+      on: { click: () => download(d) } }) : null)));
+  const running = dossiers.find((d) => d.status === 'freezing');
+  if (running) followFreeze(running);
+}
+
+async function freeze() {
+  try {
+    const asked = await (await api(`${API}/cases/${state.caseData.id}/dossiers`, { method: 'POST' })).json();
+    await renderDossiers();
+    followFreeze(asked);
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+// The freeze is a background job: its record is read again until it is frozen or failed.
+function followFreeze(dossier) {
+  clearTimeout(state.poll);
+  const caseId = state.caseData.id;
+  const show = (d) => {
+    $('freeze-progress').hidden = false;
+    $('freeze-bar').max = Math.max(1, d.progress.total);
+    $('freeze-bar').value = d.progress.done;
+    $('freeze-step').textContent = `${t(d.status)} · ${t('step_' + d.progress.step)} ` +
+      `${d.progress.done}/${d.progress.total}`;
+    $('freeze-progress').dataset.status = d.status;
+    $('freeze').disabled = d.status === 'freezing';
+  };
+  show(dossier);
+  const tick = async () => {
+    if (!state.caseData || state.caseData.id !== caseId || document.body.dataset.page !== 'case') return;
+    try {
+      const now = await getJSON(dossier.links.self);
+      show(now);
+      if (now.status === 'freezing') state.poll = setTimeout(tick, POLL_MS);
+      else await renderDossiers();
+    } catch (err) {
+      handleError(err);
+    }
+  };
+  state.poll = setTimeout(tick, POLL_MS);
+}
+
+// The download needs the token too: read as a blob, handed to the browser as a file.
+async function download(dossier) {
+  try {
+    const response = await api(dossier.links.download);
+    const blob = await response.blob();
+    const url = URL.createObjectURL(blob);
+    const link = el('a', { href: url, download: `${dossier.label || 'dossier'}.zip` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    document.body.dataset.downloaded = dossier.id;
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+// ---- users -----------------------------------------------------------------------------
+
+async function showUsers() {
+  const users = await getJSON(API + '/users');
+  const roles = $('role-options').content;
+  $('users-rows').replaceChildren(...users.map((user) => {
+    const select = el('select', { 'aria-label': `${t('role')} ${user.email}`,
+      on: { change: () => patchUser(user.id, { role: select.value }) } });
+    select.append(roles.cloneNode(true));
+    for (const option of select.options) option.textContent = t('role_' + option.value);
+    select.value = user.role;
+    return el('tr', { 'data-user': user.id, 'data-email': user.email, 'data-role': user.role,
+      'data-disabled': String(user.disabled) },
+      el('td', { text: user.email }), el('td', { text: user.display_name || '—' }),
+      el('td', { text: user.pseudonym }), el('td', {}, select),
+      el('td', { text: t(user.disabled ? 'disabled' : 'enabled') }),
+      el('td', {}, el('button', { type: 'button', className: 'toggle', text: t(user.disabled ? 'enable' : 'disable'),
+        on: { click: () => patchUser(user.id, { disabled: !user.disabled }) } })));
+  }));
+}
+
+async function patchUser(id, changes) {
+  try {
+    await api(`${API}/users/${id}`, { method: 'PATCH', json: changes });
+    await showUsers();
+    showMessage(t('saved'), 'info');
+    const row = document.querySelector(`#users-rows tr[data-user="${id}"] button.toggle`);
+    if (row && 'disabled' in changes) row.focus();
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+async function createUser(event) {
+  event.preventDefault();
+  try {
+    await api(API + '/users', { method: 'POST', json: {
+      email: $('un-email').value.trim(), password: $('un-password').value,
+      role: $('un-role').value, display_name: $('un-name').value.trim() || null } });
+    for (const id of ['un-email', 'un-password', 'un-name']) $(id).value = '';
+    await showUsers();
+    showMessage(t('saved'), 'info');
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------------------
+
+$('signin-form').addEventListener('submit', signIn);
+$('signout').addEventListener('click', signOut);
+$('lang').addEventListener('click', toggleLanguage);
+$('queue-filters').addEventListener('change', () => loadQueue().catch(handleError));
+$('queue-filters').addEventListener('submit', (e) => { e.preventDefault(); loadQueue().catch(handleError); });
+$('r-accept').addEventListener('click', () => decideCurrent('accepted'));
+$('r-needs').addEventListener('click', () => decideCurrent('needs_more'));
+$('decide').addEventListener('submit', (e) => { e.preventDefault(); decideCurrent('rejected'); });
+$('bulk-accept').addEventListener('click', () => decideSelected('accepted'));
+$('bulk-needs').addEventListener('click', () => decideSelected('needs_more'));
+$('bulk-reject').addEventListener('click', () => decideSelected('rejected'));
+$('r-custody-show').addEventListener('click', showCustody);
+$('sites-search').addEventListener('submit', (e) => showSites(e).catch(handleError));
+$('case-new').addEventListener('submit', createCase);
+$('picker-open').addEventListener('click', () => openPicker().catch(handleError));
+$('picker-close').addEventListener('click', () => { $('picker').hidden = true; $('picker-open').focus(); });
+$('picker-form').addEventListener('submit', addItem);
+$('entry-new').addEventListener('submit', addEntry);
+$('freeze').addEventListener('click', freeze);
+$('user-new').addEventListener('submit', createUser);
+document.addEventListener('keydown', queueKeys);
+window.addEventListener('hashchange', () => {
+  if (applyFragment()) start(); else route();
+});
+
+applyLanguage();
+applyFragment();
+if (state.token) start(); else showSignIn();

@@ -1,0 +1,364 @@
+"""The staff console, driven in headless Chromium (Debian's chromium and chromium-driver)
+through Selenium, against the app behind a real socket; every change is checked through the
+API afterwards."""
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from PIL import Image
+from selenium import webdriver
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.helpers import auth, post_report, report_json, run_jobs, serving, submit_at
+from tests.imagegen import jpeg_bytes
+
+CST = timezone(timedelta(hours=8))
+# Lhasa and Xining: no other test puts sites or reports here.
+QUEUE_SITE = (91.13, 29.65)
+CASE_SITE = (101.78, 36.62)
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+WAIT_S = 30
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def people(app):
+    """A coordinator, a lawyer and an admin: email, password and token of each."""
+    from fieldapp.accounts import service
+
+    found = {}
+    with app.app_context():
+        for role in ("coordinator", "lawyer", "admin"):
+            email, password = f"console-{role}@example.org", service.generate_password()
+            user = service.create_user(email, password, role, display_name=f"Console {role}")
+            found[role] = {"email": email, "password": password,
+                           "token": service.issue_token(user)}
+    return found
+
+
+def _site(client, token, name, lon, lat) -> dict:
+    made = client.post("/api/v1/sites", headers=auth(token), json={
+        "name": name, "operator": f"{name}有限公司",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]}})
+    assert made.status_code == 201, made.get_json()
+    return made.get_json()
+
+
+@pytest.fixture(scope="module")
+def field(app, people):
+    """Two sites: one with four photos waiting in the queue (one whose GPS is 300 m from the
+    claim), one with two verified photos for a case."""
+    from fieldapp.accounts import service
+
+    client = app.test_client()
+    with app.app_context():
+        volunteer = service.issue_token(service.create_user(
+            "console-volunteer@example.org", service.generate_password(), "volunteer"))
+    coordinator = people["coordinator"]["token"]
+    queue_site = _site(client, coordinator, "拉萨测试水泥厂", *QUEUE_SITE)
+    case_site = _site(client, coordinator, "西宁测试电镀厂", *CASE_SITE)
+    now = datetime.now(CST).replace(microsecond=0)
+    lon, lat = QUEUE_SITE
+    for i in range(3):
+        submit_at(client, volunteer, lon + 0.0005 * i, lat, 3100 + i, now - timedelta(hours=i + 1))
+    # The photo's GPS 0.003° east of the claimed point: about 290 m at this latitude.
+    claim = report_json(category="water", observed_at=(now - timedelta(hours=5)).isoformat(),
+                        location={"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 10})
+    taken = now - timedelta(hours=5)
+    off = post_report(client, volunteer, claim, [(jpeg_bytes(
+        seed=3110, lat=lat, lon=lon + 0.003, taken=taken, gps_time=taken), "off.jpg")])
+    assert off.status_code == 201, off.get_json()
+    lon, lat = CASE_SITE
+    for i in range(2):
+        submit_at(client, volunteer, lon + 0.0004 * i, lat, 3120 + i, now - timedelta(days=i + 1),
+                  category="water")
+    return {"client": client, "queue_site": queue_site, "case_site": case_site}
+
+
+@pytest.fixture()
+def browser(tmp_path):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1366,900", "--hide-scrollbars", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver.execute_cdp_cmd("Page.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.downloads = downloads
+    yield driver
+    try:
+        # An uncaught exception or a script or style the CSP refused is a broken page.
+        problems = [entry["message"] for entry in driver.get_log("browser")
+                    if "Uncaught" in entry["message"] or "Refused" in entry["message"]]
+        assert not problems, problems
+    finally:
+        driver.quit()
+
+
+def _wait(driver, condition, what: str):
+    try:
+        # The page redraws lists as they change: an element found a moment ago may be gone.
+        return WebDriverWait(driver, WAIT_S, ignored_exceptions=(
+            NoSuchElementException, StaleElementReferenceException)).until(condition)
+    except TimeoutException:
+        message = driver.find_element(By.ID, "message").text
+        raise AssertionError(f"timed out waiting for {what}; page says: {message!r}") from None
+
+
+def _ready(driver, page: str) -> None:
+    _wait(driver, lambda d: d.execute_script(
+        "return document.body.dataset.page === arguments[0] && "
+        "document.body.dataset.state === 'ready'", page), f"the {page} page")
+
+
+def _shot(driver, tmp_path, name: str) -> Image.Image:
+    """A screenshot of the page, kept under the test's tmp dir; it must show something."""
+    path = tmp_path / f"console-{name}.png"
+    driver.save_screenshot(str(path))
+    image = Image.open(io.BytesIO(path.read_bytes())).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 100, f"{name}: a blank page"
+    return image
+
+
+def _open(driver, server, token: str, where: str = "") -> None:
+    driver.get(f"{server}/console{where}#token={token}")
+
+
+def _photo_review(client, token, photo_id) -> dict | None:
+    shown = client.get(f"/api/v1/photos/{photo_id}", headers=auth(token))
+    assert shown.status_code == 200
+    return shown.get_json()["review"]
+
+
+def test_console_page_is_public_self_contained_and_strict(client):
+    page = client.get("/console")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    assert 'id="signin"' in text and "审核队列" in text and "http://" not in text
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    for asset in ("/console/static/console.js", "/console/static/console.css",
+                  "/map/static/basemap.js"):
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_sign_in_with_password_and_with_a_token(browser, server, people, tmp_path):
+    browser.get(f"{server}/console")
+    _wait(browser, lambda d: d.find_element(By.ID, "signin").is_displayed(), "the sign-in form")
+    _shot(browser, tmp_path, "signin")
+    # Wrong password: told so, still signed out.
+    browser.find_element(By.ID, "email").send_keys(people["admin"]["email"])
+    browser.find_element(By.ID, "password").send_keys("not the password" + Keys.ENTER)
+    _wait(browser, lambda d: d.find_element(By.ID, "signin-error").is_displayed(), "an error")
+    assert "password" in browser.find_element(By.ID, "signin-error").text.lower() or \
+        "密码" in browser.find_element(By.ID, "signin-error").text
+    password = browser.find_element(By.ID, "password")
+    password.clear()
+    password.send_keys(people["admin"]["password"] + Keys.ENTER)
+    # An admin lands on the users.
+    _ready(browser, "users")
+    assert browser.current_url.endswith("#/users")
+    assert browser.find_element(By.ID, "user").text.startswith("Console admin")
+
+    # The language switch: every label in the other language, kept across reloads.
+    before = browser.find_element(By.CSS_SELECTOR, '#nav a[data-nav="users"]').text
+    browser.find_element(By.ID, "lang").click()
+    after = browser.find_element(By.CSS_SELECTOR, '#nav a[data-nav="users"]').text
+    assert {before, after} == {"用户", "Users"}
+
+    # A lawyer's token in the address: signed in, the token gone from the address bar, and
+    # the lawyer lands on the cases; the review queue is not offered.
+    browser.find_element(By.ID, "signout").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "signin").is_displayed(), "signed out")
+    _open(browser, server, people["lawyer"]["token"])
+    _ready(browser, "cases")
+    assert "token" not in browser.current_url
+    assert not browser.find_element(By.CSS_SELECTOR, '#nav a[data-nav="queue"]').is_displayed()
+
+
+def test_review_queue_accepts_rejects_and_asks_for_more(browser, server, people, field,
+                                                        tmp_path):
+    client, token = field["client"], people["coordinator"]["token"]
+    _open(browser, server, token)
+    _ready(browser, "queue")  # a coordinator lands on the queue
+    Select(browser.find_element(By.ID, "q-site")).select_by_value(field["queue_site"]["id"])
+    items = "#queue-items li"
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, items)) == 4, "four photos")
+    # Worst first: the photo 290 m from its claim leads, with the distance on its map.
+    first = browser.execute_script("return document.body.dataset.reviewing")
+    verdicts = [li.get_attribute("data-verdict") for li in
+                browser.find_elements(By.CSS_SELECTOR, items)]
+    assert verdicts[0] != "consistent" and verdicts[1:] == ["consistent"] * 3, verdicts
+    distance = _wait(browser, lambda d: d.find_element(By.ID, "r-distance")
+                     .get_attribute("data-metres"), "the distance")
+    assert 250 < int(distance) < 330, distance
+    _wait(browser, lambda d: d.find_element(By.ID, "r-preview").get_attribute("data-loaded")
+          == "true", "the preview")
+    checks = browser.find_elements(By.CSS_SELECTOR, "#r-checks tr")
+    assert len(checks) >= 5 and "gps" in " ".join(c.text for c in checks).lower()
+    browser.find_element(By.ID, "r-custody-show").click()
+    _wait(browser, lambda d: "received" in d.find_element(By.ID, "r-custody").text, "custody")
+    browser.execute_script("window.scrollTo(0, 0)")
+    _shot(browser, tmp_path, "queue")
+
+    body = browser.find_element(By.TAG_NAME, "body")
+    # r without a reason is refused in the page, and nothing is sent.
+    body.send_keys("r")
+    _wait(browser, lambda d: d.switch_to.active_element.get_attribute("id") == "r-reason",
+          "the reason field")
+    assert _photo_review(client, token, first) is None
+    # A reason, then Enter: rejected; the queue moves on without a reload.
+    browser.switch_to.active_element.send_keys("GPS 290 m from the claimed outfall" + Keys.ENTER)
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, items)) == 3, "three left")
+    second = browser.execute_script("return document.body.dataset.reviewing")
+    assert second != first
+    body.send_keys("a")
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, items)) == 2, "two left")
+    # The last two, selected with x and j, asked for more at once.
+    for key in ("x", "j", "x"):
+        body.send_keys(key)
+    rest = [li.get_attribute("data-photo") for li in browser.find_elements(By.CSS_SELECTOR, items)]
+    browser.find_element(By.ID, "bulk-needs").click()
+    _wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, items), "an empty queue")
+
+    rejected = _photo_review(client, token, first)
+    assert rejected["decision"] == "rejected"
+    assert rejected["reason"] == "GPS 290 m from the claimed outfall"
+    assert _photo_review(client, token, second)["decision"] == "accepted"
+    assert [_photo_review(client, token, p)["decision"] for p in rest] == ["needs_more"] * 2
+    pending = client.get(f"/api/v1/photos?review=pending&site_id={field['queue_site']['id']}",
+                         headers=auth(token)).get_json()
+    assert pending["total"] == 0
+
+    # The site's page: its reports on the map, its risk, its timeline with the reviews.
+    browser.get(f"{server}/console#/sites/{field['queue_site']['id']}")
+    _ready(browser, "site")
+    assert browser.find_element(By.ID, "site-map").get_attribute("data-reports") == "4"
+    assert "拉萨测试水泥厂" in browser.find_element(By.ID, "site-name").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#site-timeline li")) >= 4
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#site-risk dd")) == 7
+    _shot(browser, tmp_path, "site")
+    browser.get(f"{server}/console#/sites")
+    _ready(browser, "sites")
+    assert browser.find_element(By.CSS_SELECTOR,
+                                f'#sites-rows tr[data-site="{field["queue_site"]["id"]}"]')
+    _shot(browser, tmp_path, "sites")
+
+
+def test_lawyer_builds_freezes_and_downloads_a_case(app, browser, server, people, field,
+                                                    tmp_path):
+    client, token = field["client"], people["lawyer"]["token"]
+    site_id = field["case_site"]["id"]
+    _open(browser, server, token)
+    _ready(browser, "cases")
+    Select(browser.find_element(By.ID, "cn-site")).select_by_value(site_id)
+    browser.find_element(By.ID, "cn-title").send_keys("西宁测试电镀厂 偷排")
+    browser.find_element(By.ID, "cn-authority").send_keys("西宁市中级人民法院" + Keys.ENTER)
+    _ready(browser, "case")
+    case_id = browser.current_url.rsplit("/", 1)[1]
+
+    # Both verified photos of the site, picked with the keyboard from their previews.
+    for n in (1, 2):
+        browser.find_element(By.ID, "picker-open").click()
+        _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#picker-photos img[src]"),
+              "the picker's previews")
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#picker-photos button")) == 3 - n
+        browser.switch_to.active_element.send_keys(Keys.ENTER)
+        purpose = _wait(browser, lambda d: d.find_element(By.ID, "pk-purpose"), "the form")
+        purpose.send_keys(f"证明排污口 {n} Shows outfall {n}")
+        browser.find_element(By.CSS_SELECTOR, '#picker-form button[type="submit"]').click()
+        _wait(browser, lambda d, n=n: len(d.find_elements(
+            By.CSS_SELECTOR, "#case-items li[data-item]")) == n, f"item {n}")
+    items = client.get(f"/api/v1/cases/{case_id}/items", headers=auth(token)).get_json()
+    assert [i["purpose"] for i in items] == ["证明排污口 1 Shows outfall 1",
+                                             "证明排污口 2 Shows outfall 2"]
+    # Reordered: the first item moved down.
+    browser.find_element(By.CSS_SELECTOR,
+                         "#case-items li:first-child .controls button:nth-child(2)").click()
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#case-items li:first-child")
+          .get_attribute("data-item") == items[1]["id"], "the new order")
+    reordered = client.get(f"/api/v1/cases/{case_id}/items", headers=auth(token)).get_json()
+    assert [(i["id"], i["number"]) for i in reordered] == [(items[1]["id"], 1),
+                                                           (items[0]["id"], 2)]
+
+    # Freeze: 202 and `freezing` shown; the queued job runs here, as the worker would; the
+    # page follows the dossier until it is frozen, then offers the download.
+    browser.find_element(By.ID, "freeze").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "freeze-progress")
+          .get_attribute("data-status") == "freezing", "freezing")
+    run_jobs(app)
+    _wait(browser, lambda d: d.find_elements(
+        By.CSS_SELECTOR, '#dossiers li[data-status="frozen"] button'), "a frozen dossier")
+    assert browser.find_element(By.ID, "freeze-progress").get_attribute("data-status") == "frozen"
+    browser.find_element(By.CSS_SELECTOR, "#verify-help summary").click()
+    assert "sha256sum -c SHA256SUMS" in browser.find_element(By.ID, "verify-help").text
+    _shot(browser, tmp_path, "case")
+    browser.find_element(By.CSS_SELECTOR, '#dossiers li[data-status="frozen"] button').click()
+    _wait(browser, lambda d: [p for p in d.downloads.iterdir() if p.suffix == ".zip"],
+          "the ZIP")
+    (zipped,) = [p for p in browser.downloads.iterdir() if p.suffix == ".zip"]
+    with zipfile.ZipFile(zipped) as archive:
+        names = archive.namelist()
+    assert any(n.endswith("/manifest.json") for n in names)
+    assert sum("/originals/" in n for n in names) == 2
+
+    dossiers = client.get(f"/api/v1/cases/{case_id}/dossiers", headers=auth(token)).get_json()
+    assert [(d["status"], d["item_count"]) for d in dossiers] == [("frozen", 2)]
+    browser.get(f"{server}/console#/cases")
+    _ready(browser, "cases")
+    assert browser.find_element(By.CSS_SELECTOR, f'#cases-rows tr[data-case="{case_id}"]')
+    _shot(browser, tmp_path, "cases")
+
+
+def test_admin_creates_changes_and_disables_a_user(browser, server, people, client, tmp_path):
+    token = people["admin"]["token"]
+    _open(browser, server, token)
+    _ready(browser, "users")
+    email = "console-new-lawyer@example.org"
+    browser.find_element(By.ID, "un-email").send_keys(email)
+    browser.find_element(By.ID, "un-name").send_keys("新律师")
+    browser.find_element(By.ID, "un-password").send_keys("a long enough password 42")
+    Select(browser.find_element(By.ID, "un-role")).select_by_value("coordinator")
+    browser.find_element(By.CSS_SELECTOR, '#user-new button[type="submit"]').click()
+    row = f'#users-rows tr[data-email="{email}"]'
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row), "the new user")
+    # Its role changed to lawyer, then the account disabled.
+    Select(browser.find_element(By.CSS_SELECTOR, f"{row} select")).select_by_value("lawyer")
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, row).get_attribute("data-role")
+          == "lawyer", "the new role")
+    browser.find_element(By.CSS_SELECTOR, f"{row} button.toggle").click()
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, row)
+          .get_attribute("data-disabled") == "true", "disabled")
+    _shot(browser, tmp_path, "users")
+
+    users = client.get("/api/v1/users", headers=auth(token)).get_json()
+    (made,) = [u for u in users if u["email"] == email]
+    assert made["role"] == "lawyer" and made["disabled"] is True
+    assert made["display_name"] == "新律师"
+    refused = client.post("/api/v1/auth/token", json={
+        "email": email, "password": "a long enough password 42"})
+    assert refused.status_code in (401, 403)
