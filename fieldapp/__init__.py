@@ -70,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.anchors.routes import blp as anchors_blp
     from fieldapp.cases.routes import blp as cases_blp
     from fieldapp.complaints.routes import blp as complaints_blp
+    from fieldapp.console.routes import bp as console_bp
     from fieldapp.dossiers.routes import blp as dossiers_blp
     from fieldapp.extensions import api
     from fieldapp.health import blp as health_blp
@@ -96,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (requests_blp, tasks_blp, claims_blp, volunteer_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(map_bp)
+    app.register_blueprint(console_bp)
     # The claim travels as a JSON text part of a multipart body; name its schema in the document.
     if "ReportClaim" not in api.spec.components.schemas:
         api.spec.components.schema("ReportClaim", schema=ReportClaimSchema)
