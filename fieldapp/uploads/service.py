@@ -331,23 +331,30 @@ def _terminate(upload_id: uuid.UUID) -> bool:
 
 
 def sweep_expired() -> int:
-    """Remove every unused upload past its expiry (row and spool), and spools with no row;
-    how many uploads were removed. An upload being written right now is left for the next
-    sweep."""
+    """Remove every unused upload past its expiry (row and spool), and spools no unused
+    upload owns (a creation that failed half-way, a used upload whose spool outlived a
+    crash); how many uploads were removed. An upload being written right now is left for
+    the next sweep."""
     expired = db.session.scalars(
         select(Upload.id).where(Upload.report_id.is_(None), Upload.expires_at <= _now())).all()
     db.session.rollback()
     removed = sum(_terminate(upload_id) for upload_id in expired)
-    folder = spool.directory(_tmp_dir())
-    known = {row.hex for row in db.session.scalars(select(Upload.id))}
-    db.session.rollback()
     oldest = _now().timestamp() - ORPHAN_AFTER_S
-    for entry in folder.iterdir():
+    candidates = {}
+    for entry in spool.directory(_tmp_dir()).iterdir():
         try:
-            if entry.name not in known and entry.stat().st_mtime < oldest:
-                spool.remove(entry)
+            if entry.stat().st_mtime < oldest:
+                candidates[entry] = uuid.UUID(hex=entry.name)
+        except ValueError:  # not a name this module gives: nothing of ours
+            candidates[entry] = None
         except FileNotFoundError:
             continue
+    live = set(db.session.scalars(select(Upload.id).where(
+        Upload.id.in_([i for i in candidates.values() if i]), Upload.report_id.is_(None))))
+    db.session.rollback()
+    for entry, upload_id in candidates.items():
+        if upload_id not in live:
+            spool.remove(entry)
     return removed
 
 

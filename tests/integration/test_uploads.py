@@ -6,6 +6,7 @@ import base64
 import hashlib
 import http.client
 import json
+import os
 import threading
 import time
 import uuid
@@ -333,13 +334,22 @@ def test_an_expired_upload_is_refused_then_swept_with_its_bytes(
     assert refused.get_json()["sub_code"] == "UPLOAD_EXPIRED"
     assert storage_snapshot(app) == before
 
+    # Spools no upload owns (a creation cut short): removed once old, left while recent.
+    orphan, recent = (_spool(app, str(uuid.uuid4())) for _ in range(2))
+    orphan.write_bytes(b"left behind")
+    recent.write_bytes(b"being created")
+    two_hours_ago = time.time() - 7200
+    os.utime(orphan, (two_hours_ago, two_hours_ago))
+
     with app.app_context():
         from fieldapp.jobs.queue import defer
         from fieldapp.jobs.tasks import UPLOADS
 
-        defer(UPLOADS)
+        assert defer(UPLOADS) is not None
         db.session.commit()
     run_jobs(app)
+    assert not orphan.exists() and recent.exists()
+    recent.unlink()
     for gone in (finished, unfinished):
         assert client.head(f"/api/v1/uploads/{gone}", headers=headers).status_code == 404
         assert not _spool(app, gone).exists()
