@@ -267,7 +267,9 @@ def _old_release_rows(app, volunteer_id: uuid.UUID) -> tuple:
                     verdict="needs_review", verified=False)
     photo = Photo(id=uuid.uuid4(), report_id=report.id, position=0, sha256=sha256,
                   media_type="image/jpeg", size=len(original), exif={}, checks={},
-                  verdict="needs_review", received_at=now, checked_at=now)
+                  verdict="needs_review", received_at=now, checked_at=now,
+                  # Releases before background analysis analysed a photo as it arrived.
+                  analysed_at=now)
     events = custody.append_many([
         custody.Entry("received", "report", report.id, volunteer_id,
                       {"client_id": str(report.client_id), "photos": [photo.sha256]}, now),
