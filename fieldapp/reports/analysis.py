@@ -88,11 +88,22 @@ def analyse_next(skip: frozenset = frozenset(),
 
 
 def drain() -> int:
-    """Analyse every photo waiting; returns how many were analysed."""
-    done = 0
-    while analyse_next() is not None:
+    """Analyse every photo waiting; returns how many were analysed.
+
+    A photo whose analysis raises is logged and passed over (it stays waiting, for the
+    next run), so one bad row never keeps the photos behind it from being analysed.
+    """
+    done, failed = 0, set()
+    while True:
+        try:
+            analysed = analyse_next(frozenset(failed))
+        except AnalysisFailed as exc:
+            log.exception("photo %s left waiting: its analysis failed", exc.photo_id)
+            failed.add(exc.photo_id)
+            continue
+        if analysed is None:
+            return done
         done += 1
-    return done
 
 
 def settle(photo_ids) -> int:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from fieldapp.custody.models import CustodyEvent
+from fieldapp.evidence import imaging
 from fieldapp.extensions import db
 from fieldapp.reports.models import Photo
 from tests.bombs import heif_claiming, jpeg_claiming, png_bomb, tiff_claiming
@@ -297,3 +298,23 @@ def test_a_decode_that_ends_is_not_counted_against_the_photo(app, client, volunt
         cursor.execute("SELECT unfinished FROM photo_decodes WHERE photo_id = %s",
                        (photo["id"],))
         assert cursor.fetchone() == (0,)
+
+
+def test_draining_the_queue_passes_over_a_photo_whose_analysis_raises(app, client, volunteer,
+                                                                      monkeypatch):
+    from fieldapp.reports import analysis
+
+    token = volunteer[2]
+    bad, good = (post_report(client, token, report_json(), [(jpeg_bytes(seed=seed), "a.jpg")])
+                 .get_json()["photos"][0] for seed in (4405, 4406))
+    real = analysis.analyse
+
+    def failing(photo, read_pixels=imaging.analyse_pixels):
+        if str(photo.id) == bad["id"]:
+            raise RuntimeError("a row no analysis can read")
+        real(photo, read_pixels)
+
+    monkeypatch.setattr(analysis, "analyse", failing)
+    analyse_waiting(app)  # never raises
+    assert photo_as_seen(client, token, good["id"])["analysis"] == "done"
+    assert photo_as_seen(client, token, bad["id"])["analysis"] == "pending"  # for a later run
