@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, render_template
 
 from fieldapp.accounts.models import ROLES
 from fieldapp.cases.models import LEGAL_STATUSES
+from fieldapp.complaints import rules as complaint_rules
 from fieldapp.mapview.routes import CATEGORY_LABELS, strict_page
 from fieldapp.reports.models import CATEGORIES, VERDICTS
 
@@ -19,6 +20,7 @@ def console_page():
     tile_url = current_app.config.get("FIELDAPP_MAP_TILE_URL")
     page = render_template(
         "console.html", tile_url=tile_url, verdicts=VERDICTS, roles=ROLES,
-        legal_statuses=LEGAL_STATUSES,
+        legal_statuses=LEGAL_STATUSES, channels=complaint_rules.CHANNELS,
+        update_kinds=complaint_rules.UPDATE_KINDS,
         categories=[(c, CATEGORY_LABELS.get(c, c)) for c in CATEGORIES])
     return strict_page(page, tile_url)

@@ -65,6 +65,15 @@ const TEXT = {
   evidence: ['证据值', 'Evidence'], verified_photos: ['已核实照片', 'Verified photos'],
   distinct_volunteers: ['志愿者人数', 'Distinct volunteers'], volunteer_factor: ['志愿者系数', 'Volunteer factor'],
   open_cases: ['进行中案件', 'Open cases'], cases: ['案件加分', 'Cases'], score: ['风险分', 'Score'],
+  overdue_only: ['只看逾期未答复', 'Overdue only'], channel: ['渠道', 'Channel'],
+  number: ['编号', 'Number'], filed: ['提交日期', 'Filed'], deadlines: ['期限', 'Deadlines'],
+  complaint_new: ['登记投诉', 'Record a complaint'], summary: ['内容', 'Summary'],
+  channel_12345: ['12345 热线', '12345 hotline'], channel_12369: ['12369 环保举报', '12369 hotline'],
+  channel_national_platform: ['全国生态环境信访投诉举报管理平台', 'National complaint platform'],
+  channel_local_bureau: ['地方生态环境局', 'Local bureau'], channel_other: ['其他', 'Other'],
+  overdue: ['逾期', 'overdue'], acceptance: ['受理', 'acceptance'], result: ['办结', 'result'],
+  record: ['记录', 'Record'], packet: ['投诉信 PDF', 'Letter PDF'], update_text: ['答复/理由', 'Reply / reason'],
+  days: ['天数', 'Days'],
   included_rejected: ['（已拒绝，特意纳入）', '(rejected, included on purpose)'],
 };
 
@@ -287,6 +296,7 @@ const ROUTES = [
   [/^#\/queue$/, 'queue', showQueue], [/^#\/sites$/, 'sites', showSites],
   [/^#\/sites\/([0-9a-f-]{36})$/, 'site', showSite], [/^#\/cases$/, 'cases', showCases],
   [/^#\/cases\/([0-9a-f-]{36})$/, 'case', showCase], [/^#\/users$/, 'users', showUsers],
+  [/^#\/complaints$/, 'complaints', showComplaints],
 ];
 
 function route() {
@@ -466,7 +476,7 @@ function renderReview(photo) {
     [t('location'), `${claim.lon.toFixed(6)}, ${claim.lat.toFixed(6)} (${claim.crs}` +
       `${claim.accuracy_m ? ', ±' + claim.accuracy_m + ' m' : ''})`,
     gps ? `${gps.lon.toFixed(6)}, ${gps.lat.toFixed(6)} (wgs84)` : t('no_gps')],
-    [t('device'), report.volunteer, [exif.make, exif.model].filter(Boolean).join(' ') || '—'],
+    [t('volunteer') + ' / ' + t('device'), report.volunteer, [exif.make, exif.model].filter(Boolean).join(' ') || '—'],
     [t('software'), '—', exif.software || exif.creator_tool || '—'],
     [t('category') + ' / ' + t('description'), `${categoryName(report.category)}: ${report.description || ''}`, ''],
   ];
@@ -628,11 +638,11 @@ async function showSite(id) {
   $('site-timeline').replaceChildren(...timeline.map((event) => el('li', {},
     el('time', { text: chinaTime(event.at || event.occurred_at || event.date) }), ' ',
     el('span', { text: event.summary || event.kind || event.type || '' }))));
-  await showComplaints(id);
+  await showSiteComplaints(id);
 }
 
 // Complaints to the authorities appear where their API answers.
-async function showComplaints(siteId) {
+async function showSiteComplaints(siteId) {
   try {
     const answer = await getJSON(`${API}/complaints?site_id=${siteId}`);
     const items = Array.isArray(answer) ? answer : answer.items || [];
@@ -846,18 +856,102 @@ function followFreeze(dossier) {
   state.poll = setTimeout(tick, POLL_MS);
 }
 
-// The download needs the token too: read as a blob, handed to the browser as a file.
+// Downloads need the token too: read as a blob, handed to the browser as a file.
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = el('a', { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
 async function download(dossier) {
   try {
-    const response = await api(dossier.links.download);
-    const blob = await response.blob();
-    const url = URL.createObjectURL(blob);
-    const link = el('a', { href: url, download: `${dossier.label || 'dossier'}.zip` });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    const blob = await (await api(dossier.links.download)).blob();
+    saveBlob(blob, `${dossier.label || 'dossier'}.zip`);
     document.body.dataset.downloaded = dossier.id;
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+// ---- complaints to the authorities -------------------------------------------------------
+
+const canFile = () => ['coordinator', 'admin'].includes(state.me.role);
+
+function deadlineText(complaint) {
+  const d = complaint.deadlines;
+  const part = (name) => `${t(name)} ${d[name].last_day}` +
+    (d[name].lapsed ? ` (${t('overdue')})` : d[name].met_at ? ' ✓' : '');
+  return `${part('acceptance')} · ${part('result')}`;
+}
+
+async function showComplaints() {
+  const overdue = $('c-overdue').checked;
+  const page = await getJSON(API + '/complaints' + query({ page_size: 200,
+    overdue: overdue ? 'true' : '' }));
+  if (overdue !== $('c-overdue').checked) return;  // changed meanwhile: a newer load follows
+  const kinds = $('update-kinds').content;
+  const writer = canFile();
+  $('complaints-rows').replaceChildren(...page.items.map((c) => {
+    const kind = el('select', { 'aria-label': `${t('status')} ${c.number}` });
+    kind.append(kinds.cloneNode(true));
+    const text = el('input', { 'aria-label': `${t('update_text')} ${c.number}`, placeholder: t('update_text'), size: 14 });
+    const days = el('input', { type: 'number', min: 1, 'aria-label': t('days'), placeholder: t('days'), className: 'days' });
+    const update = writer ? el('form', { className: 'update', on: { submit: (event) => {
+      event.preventDefault();
+      recordUpdate(c.id, kind.value, text.value.trim(), days.value);
+    } } }, kind, text, days, el('button', { type: 'submit', text: t('record') })) : null;
+    return el('tr', { 'data-complaint': c.id, 'data-status': c.status, 'data-overdue': String(c.overdue),
+      className: c.overdue ? 'overdue' : '' },
+    el('td', {}, el('a', { href: `#/sites/${c.site_id}`, text: c.site_name })),
+    el('td', { text: t('channel_' + c.channel) }), el('td', { text: c.number }),
+    el('td', { text: c.authority }), el('td', { text: chinaDay(c.filed_at) }),
+    el('td', { text: c.status }), el('td', { text: deadlineText(c) }),
+    el('td', {}, update, el('button', { type: 'button', text: t('packet'),
+      on: { click: () => downloadPacket(c) } })));
+  }));
+  if (!page.items.length) $('complaints-rows').append(el('tr', {}, el('td', { colSpan: 8, className: 'empty', text: t('none') })));
+  $('complaints-rows').dataset.filter = overdue ? 'overdue' : 'all';
+  $('complaint-new').hidden = !writer;
+  if (writer) await fillSiteSelect($('cf-site'), false);
+}
+
+async function fileComplaint(event) {
+  event.preventDefault();
+  try {
+    await api(API + '/complaints', { method: 'POST', json: {
+      site_id: $('cf-site').value, channel: $('cf-channel').value, number: $('cf-number').value.trim(),
+      // A day in China: filed at its noon, so that the day is the same in every zone.
+      filed_at: $('cf-filed').value + 'T12:00:00+08:00', authority: $('cf-authority').value.trim(),
+      summary: $('cf-summary').value.trim() || null } });
+    for (const id of ['cf-number', 'cf-summary']) $(id).value = '';
+    await showComplaints();
+    showMessage(t('saved'), 'info');
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+async function recordUpdate(id, kind, text, days) {
+  const body = { kind, occurred_at: new Date().toISOString() };
+  if (['rejected', 'replied'].includes(kind)) body.reply_text = text;
+  else if (text) body.reason = text;
+  if (kind === 'extended') body.extension_days = parseInt(days, 10) || null;
+  try {
+    await api(`${API}/complaints/${id}/updates`, { method: 'POST', json: body });
+    await showComplaints();
+    showMessage(t('saved'), 'info');
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+async function downloadPacket(complaint) {
+  try {
+    const blob = await (await api(`${API}/complaints/${complaint.id}/packet`)).blob();
+    saveBlob(blob, `complaint-${complaint.number}.pdf`);
   } catch (err) {
     handleError(err);
   }
@@ -932,6 +1026,8 @@ $('picker-form').addEventListener('submit', addItem);
 $('entry-new').addEventListener('submit', addEntry);
 $('freeze').addEventListener('click', freeze);
 $('user-new').addEventListener('submit', createUser);
+$('complaint-new').addEventListener('submit', fileComplaint);
+$('c-overdue').addEventListener('change', () => showComplaints().catch(handleError));
 document.addEventListener('keydown', queueKeys);
 window.addEventListener('hashchange', () => {
   if (applyFragment()) start(); else route();
