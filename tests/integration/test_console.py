@@ -236,11 +236,14 @@ def test_review_queue_accepts_rejects_and_asks_for_more(browser, server, people,
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, items)) == 3, "three left")
     second = browser.execute_script("return document.body.dataset.reviewing")
     assert second != first
-    body.send_keys("a")
+    # The keyboard is out of the reason field, on the next photo: keys are shortcuts again.
+    focused = browser.switch_to.active_element
+    assert focused.get_attribute("class") == "pick"
+    focused.send_keys("a")
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, items)) == 2, "two left")
     # The last two, selected with x and j, asked for more at once.
     for key in ("x", "j", "x"):
-        body.send_keys(key)
+        browser.switch_to.active_element.send_keys(key)
     rest = [li.get_attribute("data-photo") for li in browser.find_elements(By.CSS_SELECTOR, items)]
     browser.find_element(By.ID, "bulk-needs").click()
     _wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, items), "an empty queue")

@@ -315,7 +315,15 @@ function route() {
   document.body.dataset.state = 'loading';
   showMessage('');
   Promise.resolve(show(...location.hash.match(pattern).slice(1)))
-    .then(() => { if (document.body.dataset.page === name) document.body.dataset.state = 'ready'; })
+    .then(() => {
+      if (document.body.dataset.page !== name) return;
+      document.body.dataset.state = 'ready';
+      // A keyboard user who followed a link goes on from the page's content, not the bar.
+      const from = document.activeElement;
+      if (!from || from === document.body || from.closest('#nav, .list')) {
+        $('main').focus({ preventScroll: true });
+      }
+    })
     .catch(handleError);
 }
 
@@ -554,6 +562,9 @@ function dropFromQueue(ids) {
   if (!queue.items.length) { loadQueue().catch(handleError); return; }
   renderQueue();
   selectPhoto(Math.min(at - before, queue.items.length - 1));
+  // Out of the reason field, so that the next keys are shortcuts again, on the next photo.
+  const current = document.querySelector('#queue-items li.current .pick');
+  if (current) current.focus({ preventScroll: true });
 }
 
 function decideCurrent(decision) {
