@@ -283,6 +283,13 @@ def test_lawyer_builds_freezes_and_downloads_a_case(app, browser, server, people
     browser.find_element(By.ID, "cn-authority").send_keys("西宁市中级人民法院" + Keys.ENTER)
     _ready(browser, "case")
     case_id = browser.current_url.rsplit("/", 1)[1]
+    Select(browser.find_element(By.ID, "ce-status")).select_by_value("litigation_filed")
+    browser.find_element(By.ID, "ce-number").send_keys("(2026)青01民初42号" + Keys.ENTER)
+    _wait(browser, lambda d: "(2026)青01民初42号" in d.find_element(By.ID, "case-about").text,
+          "the case number")
+    shown = client.get(f"/api/v1/cases/{case_id}", headers=auth(token)).get_json()
+    assert (shown["legal_status"], shown["case_number"], shown["authority"]) == (
+        "litigation_filed", "(2026)青01民初42号", "西宁市中级人民法院")
 
     # Both verified photos of the site, picked with the keyboard from their previews.
     for n in (1, 2):

@@ -74,6 +74,7 @@ const TEXT = {
   overdue: ['逾期', 'overdue'], acceptance: ['受理', 'acceptance'], result: ['办结', 'result'],
   record: ['记录', 'Record'], packet: ['投诉信 PDF', 'Letter PDF'], update_text: ['答复/理由', 'Reply / reason'],
   days: ['天数', 'Days'],
+  case_number: ['案号', 'Case number'], save: ['保存', 'Save'], on_map: ['在地图上查看', 'See on the map'],
   included_rejected: ['（已拒绝，特意纳入）', '(rejected, included on purpose)'],
 };
 
@@ -628,6 +629,7 @@ async function showSite(id) {
   const site = await getJSON(`${API}/sites/${id}`);
   $('site-name').textContent = site.name + (site.name_en ? ` · ${site.name_en}` : '');
   $('site-about').textContent = [site.operator, site.status].filter(Boolean).join(' · ');
+  $('site-on-map').href = `/map#site=${site.id}`;
   const [risk, reports, timeline, cases] = await Promise.all([
     siteRisk(site), getJSON(`${API}/sites/${id}/reports?page_size=200`),
     getJSON(`${API}/sites/${id}/timeline`), getJSON(`${API}/cases?site_id=${id}`)]);
@@ -702,6 +704,10 @@ async function showCase(id) {
   $('case-about').replaceChildren(el('a', { href: `#/sites/${data.site_id}`, text: data.site_name }),
     ` · ${data.legal_status}` + (data.authority ? ` · ${data.authority}` : '') +
     (data.case_number ? ` · ${data.case_number}` : ''));
+  if (!$('ce-status').options.length) $('ce-status').append($('legal-statuses').content.cloneNode(true));
+  $('ce-status').value = data.legal_status;
+  $('ce-authority').value = data.authority || '';
+  $('ce-number').value = data.case_number || '';
   $('case-timeline').replaceChildren(...data.timeline.map((entry) => el('li', {},
     el('time', { text: entry.date }), ' ', el('span', { text: entry.text }))));
   $('picker').hidden = true;
@@ -801,6 +807,19 @@ async function addItem(event) {
     $('picker').hidden = true;
     await renderItems();
     $('picker-open').focus();
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+async function saveCase(event) {
+  event.preventDefault();
+  try {
+    await api(`${API}/cases/${state.caseData.id}`, { method: 'PATCH', json: {
+      legal_status: $('ce-status').value, authority: $('ce-authority').value.trim() || null,
+      case_number: $('ce-number').value.trim() || null } });
+    await showCase(state.caseData.id);
+    showMessage(t('saved'), 'info');
   } catch (err) {
     handleError(err);
   }
@@ -1035,6 +1054,7 @@ $('picker-open').addEventListener('click', () => openPicker().catch(handleError)
 $('picker-close').addEventListener('click', () => { $('picker').hidden = true; $('picker-open').focus(); });
 $('picker-form').addEventListener('submit', addItem);
 $('entry-new').addEventListener('submit', addEntry);
+$('case-edit').addEventListener('submit', saveCase);
 $('freeze').addEventListener('click', freeze);
 $('user-new').addEventListener('submit', createUser);
 $('complaint-new').addEventListener('submit', fileComplaint);
