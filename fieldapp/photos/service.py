@@ -138,15 +138,15 @@ def custody_events(photo_id: uuid.UUID, user: User) -> list[dict]:
 
 def list_photos(args: dict) -> tuple[list[Photo], int]:
     """Photos for staff, filtered by the decision in force and by their report; one page."""
-    # The decision in force is the latest review, as Photo.review reads it.
-    decision = (select(Review.decision).where(Review.photo_id == Photo.id)
-                .order_by(Review.created_at.desc(), Review.id.desc()).limit(1)
-                .correlate(Photo).scalar_subquery())
     stmt = select(Photo).join(Report, Photo.report_id == Report.id)
     review = args["review"]
     if review == "pending":
-        stmt = stmt.where(decision.is_(None))
+        stmt = stmt.where(~select(Review.id).where(Review.photo_id == Photo.id).exists())
     elif review != "any":
+        # The decision in force is the latest review, as Photo.review reads it.
+        decision = (select(Review.decision).where(Review.photo_id == Photo.id)
+                    .order_by(Review.created_at.desc(), Review.id.desc()).limit(1)
+                    .correlate(Photo).scalar_subquery())
         stmt = stmt.where(decision == review)
     if args.get("verified") is not None:
         stmt = stmt.where(Photo.verified.is_(args["verified"]))
