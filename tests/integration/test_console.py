@@ -200,6 +200,15 @@ def test_sign_in_with_password_and_with_a_token(browser, server, people, tmp_pat
     assert not browser.find_element(By.CSS_SELECTOR, '#nav a[data-nav="queue"]').is_displayed()
 
 
+def test_a_volunteer_is_turned_away(browser, server, make_user):
+    _open(browser, server, make_user("volunteer")[2])
+    _wait(browser, lambda d: d.find_element(By.ID, "signin").is_displayed(), "the sign-in form")
+    said = browser.find_element(By.ID, "signin-error").text
+    assert "coordinators, lawyers and admins" in said or "协调员、律师和管理员" in said
+    assert not browser.find_element(By.ID, "nav").is_displayed()
+    assert browser.execute_script("return sessionStorage.getItem('fieldapp.token')") is None
+
+
 def test_review_queue_accepts_rejects_and_asks_for_more(browser, server, people, field,
                                                         tmp_path):
     client, token = field["client"], people["coordinator"]["token"]
