@@ -165,6 +165,47 @@ def verify_custody():
                f"{result.originals_checked} originals re-hashed")
 
 
+@custody_cli.command("anchor")
+def anchor_custody():
+    """Have every configured TSA time-stamp the chain's head now; exit 1 if one fails."""
+    from fieldapp.anchors import service
+
+    if not service.tsa_urls():
+        raise click.ClickException("FIELDAPP_TSA_URLS is not set: there is no TSA to ask")
+    try:
+        run = service.anchor_head(ignore_interval=True)
+    except service.AnchorFailed as exc:
+        click.echo(f"FAILED: {exc.description}", err=True)
+        sys.exit(1)
+    for anchor in run.anchored:
+        click.echo(f"anchored event #{anchor['seq']} {anchor['hash']} by {anchor['tsa_url']} "
+                   f"at {anchor['gen_time'].isoformat()}")
+    if not run.anchored:
+        click.echo("OK: nothing to anchor (every TSA has anchored the head)")
+
+
+@custody_cli.command("anchors")
+@click.option("--tsa-ca", type=click.Path(exists=True, dir_okay=False),
+              help="Trusted TSA root(s), PEM (default: FIELDAPP_TSA_CA_FILE).")
+def list_anchors(tsa_ca):
+    """Print every anchor and re-verify its token; exit 1 on any problem."""
+    from fieldapp.anchors import service
+
+    try:
+        checks = list(service.reverify(tsa_ca))
+    except service.AnchorFailed as exc:
+        raise click.ClickException(exc.description) from None
+    for check in checks:
+        anchor = check.anchor
+        click.echo(f"#{anchor.seq} {anchor.hash} {anchor.tsa_url} {anchor.gen_time.isoformat()} "
+                   + ("OK" if check.problem is None else f"PROBLEM: {check.problem}"))
+    bad = sum(check.problem is not None for check in checks)
+    if bad:
+        click.echo(f"FAILED: {bad} of {len(checks)} anchor(s)", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {len(checks)} anchor(s) verified")
+
+
 @evidence_cli.command("recheck")
 @click.option("--report", "report_id", default=None, help="Only this report's photos.")
 def recheck(report_id):
@@ -201,8 +242,14 @@ def analyse(follow, niceness, photos_from_stdin, idle_priority):
     if photos_from_stdin:
         from fieldapp.extensions import db
 
-        done = analysis.settle(line.strip() for line in sys.stdin if line.strip())
-        db.session.commit()
+        # One photo a transaction: each analysis appends to the chain, whose lock is held to
+        # the commit, so analysing the next photo in the same transaction would decode under
+        # it and stall intake.
+        done = 0
+        for line in sys.stdin:
+            if line.strip():
+                done += analysis.settle([line.strip()])
+                db.session.commit()
     else:
         done = analysis.drain()
     click.echo(f"analysed {done} photos; {analysis.pending_count()} waiting")
@@ -285,47 +332,6 @@ def demo(reset_passwords):
     from fieldapp.demo import load_demo
 
     load_demo(click.echo, reset_passwords=reset_passwords)
-
-@custody_cli.command("anchor")
-def anchor_custody():
-    """Have every configured TSA time-stamp the chain's head now; exit 1 if one fails."""
-    from fieldapp.anchors import service
-
-    if not service.tsa_urls():
-        raise click.ClickException("FIELDAPP_TSA_URLS is not set: there is no TSA to ask")
-    try:
-        run = service.anchor_head(ignore_interval=True)
-    except service.AnchorFailed as exc:
-        click.echo(f"FAILED: {exc.description}", err=True)
-        sys.exit(1)
-    for anchor in run.anchored:
-        click.echo(f"anchored event #{anchor['seq']} {anchor['hash']} by {anchor['tsa_url']} "
-                   f"at {anchor['gen_time'].isoformat()}")
-    if not run.anchored:
-        click.echo("OK: nothing to anchor (every TSA has anchored the head)")
-
-
-@custody_cli.command("anchors")
-@click.option("--tsa-ca", type=click.Path(exists=True, dir_okay=False),
-              help="Trusted TSA root(s), PEM (default: FIELDAPP_TSA_CA_FILE).")
-def list_anchors(tsa_ca):
-    """Print every anchor and re-verify its token; exit 1 on any problem."""
-    from fieldapp.anchors import service
-
-    try:
-        checks = list(service.reverify(tsa_ca))
-    except service.AnchorFailed as exc:
-        raise click.ClickException(exc.description) from None
-    for check in checks:
-        anchor = check.anchor
-        click.echo(f"#{anchor.seq} {anchor.hash} {anchor.tsa_url} {anchor.gen_time.isoformat()} "
-                   + ("OK" if check.problem is None else f"PROBLEM: {check.problem}"))
-    bad = sum(check.problem is not None for check in checks)
-    if bad:
-        click.echo(f"FAILED: {bad} of {len(checks)} anchor(s)", err=True)
-        sys.exit(1)
-    click.echo(f"OK: {len(checks)} anchor(s) verified")
-
 
 
 @click.command("serve")

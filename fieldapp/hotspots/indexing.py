@@ -140,10 +140,16 @@ def _count(report: Report, by_res: dict[int, int], verified: bool, delta: int) -
             "volunteer": report.volunteer_id})
 
 
-def refresh_verified(report: Report) -> None:
-    """Recompute photo and report verified flags; move the report's counts if it changed."""
+def refresh_verified(report: Report, pending_decisions: dict | None = None) -> None:
+    """Recompute photo and report verified flags; move the report's counts if it changed.
+
+    pending_decisions (photo id -> decision) stand for reviews not yet written: a review
+    moves the counts before it takes the custody chain's lock, as a submission does.
+    """
+    pending_decisions = pending_decisions or {}
     for photo in report.photos:
-        latest = photo.reviews[-1].decision if photo.reviews else None
+        latest = pending_decisions.get(photo.id) or (
+            photo.reviews[-1].decision if photo.reviews else None)
         photo.verified = scoring.photo_is_verified(photo.verdict, latest,
                                                    analysed=photo.analysed_at is not None)
     now_verified = any(photo.verified for photo in report.photos)

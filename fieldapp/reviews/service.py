@@ -17,6 +17,12 @@ def review_photo(photo_id: uuid.UUID, decision: str, reason: str, user: User) ->
     now = datetime.now(UTC)
     review = Review(id=uuid.uuid4(), photo_id=photo.id, reviewer_id=user.id,
                     decision=decision, reason=reason.strip(), created_at=now)
+    # Counts and risk move first and the chain's lock is taken last, in the order a
+    # submission takes them: a review and a submission at the same place must never wait
+    # for each other in opposite orders (a deadlock).
+    indexing.refresh_verified(photo.report, pending_decisions={photo.id: decision})
+    db.session.flush()
+    indexing.refresh_site_risk(photo.report.site_id)
     # The event binds the review row's digest, so a decision changed or a review deleted
     # behind the app's back is found by the audit (custody.binding).
     event = custody.append("reviewed", "photo", photo.id, actor_id=user.id, occurred_at=now,
@@ -27,8 +33,6 @@ def review_photo(photo_id: uuid.UUID, decision: str, reason: str, user: User) ->
     db.session.add(review)
     db.session.flush()
     db.session.expire(photo, ["reviews"])
-    indexing.refresh_verified(photo.report)
-    indexing.refresh_site_risk(photo.report.site_id)
     db.session.commit()
     return review
 
