@@ -28,6 +28,7 @@ ANCHOR = "anchors.anchor_head"
 SWEEP = "storage.sweep_spools"
 CLAIMS = "tasks.sweep_claims"
 UPLOADS = "uploads.sweep_expired"
+SIGNINS = "accounts.prune_signin_failures"
 
 
 def _audit_interval(config) -> float | None:
@@ -51,6 +52,8 @@ INTERVALS: dict[str, Callable[[dict], float | None]] = {
     ANCHOR: _anchor_interval,
     CLAIMS: _claims_interval,
     UPLOADS: lambda config: config.get("FIELDAPP_UPLOAD_SWEEP_INTERVAL_S") or None,
+    # Failed sign-ins count only within the throttling window: pruned once a window.
+    SIGNINS: lambda config: config.get("FIELDAPP_SIGNIN_WINDOW_S") or None,
 }
 
 
@@ -120,6 +123,14 @@ def sweep_uploads(failures: int = 0) -> None:
             log.info("uploads: %d expired upload(s) removed", removed)
 
     _every(UPLOADS, failures, work)
+
+
+@queue.task(name=SIGNINS, queueing_lock=SIGNINS)
+def prune_signin_failures(failures: int = 0) -> None:
+    """Forget failed sign-ins that have left the throttling window."""
+    from fieldapp.accounts import service
+
+    _every(SIGNINS, failures, service.prune_signin_failures)
 
 
 def _every(name: str, failures: int, work: Callable[[], object]) -> None:

@@ -320,3 +320,23 @@ def test_anchors_run_as_jobs_and_back_off_while_the_tsa_is_down(app, tsa, volunt
     [(_, args, scheduled_at)] = _waiting(app, tasks.ANCHOR)
     assert args == {"failures": 0}
     assert abs((scheduled_at - datetime.now(UTC)).total_seconds() - 60) < 15
+
+
+def test_failed_sign_ins_past_the_window_are_pruned_by_a_job(app):
+    from fieldapp.accounts.models import SigninFailure
+    from fieldapp.jobs import tasks
+    from fieldapp.jobs.queue import defer
+
+    key = uuid.uuid4().hex * 2
+    with app.app_context():
+        window = app.config["FIELDAPP_SIGNIN_WINDOW_S"]
+        db.session.add_all([
+            SigninFailure(at=datetime.now(UTC) - timedelta(seconds=window + 60),
+                          account_key=key, address="203.0.113.7"),
+            SigninFailure(at=datetime.now(UTC), account_key=key, address="203.0.113.7")])
+        defer(tasks.SIGNINS, queueing_lock=tasks.SIGNINS)
+        db.session.commit()
+    run_jobs(app)
+    ages = _scalar(app, "SELECT count(*) FROM signin_failures WHERE account_key = :k", k=key)
+    assert ages == 1  # the recent failure still counts; the old one is gone
+    assert _waiting(app, tasks.SIGNINS)  # and the next prune is queued
