@@ -13,6 +13,7 @@ custody_cli = AppGroup("custody", help="The tamper-evident chain of custody.")
 evidence_cli = AppGroup("evidence", help="Checks of photos against their claims.")
 sites_cli = AppGroup("sites", help="Known polluting sites.")
 dossier_cli = click.Group("dossier", help="Evidence dossiers.")
+certificate_cli = AppGroup("certificate", help="Volunteer service certificates.")
 
 
 ROLE_CHOICE = click.Choice(["volunteer", "coordinator", "lawyer", "admin"])
@@ -322,6 +323,42 @@ def verify_dossier(path, key_path, tsa_ca):
     click.echo(f"OK: {result.summary}")
 
 
+@certificate_cli.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False),
+              help="The public key (PEM) that must have signed it; default: this server's.")
+def verify_certificate(path, key_path):
+    """Check a service certificate's Ed25519 signature over every byte of the file; exit 1
+    if one byte changed or another key signed it."""
+    from cryptography.hazmat.primitives import serialization
+
+    from fieldapp.dossiers import keys
+    from fieldapp.volunteers.certificates import verify
+
+    if key_path:
+        expected = serialization.load_pem_public_key(Path(key_path).read_bytes())
+    else:
+        own = keys.key_path(current_app.config["FIELDAPP_DATA_DIR"])
+        if not own.exists():
+            raise click.ClickException("this server has no signing key: give --key")
+        expected = keys.signing_key(current_app.config["FIELDAPP_DATA_DIR"]).public_key()
+    result = verify(Path(path).read_bytes(), expected)
+    if not result.ok:
+        click.echo(f"PROBLEM: {result.problem}")
+        sys.exit(1)
+    click.echo(f"OK: certificate {result.number}, fields sha256 {result.fields_sha256}, "
+               f"signed by {result.key_fingerprint}")
+
+
+@certificate_cli.command("public-key")
+def certificate_public_key():
+    """Print the public key (PEM) that certificates are checked with, for publishing."""
+    from fieldapp.dossiers import keys
+
+    key = keys.signing_key(current_app.config["FIELDAPP_DATA_DIR"])
+    click.echo(keys.public_key_pem(key).decode(), nl=False)
+
+
 @click.command("demo")
 @click.option("--reset-passwords", is_flag=True,
               help="Give the existing demo accounts new random passwords (printed once).")
@@ -361,8 +398,8 @@ def serve(app_spec):
 
 
 def register(app) -> None:
-    for command in (users_cli, custody_cli, evidence_cli, sites_cli, dossier_cli, demo,
-                    serve):
+    for command in (users_cli, custody_cli, evidence_cli, sites_cli, dossier_cli,
+                    certificate_cli, demo, serve):
         app.cli.add_command(command)
     from fieldapp.jobs.cli import jobs_cli
 

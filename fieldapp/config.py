@@ -88,6 +88,12 @@ class Config:
         self.FIELDAPP_HEXBIN_MAX_CELLS = _int("FIELDAPP_HEXBIN_MAX_CELLS", 50000)
         self.FIELDAPP_WINDOW_MAX_DAYS = _int("FIELDAPP_WINDOW_MAX_DAYS", 366)
         self.FIELDAPP_CLUSTER_MAX_REPORTS = _int("FIELDAPP_CLUSTER_MAX_REPORTS", 100000)
+        # What a service record and certificate name as the organisation, the person in
+        # charge, the handler and their contact (民政部令第67号 asks for each).
+        self.FIELDAPP_ORG_NAME = os.environ.get("FIELDAPP_ORG_NAME") or "fieldapp"
+        self.FIELDAPP_ORG_PERSON_IN_CHARGE = os.environ.get("FIELDAPP_ORG_PERSON_IN_CHARGE", "")
+        self.FIELDAPP_ORG_HANDLER = os.environ.get("FIELDAPP_ORG_HANDLER", "")
+        self.FIELDAPP_ORG_CONTACT = os.environ.get("FIELDAPP_ORG_CONTACT", "")
         # The map page's optional base layer: an XYZ raster URL template; None draws none.
         self.FIELDAPP_MAP_TILE_URL = os.environ.get("FIELDAPP_MAP_TILE_URL") or None
         # RFC 3161 time-stamping authorities that anchor the custody chain (none: no anchors),

@@ -1,0 +1,120 @@
+"""Service records (JSON or CSV), corrections and their resolution, real names, and the
+signed service certificate, over HTTP."""
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+
+from fieldapp.accounts.auth import current_user, require
+from fieldapp.arguments import Blueprint
+from fieldapp.volunteers import records, records_service
+from fieldapp.volunteers.record_schemas import (
+    CorrectionInSchema,
+    IdentityInSchema,
+    IdentitySchema,
+    RecordArgsSchema,
+    RecordCorrectionSchema,
+    ResolutionInSchema,
+    ServiceRecordSchema,
+)
+
+blp = Blueprint("service_records", __name__, url_prefix="/api/v1/volunteers",
+                description="Service records, real names and certificates (民政部令第67号)")
+corrections_blp = Blueprint("service_record_corrections", __name__,
+                            url_prefix="/api/v1/service-record-corrections",
+                            description="Resolving volunteers' corrections of their records")
+
+
+def _record_response(user, args):
+    built = records_service.service_record(user)
+    if args["format"] == "csv":
+        response = Response(records.to_csv(built), mimetype="text/csv",
+                            content_type="text/csv; charset=utf-8")
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="service-record-{user.id.hex[:8]}.csv"')
+        return response
+    return built
+
+
+@blp.route("/me/service-record")
+class MyRecord(MethodView):
+    @require()
+    @blp.arguments(RecordArgsSchema, location="query")
+    @blp.response(200, ServiceRecordSchema,
+                  description="JSON, or CSV (UTF-8 with BOM) with ?format=csv")
+    def get(self, args):
+        """Your service record: accepted claims, on-site time, evaluations, corrections."""
+        return _record_response(current_user(), args)
+
+
+@blp.route("/<uuid:user_id>/service-record")
+class AnyRecord(MethodView):
+    @require("admin")
+    @blp.arguments(RecordArgsSchema, location="query")
+    @blp.response(200, ServiceRecordSchema)
+    def get(self, args, user_id):
+        """Any volunteer's service record (admins)."""
+        return _record_response(records_service.user_or_404(user_id), args)
+
+
+@blp.route("/me/service-record/corrections")
+class MyCorrections(MethodView):
+    @require()
+    @blp.arguments(CorrectionInSchema)
+    @blp.response(201, RecordCorrectionSchema)
+    def post(self, data):
+        """Say what is wrong with a line of your record; a coordinator resolves it."""
+        return records_service.request_correction(current_user(), data)
+
+
+@corrections_blp.route("/<uuid:correction_id>/resolution")
+class CorrectionResolution(MethodView):
+    @require("coordinator", "admin")
+    @corrections_blp.arguments(ResolutionInSchema)
+    @corrections_blp.response(201, RecordCorrectionSchema)
+    @corrections_blp.alt_response(409, description="The correction was resolved already.")
+    def post(self, data, correction_id):
+        """Accept or reject a correction, with a note; recorded with who and when."""
+        return records_service.resolve_correction(correction_id, data, current_user())
+
+
+@blp.route("/me/identity")
+class MyIdentity(MethodView):
+    @require()
+    @blp.response(200, IdentitySchema)
+    def get(self):
+        """Your real name and identity document as the NGO recorded them."""
+        return records_service.identity(current_user())
+
+
+@blp.route("/<uuid:user_id>/identity")
+class AnyIdentity(MethodView):
+    @require("admin")
+    @blp.arguments(IdentityInSchema)
+    @blp.response(200, IdentitySchema)
+    def put(self, data, user_id):
+        """Record a volunteer's real name and identity document (admins)."""
+        return records_service.set_identity(user_id, data, current_user())
+
+    @require("admin")
+    @blp.response(200, IdentitySchema)
+    def get(self, user_id):
+        """A volunteer's real name and identity document (admins)."""
+        return records_service.identity(records_service.user_or_404(user_id))
+
+
+@blp.route("/me/certificate")
+class MyCertificate(MethodView):
+    @require()
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf",
+                  description="志愿服务证明: a Chinese PDF signed with the server's Ed25519 "
+                  "key; `fieldapp certificate verify FILE.pdf` checks it.")
+    @blp.alt_response(409, description="No accepted service yet.")
+    def get(self):
+        """Your service certificate of accepted service so far; every one issued is recorded."""
+        user = current_user()
+        pdf = records_service.issue_certificate(user, user)
+        response = Response(pdf, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="certificate-{user.id.hex[:8]}.pdf"')
+        return response

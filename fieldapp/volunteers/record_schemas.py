@@ -1,0 +1,102 @@
+"""Service records, corrections, real names and certificates (the OpenAPI contract)."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from fieldapp.moments import Moment
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
+class RecordArgsSchema(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")),
+                           metadata={"description": "csv: UTF-8 with a BOM (Excel reads "
+                                     "the Chinese)"})
+
+
+class RecordEvaluationSchema(Schema):
+    decision = fields.String()
+    rating = fields.Integer()
+    reason = fields.String(allow_none=True)
+    evaluated_at = Moment()
+
+
+class RecordEntrySchema(Schema):
+    claim_id = fields.UUID()
+    task_id = fields.UUID()
+    task_title = fields.String()
+    site_id = fields.UUID(allow_none=True)
+    site_name = fields.String(allow_none=True)
+    first_check_in = Moment(allow_none=True)
+    last_check_out = Moment(allow_none=True)
+    on_site_s = fields.Integer(metadata={"description": "check-in to check-out only"})
+    on_site_hours = fields.Float()
+    reports = fields.Integer(metadata={"description": "reports sent for the task"})
+    organisation = fields.String()
+    evaluation = fields.Nested(RecordEvaluationSchema, allow_none=True)
+
+
+class RecordCorrectionSchema(Schema):
+    id = fields.UUID()
+    claim_id = fields.UUID()
+    message = fields.String()
+    requested_at = Moment()
+    status = fields.String(metadata={"description": "pending, accepted or rejected"})
+    note = fields.String(allow_none=True)
+    resolver_id = fields.UUID(allow_none=True)
+    resolved_at = Moment(allow_none=True)
+
+
+class RecordVolunteerSchema(Schema):
+    user_id = fields.UUID()
+    pseudonym = fields.String()
+
+
+class ServicePeriodSchema(Schema):
+    start = Moment(allow_none=True)
+    end = Moment(allow_none=True)
+
+
+class ServiceRecordSchema(Schema):
+    volunteer = fields.Nested(RecordVolunteerSchema)
+    organisation = fields.String()
+    period = fields.Nested(ServicePeriodSchema)
+    total_on_site_s = fields.Integer()
+    total_hours = fields.Float()
+    entries = fields.List(fields.Nested(RecordEntrySchema), metadata={
+        "description": "accepted claims only: the service that counts"})
+    corrections = fields.List(fields.Nested(RecordCorrectionSchema))
+
+
+class CorrectionInSchema(Schema):
+    claim_id = fields.UUID(required=True)
+    message = fields.String(required=True, validate=[validate.Length(min=1, max=5000),
+                                                     _not_blank],
+                            metadata={"description": "what is wrong"})
+
+
+class ResolutionInSchema(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(("accepted", "rejected")))
+    note = fields.String(required=True, validate=[validate.Length(min=1, max=5000),
+                                                  _not_blank])
+
+
+class IdentityInSchema(Schema):
+    real_name = fields.String(required=True, validate=[validate.Length(min=1, max=100),
+                                                       _not_blank])
+    document_type = fields.String(load_default=None, allow_none=True,
+                                  validate=validate.Length(min=1, max=32),
+                                  metadata={"description": "e.g. 居民身份证"})
+    document_number = fields.String(load_default=None, allow_none=True,
+                                    validate=validate.Length(min=1, max=64))
+
+
+class IdentitySchema(Schema):
+    user_id = fields.UUID()
+    real_name = fields.String()
+    document_type = fields.String(allow_none=True)
+    document_number = fields.String(allow_none=True)
+    updated_at = Moment()

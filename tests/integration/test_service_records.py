@@ -1,0 +1,259 @@
+"""Service records (民政部令第67号), corrections, real names and certificates, on real PostGIS:
+hours are the on-site seconds of accepted claims only; both steps of a correction are kept;
+a real name reaches the volunteer and admins only; every certificate issued is recorded and
+verifies, and a changed byte is refused."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import subprocess
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from tests.helpers import auth, post_report, report_json
+from tests.imagegen import jpeg_bytes
+from tests.integration.test_volunteer_view import SITE_LAT, SITE_LON, _site
+
+
+def _task(client, token, site_id, title) -> dict:
+    now = datetime.now(UTC)
+    response = client.post("/api/v1/tasks", headers=auth(token), json={
+        "site_id": site_id, "title": title, "instructions": "From the bridge",
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=1)).isoformat(), "slots": 1,
+        "categories": ["water"], "photos_required": 1})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def _visit(client, owner_connection, volunteer, coordinator, title, minutes, decision,
+           seed) -> str:
+    """A claim with one visit of `minutes` on site, one report, evaluated `decision`."""
+    site = _site(client, coordinator[2])
+    task = _task(client, coordinator[2], site["id"], title)
+    claimed = client.post(f"/api/v1/tasks/{task['id']}/claims", headers=auth(volunteer[2]))
+    assert claimed.status_code == 201, claimed.get_json()
+    claim_id = claimed.get_json()["id"]
+    checked_in = client.post(f"/api/v1/claims/{claim_id}/check-in", headers=auth(volunteer[2]),
+                             json={"location": {"lon": SITE_LON, "lat": SITE_LAT}})
+    assert checked_in.status_code == 200, checked_in.get_json()
+    sent = post_report(client, volunteer[2], report_json(task_id=task["id"], location={
+        "lon": SITE_LON, "lat": SITE_LAT, "crs": "wgs84", "accuracy_m": 8}),
+        [(jpeg_bytes(seed=seed), "a.jpg")])
+    assert sent.status_code == 201, sent.get_json()
+    # The app never rewrites when a visit began: an insider moves it back.
+    with owner_connection.cursor() as cur:
+        cur.execute("UPDATE claim_visits SET checked_in_at = checked_in_at - %s * interval "
+                    "'1 min' WHERE claim_id = %s", (minutes, claim_id))
+    owner_connection.commit()
+    assert client.post(f"/api/v1/claims/{claim_id}/check-out",
+                       headers=auth(volunteer[2])).status_code == 200
+    body = {"decision": decision, "rating": 4}
+    if decision != "accepted":
+        body["reason"] = "the outfall is not in frame"
+    evaluated = client.post(f"/api/v1/claims/{claim_id}/evaluation",
+                            headers=auth(coordinator[2]), json=body)
+    assert evaluated.status_code == 200, evaluated.get_json()
+    return claim_id
+
+
+def _on_site_s(owner_connection, claim_id) -> int:
+    with owner_connection.cursor() as cur:
+        cur.execute("SELECT sum(on_site_s) FROM claim_visits WHERE claim_id = %s", (claim_id,))
+        return cur.fetchone()[0]
+
+
+def test_record_counts_accepted_on_site_time_only_in_json_and_csv(
+        client, volunteer, coordinator, make_user, owner_connection):
+    accepted = _visit(client, owner_connection, volunteer, coordinator, "河涌排口夜查", 90,
+                      "accepted", 5101)
+    sent_back = _visit(client, owner_connection, volunteer, coordinator, "Second look", 40,
+                       "needs_more", 5102)
+
+    response = client.get("/api/v1/volunteers/me/service-record", headers=auth(volunteer[2]))
+    assert response.status_code == 200, response.get_json()
+    record = response.get_json()
+    expected_s = _on_site_s(owner_connection, accepted)
+    assert 90 * 60 <= expected_s < 91 * 60
+    assert [e["claim_id"] for e in record["entries"]] == [accepted]
+    assert sent_back not in str(record)
+    [entry] = record["entries"]
+    assert entry["on_site_s"] == expected_s == record["total_on_site_s"]
+    assert record["total_hours"] == round(expected_s / 3600, 2)
+    assert (entry["task_title"], entry["reports"], entry["organisation"]) == (
+        "河涌排口夜查", 1, "fieldapp")
+    assert entry["site_name"].startswith("电镀厂")
+    assert (entry["evaluation"]["decision"], entry["evaluation"]["rating"]) == ("accepted", 4)
+    assert record["volunteer"]["user_id"] == str(volunteer[0])
+
+    as_csv = client.get("/api/v1/volunteers/me/service-record?format=csv",
+                        headers=auth(volunteer[2]))
+    assert as_csv.status_code == 200 and as_csv.mimetype == "text/csv"
+    assert as_csv.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(as_csv.data.decode("utf-8-sig"))))
+    assert [(r["claim_id"], r["task_title"], int(r["on_site_s"]), r["decision"])
+            for r in rows] == [(accepted, "河涌排口夜查", expected_s, "accepted")]
+
+    admin = make_user("admin")
+    theirs = client.get(f"/api/v1/volunteers/{volunteer[0]}/service-record",
+                        headers=auth(admin[2]))
+    assert theirs.status_code == 200 and theirs.get_json() == record
+    refused = client.get(f"/api/v1/volunteers/{volunteer[0]}/service-record",
+                         headers=auth(coordinator[2]))
+    assert refused.status_code == 403
+    assert client.get(f"/api/v1/volunteers/{uuid.uuid4()}/service-record",
+                      headers=auth(admin[2])).status_code == 404
+    assert client.get("/api/v1/volunteers/me/service-record?format=xls",
+                      headers=auth(volunteer[2])).status_code == 422
+
+
+def _count(owner_connection, table) -> int:
+    with owner_connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table}")
+        return cur.fetchone()[0]
+
+
+def test_correction_requested_then_resolved_both_recorded(
+        client, volunteer, coordinator, make_user, owner_connection):
+    claim_id = _visit(client, owner_connection, volunteer, coordinator, "Outfall", 30,
+                      "accepted", 5103)
+    before = _count(owner_connection, "service_record_corrections")
+    other = make_user("volunteer")
+    for body, field in (({"claim_id": claim_id, "message": "  "}, "message"),
+                        ({"message": "missing claim"}, "claim_id"),
+                        ({"claim_id": "nope", "message": "x"}, "claim_id")):
+        bad = client.post("/api/v1/volunteers/me/service-record/corrections",
+                          headers=auth(volunteer[2]), json=body)
+        assert bad.status_code == 422 and field in bad.get_json()["errors"], bad.get_json()
+    not_theirs = client.post("/api/v1/volunteers/me/service-record/corrections",
+                             headers=auth(other[2]),
+                             json={"claim_id": claim_id, "message": "mine"})
+    assert not_theirs.status_code == 422 and "claim_id" in not_theirs.get_json()["errors"]
+    assert _count(owner_connection, "service_record_corrections") == before
+
+    asked = client.post("/api/v1/volunteers/me/service-record/corrections",
+                        headers=auth(volunteer[2]),
+                        json={"claim_id": claim_id, "message": "I stayed 2 h, not 30 min"})
+    assert asked.status_code == 201, asked.get_json()
+    correction = asked.get_json()
+    assert correction["status"] == "pending" and correction["requested_at"]
+    record = client.get("/api/v1/volunteers/me/service-record",
+                        headers=auth(volunteer[2])).get_json()
+    assert [(c["id"], c["status"]) for c in record["corrections"]] == [
+        (correction["id"], "pending")]
+
+    url = f"/api/v1/service-record-corrections/{correction['id']}/resolution"
+    assert client.post(url, headers=auth(volunteer[2]),
+                       json={"decision": "accepted", "note": "x"}).status_code == 403
+    bad = client.post(url, headers=auth(coordinator[2]), json={"decision": "maybe",
+                                                               "note": "x"})
+    assert bad.status_code == 422 and "decision" in bad.get_json()["errors"]
+    resolved = client.post(url, headers=auth(coordinator[2]),
+                           json={"decision": "rejected", "note": "the check-out time stands"})
+    assert resolved.status_code == 201, resolved.get_json()
+    assert (resolved.get_json()["status"], resolved.get_json()["resolver_id"]) == (
+        "rejected", str(coordinator[0]))
+    again = client.post(url, headers=auth(coordinator[2]),
+                        json={"decision": "accepted", "note": "changed my mind"})
+    assert again.status_code == 409
+    with owner_connection.cursor() as cur:
+        cur.execute("SELECT c.user_id, c.created_at, r.resolver_id, r.decision, r.resolved_at"
+                    " FROM service_record_corrections c JOIN service_record_resolutions r"
+                    " ON r.correction_id = c.id WHERE c.id = %s", (correction["id"],))
+        user_id, asked_at, resolver, decision, resolved_at = cur.fetchone()
+    assert (user_id, resolver, decision) == (str(volunteer[0]), str(coordinator[0]), "rejected")
+    assert asked_at <= resolved_at
+    shown = client.get("/api/v1/volunteers/me/service-record",
+                       headers=auth(volunteer[2])).get_json()["corrections"]
+    assert [(c["status"], c["note"]) for c in shown] == [
+        ("rejected", "the check-out time stands")]
+
+
+def test_real_name_reaches_only_the_volunteer_and_admins(
+        client, volunteer, coordinator, make_user, owner_connection):
+    admin, other = make_user("admin"), make_user("volunteer")
+    real_name, number = f"张{uuid.uuid4().hex[:4]}", "44010619900101" + uuid.uuid4().hex[:4]
+    url = f"/api/v1/volunteers/{volunteer[0]}/identity"
+    body = {"real_name": real_name, "document_type": "居民身份证", "document_number": number}
+    assert client.put(url, headers=auth(coordinator[2]), json=body).status_code == 403
+    blank = client.put(url, headers=auth(admin[2]), json={"real_name": " "})
+    assert blank.status_code == 422 and "real_name" in blank.get_json()["errors"]
+    assert client.get("/api/v1/volunteers/me/identity",
+                      headers=auth(volunteer[2])).status_code == 404
+    stored = client.put(url, headers=auth(admin[2]), json=body)
+    assert stored.status_code == 200, stored.get_json()
+
+    mine = client.get("/api/v1/volunteers/me/identity", headers=auth(volunteer[2]))
+    assert (mine.status_code, mine.get_json()["real_name"],
+            mine.get_json()["document_number"]) == (200, real_name, number)
+    assert client.get(url, headers=auth(admin[2])).get_json()["real_name"] == real_name
+    assert client.get(url, headers=auth(coordinator[2])).status_code == 403
+    assert client.get("/api/v1/volunteers/me/identity",
+                      headers=auth(other[2])).status_code == 404
+
+    sent = post_report(client, volunteer[2], report_json(), [(jpeg_bytes(seed=5104), "a.jpg")])
+    assert sent.status_code == 201, sent.get_json()
+    listing = client.get("/api/v1/reports?page_size=100", headers=auth(coordinator[2]))
+    assert listing.status_code == 200
+    assert real_name not in listing.get_data(as_text=True)
+    assert number not in listing.get_data(as_text=True)
+    [shown] = [r for r in listing.get_json()["items"] if r["id"] == sent.get_json()["id"]]
+    assert shown["volunteer"] != real_name and shown["volunteer"]
+    users = client.get("/api/v1/users", headers=auth(admin[2]))
+    assert real_name not in users.get_data(as_text=True)
+
+
+def test_certificate_carries_the_fields_verifies_and_is_recorded(
+        app, client, volunteer, coordinator, make_user, owner_connection, tmp_path):
+    assert client.get("/api/v1/volunteers/me/certificate",
+                      headers=auth(volunteer[2])).status_code == 409
+    _visit(client, owner_connection, volunteer, coordinator, "化工园区排口巡查", 120,
+           "accepted", 5105)
+    admin = make_user("admin")
+    assert client.put(f"/api/v1/volunteers/{volunteer[0]}/identity", headers=auth(admin[2]),
+                      json={"real_name": "李小梅"}).status_code == 200
+    before = _count(owner_connection, "certificates")
+    app.config.update(FIELDAPP_ORG_NAME="绿水青山环保志愿者协会",
+                      FIELDAPP_ORG_PERSON_IN_CHARGE="王建国",
+                      FIELDAPP_ORG_HANDLER="陈静", FIELDAPP_ORG_CONTACT="020-12345678")
+    try:
+        response = client.get("/api/v1/volunteers/me/certificate", headers=auth(volunteer[2]))
+    finally:
+        app.config.update(FIELDAPP_ORG_NAME="fieldapp", FIELDAPP_ORG_PERSON_IN_CHARGE="",
+                          FIELDAPP_ORG_HANDLER="", FIELDAPP_ORG_CONTACT="")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = tmp_path / "certificate.pdf"
+    pdf.write_bytes(response.data)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          check=True, text=True).stdout
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")
+    for expected in ("志愿服务证明", "李小梅", str(volunteer[0]), "2.0 小时", "化工园区排口巡查",
+                     "绿水青山环保志愿者协会", "王建国", "陈静", "020-12345678", "ZYFW-", today):
+        assert expected in text, expected
+
+    assert _count(owner_connection, "certificates") == before + 1
+    with owner_connection.cursor() as cur:
+        cur.execute("SELECT number, issued_by, fields_sha256, pdf_sha256, fields"
+                    " FROM certificates WHERE user_id = %s", (volunteer[0],))
+        [(number, issued_by, fields_sha256, pdf_sha256, fields)] = cur.fetchall()
+    assert number in text and issued_by == str(volunteer[0])
+    assert pdf_sha256 == hashlib.sha256(response.data).hexdigest()
+    assert fields["volunteer_name"] == "李小梅" and fields["total_hours"] == 2.0
+
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["certificate", "verify", str(pdf)])
+    assert ok.exit_code == 0, ok.output
+    assert number in ok.output and fields_sha256 in ok.output
+    changed = bytearray(response.data)
+    changed[len(changed) // 2] ^= 0x01
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(bytes(changed))
+    refused = runner.invoke(args=["certificate", "verify", str(tampered)])
+    assert refused.exit_code == 1 and "PROBLEM" in refused.output
+
+    # A second certificate is a second record with its own number.
+    again = client.get("/api/v1/volunteers/me/certificate", headers=auth(volunteer[2]))
+    assert again.status_code == 200
+    assert _count(owner_connection, "certificates") == before + 2
