@@ -5,6 +5,7 @@ Nothing here skips: if PostGIS or the shared photos cannot be reached, tests fai
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -17,6 +18,7 @@ from fieldapp.extensions import db
 from tests.helpers import (
     DATABASE_ENV,
     TEMPLATE_DB,
+    TEST_DB_NAME,
     TEST_DB_PREFIX,
     TEST_DB_URL,
     TEST_OWNER_DB_URL,
@@ -65,6 +67,35 @@ def _drop_database(url: str) -> None:
     with conn.cursor() as cur:
         _drop(cur, psycopg2.extensions.parse_dsn(url)["dbname"])
     conn.close()
+
+
+@contextmanager
+def app_on_own_database(what: str, data_dir: Path):
+    """The app on a migrated database of its own (fieldapp_test_<pid>_<what>), for a test
+    that must see everything in its database, or that writes what others must not see."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from flask_migrate import upgrade
+
+    from fieldapp.config import sqlalchemy_url
+
+    def on(url: str) -> str:
+        return urlunsplit(urlsplit(url)._replace(path=f"/{TEST_DB_NAME}_{what}"))
+
+    owner_url, app_url = on(TEST_OWNER_DB_URL), on(TEST_DB_URL)
+    _recreate_database(owner_url)
+    application = create_app(Config(SQLALCHEMY_DATABASE_URI=sqlalchemy_url(app_url),
+                                    FIELDAPP_OWNER_DATABASE_URI=sqlalchemy_url(owner_url),
+                                    FIELDAPP_DATA_DIR=data_dir, TESTING=True))
+    try:
+        with application.app_context():
+            upgrade()
+        yield application
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        _drop_database(owner_url)
 
 
 @pytest.fixture(scope="session")

@@ -8,18 +8,15 @@ import re
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from fieldapp import create_app
 from fieldapp.accounts import service
 from fieldapp.accounts.models import SigninFailure, User
-from fieldapp.config import Config, sqlalchemy_url
 from fieldapp.extensions import db
-from tests.conftest import _drop_database, _recreate_database
-from tests.helpers import TEST_DB_NAME, TEST_DB_URL, TEST_OWNER_DB_URL, auth, superuser_sql
+from tests.conftest import app_on_own_database
+from tests.helpers import auth, superuser_sql
 from tests.integration import test_map_page as map_page
 
 # The map page's tests' live server (a fixture) and headless browser.
@@ -353,30 +350,11 @@ def test_disabling_revokes_every_token_at_once_and_blocks_sign_in(app, client, a
     assert client.get("/api/v1/auth/me", headers=auth(token)).status_code == 401
 
 
-def _on(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
-
-
 @pytest.fixture()
 def lone_app(data_dir):
     """The app on a database of its own, migrated: there, a test sees every admin there is."""
-    from flask_migrate import upgrade
-
-    name = f"{TEST_DB_NAME}_admins"
-    owner_url, app_url = _on(TEST_OWNER_DB_URL, name), _on(TEST_DB_URL, name)
-    _recreate_database(owner_url)
-    lone = create_app(Config(SQLALCHEMY_DATABASE_URI=sqlalchemy_url(app_url),
-                             FIELDAPP_OWNER_DATABASE_URI=sqlalchemy_url(owner_url),
-                             FIELDAPP_DATA_DIR=data_dir, TESTING=True))
-    try:
-        with lone.app_context():
-            upgrade()
+    with app_on_own_database("admins", data_dir) as lone:
         yield lone
-    finally:
-        with lone.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        _drop_database(owner_url)
 
 
 def test_the_last_enabled_admin_stays_an_enabled_admin(lone_app):

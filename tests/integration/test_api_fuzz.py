@@ -2,13 +2,17 @@
 
 schemathesis generates requests (valid and invalid) for every operation the document
 declares and sends them with a coordinator's token. Operations that would end the fuzzing
-session itself (signing out, changing the password) are left out.
+session itself (signing out, changing the password) are left out. The fuzzing writes
+whatever the schemas accept (reports anywhere, sites, cases), so it runs on a database of its
+own, where it cannot move what other tests count.
 """
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from tests.conftest import app_on_own_database
 from tests.helpers import auth, role_tokens
 
 # Signing out or changing the password would revoke the token the fuzzing runs with.
@@ -34,7 +38,14 @@ def _exercise(operation, headers) -> tuple[list[str], set[int]]:
     return found, statuses
 
 
-def test_no_input_makes_a_server_error(app):
+@pytest.fixture()
+def fuzzed_app(tmp_path):
+    with app_on_own_database("fuzz", tmp_path) as application:
+        yield application
+
+
+def test_no_input_makes_a_server_error(fuzzed_app):
+    app = fuzzed_app
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     headers = auth(role_tokens(app, "fuzz", roles=("coordinator",))["coordinator"])
     operations = [result.ok() for result in schema.get_all_operations()]
