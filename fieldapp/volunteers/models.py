@@ -1,11 +1,13 @@
-"""Corrections of service records and their resolutions, certificates issued, and real names
-kept in their own table so that no query of users or reports can carry them by accident."""
+"""Corrections of service records and their resolutions, training, certificates issued, and
+real names kept in their own table so that no query of users or reports can carry them by
+accident."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, String, Text
+from sqlalchemy import Date, DateTime, ForeignKey, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -70,3 +72,18 @@ class Certificate(db.Model):
     key_fingerprint: Mapped[str] = mapped_column(String(80))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     issued_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+
+
+class Training(db.Model):
+    """Training a volunteer received, as an admin recorded it (append-only)."""
+
+    __tablename__ = "volunteer_trainings"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    held_on: Mapped[date] = mapped_column(Date)
+    hours: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    organiser: Mapped[str | None] = mapped_column(String(300))
+    recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -16,6 +16,8 @@ from fieldapp.volunteers.record_schemas import (
     RecordCorrectionSchema,
     ResolutionInSchema,
     ServiceRecordSchema,
+    TrainingInSchema,
+    TrainingSchema,
 )
 
 blp = Blueprint("service_records", __name__, url_prefix="/api/v1/volunteers",
@@ -101,6 +103,16 @@ class AnyIdentity(MethodView):
     def get(self, user_id):
         """A volunteer's real name and identity document (admins)."""
         return records_service.identity(records_service.user_or_404(user_id))
+
+
+@blp.route("/<uuid:user_id>/trainings")
+class Trainings(MethodView):
+    @require("admin")
+    @blp.arguments(TrainingInSchema)
+    @blp.response(201, TrainingSchema)
+    def post(self, data, user_id):
+        """Record training a volunteer received (admins); it shows in their record."""
+        return records_service.record_training(user_id, data, current_user())
 
 
 @blp.route("/me/certificate")

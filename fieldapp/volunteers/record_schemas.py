@@ -11,6 +11,12 @@ def _not_blank(value: str) -> None:
         raise ValidationError("must not be blank")
 
 
+def _whole_hundredths(value: float) -> None:
+    # Stored to two decimals: a value that would round to nothing is no training.
+    if round(value, 2) <= 0:
+        raise ValidationError("must be at least 0.01")
+
+
 class RecordArgsSchema(Schema):
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")),
                            metadata={"description": "csv: UTF-8 with a BOM (Excel reads "
@@ -60,6 +66,27 @@ class ServicePeriodSchema(Schema):
     end = Moment(allow_none=True)
 
 
+class TrainingInSchema(Schema):
+    title = fields.String(required=True, validate=[validate.Length(min=1, max=300),
+                                                   _not_blank])
+    held_on = fields.Date(required=True)
+    hours = fields.Float(required=True, allow_nan=False,
+                         validate=[validate.Range(min=0, max=9999, min_inclusive=False),
+                                   _whole_hundredths])
+    organiser = fields.String(load_default=None, allow_none=True,
+                              validate=validate.Length(max=300))
+
+
+class TrainingSchema(Schema):
+    id = fields.UUID()
+    title = fields.String()
+    held_on = fields.Date()
+    hours = fields.Float()
+    organiser = fields.String(allow_none=True)
+    recorded_by = fields.UUID()
+    recorded_at = Moment()
+
+
 class ServiceRecordSchema(Schema):
     volunteer = fields.Nested(RecordVolunteerSchema)
     organisation = fields.String()
@@ -69,6 +96,8 @@ class ServiceRecordSchema(Schema):
     entries = fields.List(fields.Nested(RecordEntrySchema), metadata={
         "description": "accepted claims only: the service that counts"})
     corrections = fields.List(fields.Nested(RecordCorrectionSchema))
+    trainings = fields.List(fields.Nested(TrainingSchema), metadata={
+        "description": "training received, apart from service hours"})
 
 
 class CorrectionInSchema(Schema):

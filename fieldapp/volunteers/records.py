@@ -45,8 +45,9 @@ def entry(claim: dict, organisation: str) -> dict:
 
 
 def record(volunteer: dict, claims: Iterable[dict], corrections: list[dict],
-           organisation: str) -> dict:
-    """The whole record: the accepted claims, their totals and period, and corrections."""
+           organisation: str, trainings: list[dict] | None = None) -> dict:
+    """The whole record: the accepted claims, their totals and period, corrections and
+    training (kept apart from service hours: training is not service)."""
     entries = sorted((entry(c, organisation) for c in claims if c["status"] == "accepted"),
                      key=lambda e: (e["first_check_in"] is None, e["first_check_in"]))
     total_s = sum(e["on_site_s"] for e in entries)
@@ -57,7 +58,7 @@ def record(volunteer: dict, claims: Iterable[dict], corrections: list[dict],
         "period": {"start": min(starts) if starts else None,
                    "end": max(ends) if ends else None},
         "total_on_site_s": total_s, "total_hours": hours(total_s),
-        "entries": entries, "corrections": corrections,
+        "entries": entries, "corrections": corrections, "trainings": trainings or [],
     }
 
 

@@ -25,7 +25,13 @@ from fieldapp.errors import Conflict, NotFound, field_error
 from fieldapp.extensions import db
 from fieldapp.tasks.models import Claim, Task, TaskReport
 from fieldapp.volunteers import certificates, records
-from fieldapp.volunteers.models import Certificate, Correction, Identity, Resolution
+from fieldapp.volunteers.models import (
+    Certificate,
+    Correction,
+    Identity,
+    Resolution,
+    Training,
+)
 
 # Dates on a certificate are the NGO's calendar days.
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -52,8 +58,26 @@ def service_record(user: User) -> dict:
         select(TaskReport.claim_id, func.count()).join(Claim, Claim.id == TaskReport.claim_id)
         .where(Claim.volunteer_id == user.id).group_by(TaskReport.claim_id)).all())
     plain = [_plain_claim(claim, counted.get(claim.id, 0)) for claim in claims]
+    trainings = db.session.scalars(select(Training).where(Training.user_id == user.id)
+                                   .order_by(Training.held_on, Training.recorded_at))
     return records.record({"user_id": user.id, "pseudonym": user.pseudonym}, plain,
-                          [_plain_correction(c) for c in _corrections(user)], organisation())
+                          [_plain_correction(c) for c in _corrections(user)], organisation(),
+                          [_plain_training(t) for t in trainings])
+
+
+def _plain_training(training: Training) -> dict:
+    return {"id": training.id, "title": training.title, "held_on": training.held_on,
+            "hours": float(training.hours), "organiser": training.organiser,
+            "recorded_by": training.recorded_by, "recorded_at": training.recorded_at}
+
+
+def record_training(user_id: uuid.UUID, data: dict, admin: User) -> dict:
+    user_or_404(user_id)
+    training = Training(user_id=user_id, recorded_by=admin.id,
+                        **dict(data, hours=round(data["hours"], 2)))
+    db.session.add(training)
+    db.session.commit()
+    return _plain_training(training)
 
 
 def _plain_claim(claim: Claim, reports: int) -> dict:

@@ -15,7 +15,8 @@ depends_on = None
 
 APP_ROLE = "fieldapp_app"
 # What happened is never rewritten: a request, its resolution, a certificate issued.
-APPEND_ONLY = ("service_record_corrections", "service_record_resolutions", "certificates")
+APPEND_ONLY = ("service_record_corrections", "service_record_resolutions", "certificates",
+               "volunteer_trainings")
 
 
 def _now():
@@ -73,6 +74,21 @@ def upgrade():
                   server_default=_now()),
         sa.Column("issued_by", pg.UUID(as_uuid=True), sa.ForeignKey("users.id"),
                   nullable=False),
+    )
+    op.create_table(
+        "volunteer_trainings",
+        sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+        sa.Column("user_id", pg.UUID(as_uuid=True), sa.ForeignKey("users.id"), nullable=False,
+                  index=True),
+        sa.Column("title", sa.String(300), nullable=False),
+        sa.Column("held_on", sa.Date, nullable=False),
+        sa.Column("hours", sa.Numeric(6, 2), nullable=False),
+        sa.Column("organiser", sa.String(300)),
+        sa.Column("recorded_by", pg.UUID(as_uuid=True), sa.ForeignKey("users.id"),
+                  nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=_now()),
+        sa.CheckConstraint("hours > 0", name="volunteer_trainings_hours"),
     )
     for table in APPEND_ONLY:
         # refuse_change() is 0002's.

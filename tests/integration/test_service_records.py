@@ -257,3 +257,28 @@ def test_certificate_carries_the_fields_verifies_and_is_recorded(
     again = client.get("/api/v1/volunteers/me/certificate", headers=auth(volunteer[2]))
     assert again.status_code == 200
     assert _count(owner_connection, "certificates") == before + 2
+
+
+def test_training_recorded_by_an_admin_shows_apart_from_service_hours(
+        client, volunteer, coordinator, make_user, owner_connection):
+    admin = make_user("admin")
+    url = f"/api/v1/volunteers/{volunteer[0]}/trainings"
+    body = {"title": "水样采集与拍摄规范", "held_on": "2026-04-12", "hours": 3.5,
+            "organiser": "绿水青山环保志愿者协会"}
+    before = _count(owner_connection, "volunteer_trainings")
+    assert client.post(url, headers=auth(coordinator[2]), json=body).status_code == 403
+    for change, field in (({"hours": 0}, "hours"), ({"hours": "NaN"}, "hours"),
+                          ({"hours": 0.001}, "hours"), ({"hours": 10000}, "hours"),
+                          ({"held_on": "12/04/2026"}, "held_on"), ({"title": " "}, "title")):
+        bad = client.post(url, headers=auth(admin[2]), json={**body, **change})
+        assert bad.status_code == 422 and field in bad.get_json()["errors"], bad.get_json()
+    assert _count(owner_connection, "volunteer_trainings") == before
+    recorded = client.post(url, headers=auth(admin[2]), json=body)
+    assert recorded.status_code == 201, recorded.get_json()
+    assert recorded.get_json()["recorded_by"] == str(admin[0])
+
+    record = client.get("/api/v1/volunteers/me/service-record",
+                        headers=auth(volunteer[2])).get_json()
+    assert [(t["title"], t["held_on"], t["hours"]) for t in record["trainings"]] == [
+        ("水样采集与拍摄规范", "2026-04-12", 3.5)]
+    assert record["total_on_site_s"] == 0
