@@ -12,6 +12,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg2
+import pytest
+
 from tests.helpers import auth, post_report, report_json
 from tests.imagegen import jpeg_bytes
 from tests.integration.test_volunteer_view import SITE_LAT, SITE_LON, _site
@@ -165,6 +168,12 @@ def test_correction_requested_then_resolved_both_recorded(
         user_id, asked_at, resolver, decision, resolved_at = cur.fetchone()
     assert (user_id, resolver, decision) == (str(volunteer[0]), str(coordinator[0]), "rejected")
     assert asked_at <= resolved_at
+    # Both steps stand: not even the schema's owner rewrites them.
+    for table in ("service_record_corrections", "service_record_resolutions"):
+        with owner_connection.cursor() as cur:
+            with pytest.raises(psycopg2.Error):
+                cur.execute(f"DELETE FROM {table}")
+        owner_connection.rollback()
     shown = client.get("/api/v1/volunteers/me/service-record",
                        headers=auth(volunteer[2])).get_json()["corrections"]
     assert [(c["status"], c["note"]) for c in shown] == [
