@@ -470,7 +470,16 @@ def _demo_accounts(output: str) -> dict[str, tuple[str, str]]:
     return found
 
 
-def test_demo_passwords_are_random_printed_once_and_work(app, client):
+@pytest.fixture()
+def demo_app(data_dir):
+    """The demo's sites and photos would be found near other tests' reports (links,
+    near duplicates): it loads on a database of its own."""
+    with app_on_own_database("demo", data_dir) as application:
+        yield application
+
+
+def test_demo_passwords_are_random_printed_once_and_work(demo_app):
+    app, client = demo_app, demo_app.test_client()
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
