@@ -20,8 +20,8 @@ from sqlalchemy.orm import selectinload
 
 from fieldapp.accounts.models import User, utcnow
 from fieldapp.dossiers import keys
-from fieldapp.dossiers.catalog import load_fonts, resolve_font_path
-from fieldapp.errors import Conflict, NotFound, field_error
+from fieldapp.dossiers.catalog import FontMissing, load_fonts, resolve_font_path
+from fieldapp.errors import Conflict, NotFound, ServiceUnavailable, field_error
 from fieldapp.extensions import db
 from fieldapp.tasks.models import Claim, Task, TaskReport
 from fieldapp.volunteers import certificates, records
@@ -190,7 +190,13 @@ def issue_certificate(user: User, issuer: User) -> bytes:
     }
     key = keys.signing_key(config["FIELDAPP_DATA_DIR"])
     fingerprint = keys.fingerprint(key)
-    font = load_fonts(resolve_font_path(config.get("FIELDAPP_CJK_FONT"))).text
+    try:
+        font = load_fonts(resolve_font_path(config.get("FIELDAPP_CJK_FONT"))).text
+    except FontMissing as exc:
+        # The operator's to fix (the log says how); the client learns only that it failed.
+        current_app.logger.error("certificate not issued: %s", exc)
+        raise ServiceUnavailable("certificates cannot be made now: the Chinese font is "
+                                 "missing on the server") from None
     digest = certificates.fields_digest(fields)
     pdf = certificates.sign(certificates.render(fields, font, fingerprint), number, digest, key)
     db.session.add(Certificate(number=number, user_id=user.id, fields=fields,

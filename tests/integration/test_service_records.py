@@ -291,3 +291,18 @@ def test_training_recorded_by_an_admin_shows_apart_from_service_hours(
     assert [(t["title"], t["held_on"], t["hours"]) for t in record["trainings"]] == [
         ("水样采集与拍摄规范", "2026-04-12", 3.5)]
     assert record["total_on_site_s"] == 0
+
+
+def test_a_missing_font_is_a_503_and_no_certificate_is_recorded(
+        app, client, volunteer, coordinator, owner_connection, tmp_path):
+    _visit(client, owner_connection, volunteer, coordinator, "Outfall", 20, "accepted", 5106)
+    before = _count(owner_connection, "certificates")
+    font = app.config["FIELDAPP_CJK_FONT"]
+    app.config["FIELDAPP_CJK_FONT"] = str(tmp_path / "absent.ttc")
+    try:
+        response = client.get("/api/v1/volunteers/me/certificate", headers=auth(volunteer[2]))
+    finally:
+        app.config["FIELDAPP_CJK_FONT"] = font
+    assert response.status_code == 503
+    assert str(tmp_path) not in response.get_data(as_text=True)
+    assert _count(owner_connection, "certificates") == before
