@@ -8,11 +8,20 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from fieldapp.custody.models import CustodyEvent
 from fieldapp.extensions import db
-from tests.helpers import TEST_DB_URL, TEST_OWNER_DB_URL, auth, post_report, report_json
+from tests.conftest import app_on_own_database
+from tests.helpers import (
+    TEST_DB_URL,
+    TEST_OWNER_DB_URL,
+    auth,
+    post_report,
+    report_json,
+    role_tokens,
+)
 from tests.imagegen import jpeg_bytes
 
 FIELDAPP = Path(sys.executable).with_name("fieldapp")
@@ -55,11 +64,21 @@ def test_token_for_unknown_user_fails(app):
     assert result.exit_code != 0 and "no user" in result.output
 
 
-def test_recheck_applies_new_thresholds_and_records_it(app, client, volunteer):
+@pytest.fixture()
+def recheck_app(tmp_path):
+    """Its own database: a photo another test stored could be a near duplicate of this one's
+    and hold its verdict at needs_review whatever the thresholds."""
+    with app_on_own_database("recheck", tmp_path) as application:
+        yield application
+
+
+def test_recheck_applies_new_thresholds_and_records_it(recheck_app):
+    app, client = recheck_app, recheck_app.test_client()
+    token = role_tokens(app, "recheck", roles=("volunteer",))["volunteer"]
     # The photo was taken 3 km from the claim: inconsistent at the default 1 km limit.
     taken = datetime(2026, 5, 4, 10, 31, tzinfo=timezone(timedelta(hours=8)))
     photo = jpeg_bytes(seed=801, lat=23.18 + 3000 / 111_320, lon=113.39, taken=taken)
-    created = post_report(client, volunteer[2], report_json(), [(photo, "a.jpg")])
+    created = post_report(client, token, report_json(), [(photo, "a.jpg")])
     body = created.get_json()
     assert body["verdict"] == "inconsistent"
     settings = app.config["FIELDAPP_CHECK_SETTINGS"]
@@ -72,7 +91,7 @@ def test_recheck_applies_new_thresholds_and_records_it(app, client, volunteer):
         app.config["FIELDAPP_CHECK_SETTINGS"] = settings
     assert result.exit_code == 0 and "rechecked 1 photos; 1 changed verdict" in result.output
     photo_id = body["photos"][0]["id"]
-    after = client.get(f"/api/v1/photos/{photo_id}", headers=auth(volunteer[2])).get_json()
+    after = client.get(f"/api/v1/photos/{photo_id}", headers=auth(token)).get_json()
     assert after["verdict"] == "consistent"
     with app.app_context():
         event = db.session.scalar(select(CustodyEvent).where(
