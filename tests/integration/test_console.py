@@ -24,8 +24,8 @@ from tests.helpers import auth, post_report, report_json, run_jobs, serving, sub
 from tests.imagegen import jpeg_bytes
 
 CST = timezone(timedelta(hours=8))
-# Lhasa and Xining: no other test puts sites or reports here.
-QUEUE_SITE = (91.13, 29.65)
+# Changchun and Xining: no other test puts sites or reports here.
+QUEUE_SITE = (125.32, 43.82)
 CASE_SITE = (101.78, 36.62)
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 WAIT_S = 30
@@ -71,18 +71,18 @@ def field(app, people):
         volunteer = service.issue_token(service.create_user(
             "console-volunteer@example.org", service.generate_password(), "volunteer"))
     coordinator = people["coordinator"]["token"]
-    queue_site = _site(client, coordinator, "拉萨测试水泥厂", *QUEUE_SITE)
+    queue_site = _site(client, coordinator, "长春测试水泥厂", *QUEUE_SITE)
     case_site = _site(client, coordinator, "西宁测试电镀厂", *CASE_SITE)
     now = datetime.now(CST).replace(microsecond=0)
     lon, lat = QUEUE_SITE
     for i in range(3):
         submit_at(client, volunteer, lon + 0.0005 * i, lat, 3100 + i, now - timedelta(hours=i + 1))
-    # The photo's GPS 0.003° east of the claimed point: about 290 m at this latitude.
+    # The photo's GPS 0.0036° east of the claimed point: about 290 m at this latitude.
     claim = report_json(category="water", observed_at=(now - timedelta(hours=5)).isoformat(),
                         location={"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 10})
     taken = now - timedelta(hours=5)
     off = post_report(client, volunteer, claim, [(jpeg_bytes(
-        seed=3110, lat=lat, lon=lon + 0.003, taken=taken, gps_time=taken), "off.jpg")])
+        seed=3110, lat=lat, lon=lon + 0.0036, taken=taken, gps_time=taken), "off.jpg")])
     assert off.status_code == 201, off.get_json()
     lon, lat = CASE_SITE
     for i in range(2):
@@ -270,7 +270,7 @@ def test_review_queue_accepts_rejects_and_asks_for_more(browser, server, people,
     browser.get(f"{server}/console#/sites/{field['queue_site']['id']}")
     _ready(browser, "site")
     assert browser.find_element(By.ID, "site-map").get_attribute("data-reports") == "4"
-    assert "拉萨测试水泥厂" in browser.find_element(By.ID, "site-name").text
+    assert "长春测试水泥厂" in browser.find_element(By.ID, "site-name").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#site-timeline li")) >= 4
     assert len(browser.find_elements(By.CSS_SELECTOR, "#site-risk dd")) == 7
     _shot(browser, tmp_path, "site")
@@ -397,7 +397,7 @@ def test_coordinator_files_a_complaint_that_shows_as_overdue(browser, server, pe
     browser.find_element(By.ID, "cf-number").send_keys("XZ-2026-0042")
     browser.execute_script("document.getElementById('cf-filed').value = arguments[0]",
                            filed.isoformat())
-    browser.find_element(By.ID, "cf-authority").send_keys("拉萨市生态环境局")
+    browser.find_element(By.ID, "cf-authority").send_keys("长春市生态环境局")
     browser.find_element(By.CSS_SELECTOR, '#complaint-new button[type="submit"]').click()
     row = '#complaints-rows tr[data-overdue="true"]'
     _wait(browser, lambda d: any("XZ-2026-0042" in r.text
