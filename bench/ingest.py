@@ -56,6 +56,7 @@ from common import (  # noqa: E402 (the benchmark folder is not a package)
     fieldapp_cli,
     free_port,
     make_user,
+    owner_database_url,
     parent_pid,
     percentile,
     process_tree,
@@ -417,12 +418,16 @@ def big_upload_rss_increase(server: Server, token: str) -> tuple[int, int]:
 # --- the floor: the same bytes hashed, written, fsynced and recorded, nothing more ------------
 
 
-def create_floor_table(dsn: str) -> None:
-    connection = psycopg2.connect(dsn)
+def create_floor_table(owner_dsn: str) -> None:
+    """Made by the schema owner, written by the app's role: the floor's INSERT runs with the
+    privileges the server has."""
+    connection = psycopg2.connect(owner_dsn)
     try:
         with connection, connection.cursor() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, "
                            "sha256 text NOT NULL, size bigint NOT NULL)")
+            cursor.execute("GRANT INSERT ON bench_floor TO fieldapp_app")
+            cursor.execute("GRANT USAGE ON SEQUENCE bench_floor_id_seq TO fieldapp_app")
     finally:
         connection.close()
 
@@ -445,7 +450,7 @@ def store_minimally(folder: Path) -> Callable:
 
 def measure_floor(submissions: list[Submission], clients: int, data_dir: Path) -> Timed:
     dsn = database_url(BENCH_DB)
-    create_floor_table(dsn)
+    create_floor_table(owner_database_url(BENCH_DB))
     folder = Path(tempfile.mkdtemp(dir=data_dir, prefix="floor-"))
     try:
         return run_on_threads(submissions, clients, lambda: psycopg2.connect(dsn),
