@@ -6,14 +6,12 @@ import io
 import json
 import re
 import subprocess
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from PIL import Image
-from werkzeug.serving import make_server
 
-from tests.helpers import auth, role_tokens, submit_at
+from tests.helpers import auth, role_tokens, serving, submit_at
 
 CST = timezone(timedelta(hours=8))
 # Xi'an: no other test puts sites or reports here.
@@ -25,12 +23,8 @@ EXTERNAL_URL = re.compile(r"https?://", re.IGNORECASE)
 @pytest.fixture(scope="module")
 def server(app):
     """The app behind a real socket, so the browser talks HTTP to it like to gunicorn."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
 
 
 def _submit(client, token, lon, lat, seed, days_ago, category="air"):

@@ -7,7 +7,6 @@ import hashlib
 import http.client
 import json
 import os
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -16,11 +15,10 @@ import pytest
 import requests
 from sqlalchemy import text
 from tusclient import client as tus
-from werkzeug.serving import make_server
 
 from fieldapp.extensions import db
 from fieldapp.photogen import padded_jpeg
-from tests.helpers import auth, multipart, report_json, storage_snapshot
+from tests.helpers import auth, multipart, report_json, serving, storage_snapshot
 from tests.imagegen import jpeg_bytes
 
 MB = 1024 * 1024
@@ -36,12 +34,8 @@ def phone_photo(target_bytes: int, seed: int = 1) -> bytes:
 @pytest.fixture(scope="module")
 def live_url(app):
     """The test app served over real HTTP on 127.0.0.1 (werkzeug, one thread a request)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/api/v1/uploads"
-    server.shutdown()
-    thread.join(10)
+    with serving(app) as url:
+        yield f"{url}/api/v1/uploads"
 
 
 def _create(client, token, length, **headers):
