@@ -31,8 +31,9 @@ UPLOADS = "uploads.sweep_expired"
 SIGNINS = "accounts.prune_signin_failures"
 
 
-def _audit_interval(config) -> float | None:
-    return config.get("FIELDAPP_AUDIT_INTERVAL_S") or None
+def _every_setting(name: str) -> Callable[[dict], float | None]:
+    """The interval a setting holds (0 or unset: the task is not scheduled)."""
+    return lambda config: config.get(name) or None
 
 
 def _anchor_interval(config) -> float | None:
@@ -42,18 +43,14 @@ def _anchor_interval(config) -> float | None:
     return config.get("FIELDAPP_ANCHOR_INTERVAL_S") or None
 
 
-def _claims_interval(config) -> float | None:
-    return config.get("FIELDAPP_CLAIM_SWEEP_INTERVAL_S") or None
-
-
 # Interval task -> its interval in seconds from the app's config (None: not scheduled).
 INTERVALS: dict[str, Callable[[dict], float | None]] = {
-    AUDIT: _audit_interval,
+    AUDIT: _every_setting("FIELDAPP_AUDIT_INTERVAL_S"),
     ANCHOR: _anchor_interval,
-    CLAIMS: _claims_interval,
-    UPLOADS: lambda config: config.get("FIELDAPP_UPLOAD_SWEEP_INTERVAL_S") or None,
+    CLAIMS: _every_setting("FIELDAPP_CLAIM_SWEEP_INTERVAL_S"),
+    UPLOADS: _every_setting("FIELDAPP_UPLOAD_SWEEP_INTERVAL_S"),
     # Failed sign-ins count only within the throttling window: pruned once a window.
-    SIGNINS: lambda config: config.get("FIELDAPP_SIGNIN_WINDOW_S") or None,
+    SIGNINS: _every_setting("FIELDAPP_SIGNIN_WINDOW_S"),
 }
 
 
