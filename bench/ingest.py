@@ -173,35 +173,48 @@ def machine_busy_seconds() -> float:
     return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
+# The parts of `fieldapp serve`, told apart by command line; the first that matches names it.
+PROCESS_KINDS = (("analysers", b"evidence\0analyse"), ("job worker", b"jobs\0work"),
+                 ("nginx", b"nginx"), ("gunicorn", b"gunicorn"),
+                 ("supervisord", b"supervisord"))
+
+
+def process_kind(pid: int) -> str:
+    cmdline = _cmdline(pid)
+    return next((kind for kind, marker in PROCESS_KINDS if marker in cmdline), "other")
+
+
 @dataclass(frozen=True)
 class CpuSnapshot:
-    """CPU seconds so far: the server's tree (and the analysers in it), this process, and
-    the whole machine."""
+    """CPU seconds so far: the server's tree by kind of process (see PROCESS_KINDS), this
+    process, and the whole machine."""
 
-    server: float
-    analysers: float
+    by_kind: dict[str, float]
     bench: float
     machine: float
 
     @classmethod
     def take(cls, root: int) -> CpuSnapshot:
         own = os.times()
-        tree = process_tree(root)
-        return cls(server=sum(cpu_seconds(pid) for pid in tree),
-                   analysers=sum(cpu_seconds(pid) for pid in tree[1:] if is_analyser(pid)),
-                   bench=own.user + own.system, machine=machine_busy_seconds())
+        by_kind: dict[str, float] = {}
+        for pid in process_tree(root):
+            kind = process_kind(pid)
+            by_kind[kind] = by_kind.get(kind, 0.0) + cpu_seconds(pid)
+        return cls(by_kind, bench=own.user + own.system, machine=machine_busy_seconds())
+
+    @property
+    def server(self) -> float:
+        return sum(self.by_kind.values())
 
     def __sub__(self, earlier: CpuSnapshot) -> CpuSnapshot:
-        return CpuSnapshot(self.server - earlier.server, self.analysers - earlier.analysers,
+        kinds = self.by_kind.keys() | earlier.by_kind.keys()
+        return CpuSnapshot({k: self.by_kind.get(k, 0.0) - earlier.by_kind.get(k, 0.0)
+                            for k in kinds},
                            self.bench - earlier.bench, self.machine - earlier.machine)
 
 
 def is_gunicorn(pid: int | None) -> bool:
     return b"gunicorn" in _cmdline(pid)
-
-
-def is_analyser(pid: int) -> bool:
-    return b"evidence\0analyse" in _cmdline(pid)
 
 
 def _cmdline(pid: int | None) -> bytes:
@@ -519,8 +532,8 @@ def print_table(f: Figures) -> None:
         ("analysis done after last answer", f"{f.analysis_lag_s:.1f} s", "", ""),
         ("  received and analysed/s", f"{f.analysed_per_s:.1f}", "", ""),
         ("server CPU per report", f"{f.server_cpu_ms:.0f} ms", "", ""),
-        ("  of which analysers (idle priority)",
-         f"{f.cpu.analysers / f.reports * 1000:.0f} ms", "", ""),
+        *((f"  {kind}", f"{seconds / f.reports * 1000:.1f} ms", "", "")
+          for kind, seconds in sorted(f.cpu.by_kind.items(), key=lambda kv: -kv[1])),
         ("bench clients' CPU per report", f"{f.cpu.bench / f.reports * 1000:.0f} ms", "", ""),
         ("  ceiling if CPU-bound (server)", f"{os.cpu_count() * 1000 / f.server_cpu_ms:.1f}/s",
          "", ""),
