@@ -38,12 +38,17 @@ def register_bounds(app: Flask) -> None:
 def register_proxy(app: Flask) -> None:
     """Behind `fieldapp serve`'s nginx (and any proxies in front of it), take the client's
     address and scheme from the nearest trusted proxy's X-Forwarded-For/-Proto: sign-in
-    throttling keys on the real address, and a client's own X-Forwarded-For is not trusted."""
+    throttling keys on the real address, and a client's own X-Forwarded-For is not trusted.
+    Photo reports' bodies come from nginx's temp files (fieldapp.serving.handover)."""
     hops = app.config.get("FIELDAPP_PROXY_HOPS") or 0
     if hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    if app.config.get("FIELDAPP_PROXY_BODY_DIR"):
+        from fieldapp.serving.handover import BodyHandover
+
+        app.wsgi_app = BodyHandover(app.wsgi_app, app.config["FIELDAPP_PROXY_BODY_DIR"])
 
 
 def register_extensions(app: Flask) -> None:

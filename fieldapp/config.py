@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from fieldapp.mapview import basemaps
+
 MB = 1024 * 1024
 
 
@@ -94,8 +96,9 @@ class Config:
         self.FIELDAPP_ORG_PERSON_IN_CHARGE = os.environ.get("FIELDAPP_ORG_PERSON_IN_CHARGE", "")
         self.FIELDAPP_ORG_HANDLER = os.environ.get("FIELDAPP_ORG_HANDLER", "")
         self.FIELDAPP_ORG_CONTACT = os.environ.get("FIELDAPP_ORG_CONTACT", "")
-        # The map page's optional base layer: an XYZ raster URL template; None draws none.
-        self.FIELDAPP_MAP_TILE_URL = os.environ.get("FIELDAPP_MAP_TILE_URL") or None
+        # The base maps of the map page and the console (mapview.basemaps): Tianditu, an XYZ
+        # template (GCJ-02 or not), or only the offline base packaged at install time.
+        self.FIELDAPP_BASEMAPS = basemaps.from_environ(os.environ)
         # RFC 3161 time-stamping authorities that anchor the custody chain (none: no anchors),
         # the root(s) their tokens must chain to, and how often the head is anchored.
         self.FIELDAPP_TSA_URLS = [url.strip() for url in
@@ -139,6 +142,8 @@ class Config:
         # Proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none, the
         # app faces clients itself). `fieldapp serve` sets at least 1 for its own nginx.
         self.FIELDAPP_PROXY_HOPS = _int("FIELDAPP_PROXY_HOPS", 0)
+        # Set by `fieldapp serve` only: where its nginx writes the bodies it hands over.
+        self.FIELDAPP_PROXY_BODY_DIR = os.environ.get("FIELDAPP_PROXY_BODY_DIR") or None
         self.FIELDAPP_TLS_CERT = os.environ.get("FIELDAPP_TLS_CERT") or None
         self.FIELDAPP_TLS_KEY = os.environ.get("FIELDAPP_TLS_KEY") or None
         self.FIELDAPP_CLIENT_HEADER_TIMEOUT_S = _int("FIELDAPP_CLIENT_HEADER_TIMEOUT_S", 20)

@@ -19,6 +19,9 @@ from pathlib import Path
 RESPONSE_BUFFERS = "16 64k"
 BODY_BUFFER = "256k"
 
+# The request header naming the temp file that holds a handed-over body.
+HANDOVER_HEADER = "X-Fieldapp-Body-File"
+
 # The error bodies nginx itself answers with, in the API's one error shape.
 _ERRORS = {
     413: ("Payload Too Large", "The request body is larger than this server accepts."),
@@ -127,11 +130,7 @@ http {{
     proxy_send_timeout 60s;
     proxy_read_timeout {s.app_timeout_s}s;
     proxy_redirect off;
-    proxy_set_header Host $http_host;
-    # The app trusts the last hop only (werkzeug's ProxyFix): what a client writes in
-    # X-Forwarded-For stays in front of the address nginx saw, and is ignored.
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto $fieldapp_forwarded_proto;
+{_forwarded_headers("    ")}
 
     map $http_x_forwarded_proto $fieldapp_forwarded_proto {{
         "" $scheme;
@@ -158,6 +157,18 @@ http {{
             proxy_pass http://fieldapp;
         }}
 
+        # Photo reports: the body nginx has written to its temp file is handed over by
+        # name, not sent again through the socket, and the app reads it from the page
+        # cache in large reads (see fieldapp.serving.handover). nginx removes the file once
+        # the request is answered.
+        location = /api/v1/reports {{
+            client_body_in_file_only clean;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+{_forwarded_headers("            ", body_file="$request_body_file")}
+            proxy_pass http://fieldapp;
+        }}
+
         location ~ ^/api/v1/dossiers/[^/]+/download$ {{
             limit_conn fieldapp_downloads {s.downloads};
             proxy_pass http://fieldapp;
@@ -167,6 +178,20 @@ http {{
     }}
 }}
 """
+
+
+def _forwarded_headers(indent: str, body_file: str = '""') -> str:
+    """The headers every proxied request carries. nginx inherits proxy_set_header only into
+    a location that sets none, so a location that adds one repeats these. The handover header
+    is always set (blank where no body is handed over, and nginx then drops it), so a
+    client can never name a file of its choosing."""
+    return "\n".join(indent + line for line in (
+        "proxy_set_header Host $http_host;",
+        # The app trusts the last hop only (werkzeug's ProxyFix): what a client writes in
+        # X-Forwarded-For stays in front of the address nginx saw, and is ignored.
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_set_header X-Forwarded-Proto $fieldapp_forwarded_proto;",
+        f"proxy_set_header {HANDOVER_HEADER} {body_file};"))
 
 
 def _error_location(code: int, status: str, message: str) -> str:

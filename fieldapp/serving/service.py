@@ -88,7 +88,7 @@ def prepare(config, *, with_jobs: bool, app_spec: str = DEFAULT_APP) -> Plan:
     if test.returncode != 0:
         raise ServeError(f"nginx refuses {nginx_path}:\n{test.stderr.strip()}")
 
-    programs = _programs(config, nginx_command, sock, with_jobs, app_spec)
+    programs = _programs(config, nginx_command, sock, temp / "body", with_jobs, app_spec)
     supervisor_path = serving / "supervisord.conf"
     supervisor_path.write_text(supervisord_conf(
         programs, serving, user="root" if os.geteuid() == 0 else None))
@@ -103,7 +103,8 @@ def run(plan: Plan) -> None:
                               "-c", str(plan.supervisord_conf)])
 
 
-def _programs(config, nginx_command, sock: Path, with_jobs: bool, app_spec: str):
+def _programs(config, nginx_command, sock: Path, body_dir: Path, with_jobs: bool,
+              app_spec: str):
     python = sys.executable
     # gunicorn trusts X-Forwarded-For/-Proto from nginx, plus any proxies named in front.
     hops = max(1, config["FIELDAPP_PROXY_HOPS"])
@@ -113,7 +114,8 @@ def _programs(config, nginx_command, sock: Path, with_jobs: bool, app_spec: str)
             "--bind", f"unix:{sock}", "--workers", str(config["FIELDAPP_WORKERS"]),
             "--threads", str(config["FIELDAPP_THREADS"]),
             "--timeout", str(config["FIELDAPP_TIMEOUT"]),
-            "--env", f"FIELDAPP_PROXY_HOPS={hops}", app_spec],
+            "--env", f"FIELDAPP_PROXY_HOPS={hops}",
+            "--env", f"FIELDAPP_PROXY_BODY_DIR={body_dir}", app_spec],
             priority=10, start_s=3, stop_wait_s=35),
     ]
     if config["FIELDAPP_ANALYSERS"] > 0:

@@ -239,6 +239,49 @@ def test_a_slow_reader_holds_the_proxy_not_a_gunicorn_thread(stack, tokens):
         assert float(upstream.removeprefix("up=")) < 1.5, line
 
 
+def test_a_report_body_reaches_the_app_as_the_proxys_temp_file_then_removed(stack, tokens):
+    claim, photo = _claim_and_photo(2 * MB)
+    body, content_type = encode_multipart_formdata(
+        [("report", json.dumps(claim)), ("photos", ("p.jpg", photo, "image/jpeg"))])
+    # A client naming a file of its own is overridden by the proxy.
+    response = requests.post(f"{stack.base}/api/v1/reports", data=body, timeout=60, headers={
+        **auth(tokens["volunteer"]), "Content-Type": content_type,
+        "X-Fieldapp-Body-File": "/etc/passwd"})
+    assert response.status_code == 201, response.text
+    assert response.json()["photos"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
+    handed = Path(response.headers["X-Probe-Body-File"])
+    assert handed.is_relative_to(stack.data_dir / "serving" / "temp" / "body")
+    _wait_until(lambda: not handed.exists(), "nginx removes the body file once answered")
+
+
+def test_a_chunked_report_is_handed_over_whole(stack, tokens):
+    claim, photo = _claim_and_photo(1 * MB)
+    body, content_type = encode_multipart_formdata(
+        [("report", json.dumps(claim)), ("photos", ("c.jpg", photo, "image/jpeg"))])
+    pieces = (body[i:i + 64 * 1024] for i in range(0, len(body), 64 * 1024))
+    response = requests.post(f"{stack.base}/api/v1/reports", data=pieces, timeout=60,
+                             headers={**auth(tokens["volunteer"]), "Content-Type": content_type})
+    assert response.status_code == 201, response.text
+    assert response.json()["photos"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
+
+
+def test_no_other_request_can_name_a_body_file(stack):
+    forged = {"X-Fieldapp-Body-File": "/etc/passwd"}
+    answer = requests.get(f"{stack.base}/probe/client", headers=forged, timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["X-Probe-Body-File"] == ""
+    answer = requests.get(f"{stack.base}/api/v1/reports", headers=forged, timeout=10)
+    assert answer.status_code == 401  # an ordinary answer: no body file was opened
+    assert answer.headers["X-Probe-Body-File"] == ""
+
+
+def _wait_until(condition, what: str, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
 def _probe_from(address: str, port: int, headers: dict | None = None) -> dict:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
                                             source_address=(address, 0))

@@ -38,6 +38,20 @@ def test_nginx_buffers_bodies_and_responses_within_the_apps_limits():
     assert "ssl_certificate" not in text
 
 
+def test_report_bodies_are_handed_over_by_file_and_no_client_can_name_one():
+    text = nginx_conf(SETTINGS)
+    [reports] = re.findall(r"location = /api/v1/reports \{(.*?)\n        \}", text, re.S)
+    assert _directives(reports, "client_body_in_file_only") == ["clean"]
+    assert _directives(reports, "proxy_pass_request_body") == ["off"]
+    assert _directives(reports, "proxy_set_header Content-Length") == ['""']
+    assert _directives(reports, "proxy_set_header X-Fieldapp-Body-File") == [
+        "$request_body_file"]
+    # Everywhere else the header is blanked (nginx drops it), with the usual headers kept.
+    assert _directives(text, "proxy_set_header X-Fieldapp-Body-File") == [
+        '""', "$request_body_file"]
+    assert len(_directives(text, "proxy_set_header X-Forwarded-For")) == 2
+
+
 def test_nginx_errors_are_json_in_the_api_error_shape():
     text = nginx_conf(SETTINGS)
     bodies = re.findall(r"return (\d+) '(.*)\\n';", text)
