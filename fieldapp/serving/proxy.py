@@ -157,11 +157,11 @@ http {{
             proxy_pass http://fieldapp;
         }}
 
-        # Photo reports: the body nginx has written to its temp file is handed over by
-        # name, not sent again through the socket, and the app reads it from the page
-        # cache in large reads (see fieldapp.serving.handover). nginx removes the file once
-        # the request is answered.
-        location = /api/v1/reports {{
+        # Photo reports and resumable uploads' chunks: the body nginx has written to its
+        # temp file is handed over by name, not sent again through the socket, and the app
+        # reads it from the page cache in large reads (see fieldapp.serving.handover).
+        # nginx removes the file once the request is answered.
+        location ~ ^/api/v1/(reports|uploads(/[^/]+)?)$ {{
             client_body_in_file_only clean;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";

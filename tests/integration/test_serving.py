@@ -265,6 +265,29 @@ def test_a_chunked_report_is_handed_over_whole(stack, tokens):
     assert response.json()["photos"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
 
 
+def test_a_resumable_upload_is_handed_over_chunk_by_chunk(stack, tokens):
+    claim, photo = _claim_and_photo(3 * MB)
+    tus = {**auth(tokens["volunteer"]), "Tus-Resumable": "1.0.0"}
+    chunk = {**tus, "Content-Type": "application/offset+octet-stream"}
+    # creation-with-upload carries the first megabyte, a PATCH the rest.
+    created = requests.post(f"{stack.base}/api/v1/uploads", data=photo[:MB], timeout=30,
+                            headers={**chunk, "Upload-Length": str(len(photo))})
+    assert created.status_code == 201, created.text
+    assert created.headers["X-Probe-Body-File"] != ""
+    upload = created.headers["Location"]
+    rest = requests.patch(upload, data=photo[MB:], timeout=30,
+                          headers={**chunk, "Upload-Offset": str(MB)})
+    assert rest.status_code == 204, rest.text
+    assert rest.headers["Upload-Offset"] == str(len(photo))
+    assert rest.headers["X-Probe-Body-File"] != ""
+    body, content_type = encode_multipart_formdata(
+        [("report", json.dumps({**claim, "uploads": [upload.rsplit("/", 1)[1]]}))])
+    stored = requests.post(f"{stack.base}/api/v1/reports", data=body, timeout=30,
+                           headers={**auth(tokens["volunteer"]), "Content-Type": content_type})
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["photos"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
+
+
 def test_no_other_request_can_name_a_body_file(stack):
     forged = {"X-Fieldapp-Body-File": "/etc/passwd"}
     answer = requests.get(f"{stack.base}/probe/client", headers=forged, timeout=10)

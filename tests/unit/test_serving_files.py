@@ -38,13 +38,14 @@ def test_nginx_buffers_bodies_and_responses_within_the_apps_limits():
     assert "ssl_certificate" not in text
 
 
-def test_report_bodies_are_handed_over_by_file_and_no_client_can_name_one():
+def test_report_and_upload_bodies_are_handed_over_by_file_and_no_client_can_name_one():
     text = nginx_conf(SETTINGS)
-    [reports] = re.findall(r"location = /api/v1/reports \{(.*?)\n        \}", text, re.S)
-    assert _directives(reports, "client_body_in_file_only") == ["clean"]
-    assert _directives(reports, "proxy_pass_request_body") == ["off"]
-    assert _directives(reports, "proxy_set_header Content-Length") == ['""']
-    assert _directives(reports, "proxy_set_header X-Fieldapp-Body-File") == [
+    [location] = re.findall(r"location ~ \^/api/v1/\(reports\|uploads\(/\[\^/\]\+\)\?\)\$ "
+                            r"\{(.*?)\n        \}", text, re.S)
+    assert _directives(location, "client_body_in_file_only") == ["clean"]
+    assert _directives(location, "proxy_pass_request_body") == ["off"]
+    assert _directives(location, "proxy_set_header Content-Length") == ['""']
+    assert _directives(location, "proxy_set_header X-Fieldapp-Body-File") == [
         "$request_body_file"]
     # Everywhere else the header is blanked (nginx drops it), with the usual headers kept.
     assert _directives(text, "proxy_set_header X-Fieldapp-Body-File") == [
