@@ -295,7 +295,7 @@ def import_sites(path, skip_bad, crs):
 @sites_cli.command("rescore")
 def rescore_sites():
     """Recompute every site's stored risk components (e.g. after changing FIELDAPP_RISK_*)."""
-    from fieldapp.hotspots.service import rescore_all
+    from fieldapp.hotspots.risk import rescore_all
 
     click.echo(f"rescored {rescore_all()} site(s)")
 

@@ -1,4 +1,5 @@
-"""Hotspot queries: hex-bin counts, clusters of reports at no known site, site risk."""
+"""Hotspot queries: hex-bin counts, and clusters of reports at no known site that a
+coordinator may promote to a site. Site risk is read in hotspots.risk."""
 from __future__ import annotations
 
 import hashlib
@@ -10,10 +11,11 @@ from sqlalchemy import text
 
 from fieldapp.errors import Conflict, field_error
 from fieldapp.extensions import db
-from fieldapp.hotspots import cells, scoring
-from fieldapp.hotspots.indexing import refresh_site_risk, risk_params
-from fieldapp.hotspots.models import SiteRisk
+from fieldapp.hotspots import cells
+from fieldapp.hotspots.indexing import refresh_site_risk
+from fieldapp.sites.linking import link_reports_to_site
 from fieldapp.sites.models import Site
+from fieldapp.sites.service import create_site_in_session
 
 # --- hex bins ------------------------------------------------------------------------------
 
@@ -218,9 +220,6 @@ def candidate_id(report_ids: list[str]) -> str:
 def promote(candidate: str, args: dict, site_fields: dict, user) -> tuple[Site, int]:
     """Make a candidate a site (its hull, or its centre if the hull is not an area) and link
     its reports to it, each link a custody event."""
-    from fieldapp.reports.service import link_reports_to_site
-    from fieldapp.sites.service import create_site_in_session
-
     found = next((c for c in candidates(args) if c["id"] == candidate), None)
     if found is None:
         raise Conflict("no such candidate with these parameters (its reports may have changed)",
@@ -237,37 +236,3 @@ def _shape(geometry: dict):
     from shapely.geometry import shape
 
     return shape(geometry)
-
-
-# --- site risk -----------------------------------------------------------------------------
-
-
-def risk_of(ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
-    """Each site's score at this moment, with the components it is made of."""
-    now, params = datetime.now(UTC), risk_params()
-    stored = {row.site_id: row for row in
-              db.session.query(SiteRisk).filter(SiteRisk.site_id.in_(ids))} if ids else {}
-    return {site_id: (scoring.site_score(row.components, row.computed_at, row.open_cases, now,
-                                         params) if (row := stored.get(site_id))
-                      else scoring.site_score(_EMPTY, now, 0, now, params))
-            for site_id in ids}
-
-
-def rank_by_risk(sites: list[Site]) -> list[Site]:
-    """Highest risk first; each site gets a `risk` attribute for the response."""
-    risks = risk_of([site.id for site in sites])
-    for site in sites:
-        site.risk = risks[site.id]
-    return sorted(sites, key=lambda site: (-site.risk["score"], site.name, str(site.id)))
-
-
-_EMPTY = {"evidence": 0.0, "by_category": {}, "verified_photos": 0, "distinct_volunteers": 0}
-
-
-def rescore_all() -> int:
-    count = 0
-    for site_id in db.session.scalars(text("SELECT id FROM sites")):
-        refresh_site_risk(site_id)
-        count += 1
-    db.session.commit()
-    return count

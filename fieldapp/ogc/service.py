@@ -17,8 +17,9 @@ from fieldapp.accounts.models import User
 from fieldapp.errors import NotFound
 from fieldapp.extensions import db
 from fieldapp.geo.geometry import to_geojson
+from fieldapp.hotspots.risk import risk_of
 from fieldapp.hotspots.schemas import CandidateArgsSchema
-from fieldapp.hotspots.service import candidates, risk_of
+from fieldapp.hotspots.service import candidates
 from fieldapp.reports.models import Photo, Report
 from fieldapp.sites.models import Site
 

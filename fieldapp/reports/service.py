@@ -30,11 +30,11 @@ from fieldapp.errors import Conflict, NotFound, UnsupportedMediaType, field_erro
 from fieldapp.evidence import checks, exif, imaging, media, structure
 from fieldapp.extensions import db
 from fieldapp.geo.coordinates import to_wgs84
-from fieldapp.geo.geometry import lon_lat, point_element
+from fieldapp.geo.geometry import point_element
 from fieldapp.hotspots import indexing
 from fieldapp.reports import quota
 from fieldapp.reports.models import VERDICTS, Photo, Report
-from fieldapp.sites import service as sites
+from fieldapp.sites import linking
 from fieldapp.tasks import service as tasks
 from fieldapp.uploads import service as resumable
 
@@ -220,7 +220,7 @@ def _create(user, claim, inspected, fingerprint, received_at) -> Report:
         accuracy_m=loc.get("accuracy_m"), location=point_element(lon, lat),
         verdict="consistent", verified=False, photos=[],
     )
-    report.site_id, report.site_link, report.site_distance_m = _site_for(
+    report.site_id, report.site_link, report.site_distance_m = linking.site_for(
         claim.get("site_id"), lon, lat)
     claim_for_checks, limits = claim_of(report), thresholds()
     outcomes = []
@@ -258,7 +258,7 @@ def _record_receipt(report: Report, outcomes: list[dict], fingerprint: str, user
         "photos": [p.sha256 for p in report.photos],
         "row_sha256": custody.row_sha256("report", report)}, at)]
     if report.site_id:
-        entries.append(_site_link_entry(report, previous=None, actor_id=None))
+        entries.append(linking.link_entry(report, previous=None, actor_id=None))
     receipts = {}
     for photo, outcome in zip(report.photos, outcomes, strict=True):
         receipts[photo] = len(entries)
@@ -276,58 +276,9 @@ def _record_receipt(report: Report, outcomes: list[dict], fingerprint: str, user
     db.session.flush()
 
 
-def _site_for(claimed_site_id, lon: float, lat: float):
-    """(site_id, how linked, metres): the claimed site, else the nearest within reach."""
-    if claimed_site_id is not None:
-        metres = sites.distance_to_site(claimed_site_id, lon, lat)
-        if metres is None:
-            raise field_error("report.site_id", "no such site")
-        return claimed_site_id, "claimed", round(metres, 1)
-    nearest = sites.nearest_site(lon, lat, sites.link_radius_m())
-    if nearest is None:
-        return None, None, None
-    return nearest[0], "auto", round(nearest[1], 1)
-
-
-def _site_link_entry(report: Report, previous, actor_id) -> custody.Entry:
-    return custody.Entry("site_linked", "report", report.id, actor_id, {
-        "site_id": str(report.site_id) if report.site_id else None,
-        "previous_site_id": str(previous) if previous else None,
-        "link": report.site_link, "distance_m": report.site_distance_m})
-
-
-def link_reports_to_site(report_ids: list[uuid.UUID], site_id: uuid.UUID, user: User) -> int:
-    """Link many reports to a new site in the caller's transaction (promoting a hotspot)."""
-    entries = []
-    for report in db.session.scalars(select(Report).where(Report.id.in_(report_ids))):
-        previous = _link_manually(report, site_id)
-        entries.append(_site_link_entry(report, previous, user.id))
-    custody.append_many(entries)
-    return len(entries)
-
-
 def relink_site(report_id: uuid.UUID, site_id: uuid.UUID | None, user: User) -> Report:
-    """A coordinator links, relinks or unlinks a report; each change is a custody event."""
-    report = get_report(report_id, user)
-    previous = _link_manually(report, site_id)
-    custody.append_many([_site_link_entry(report, previous, user.id)])
-    for touched in {previous, report.site_id}:
-        indexing.refresh_site_risk(touched)
-    db.session.commit()
-    return report
-
-
-def _link_manually(report: Report, site_id: uuid.UUID | None):
-    """Point the report at a site (or at none); returns the site it had before."""
-    previous = report.site_id
-    if site_id is None:
-        report.site_id = report.site_link = report.site_distance_m = None
-        return previous
-    metres = sites.distance_to_site(site_id, *lon_lat(report.location))
-    if metres is None:
-        raise field_error("site_id", "no such site")
-    report.site_id, report.site_link, report.site_distance_m = site_id, "manual", round(metres, 1)
-    return previous
+    """A coordinator links, relinks or unlinks a report (see sites.linking)."""
+    return linking.relink(get_report(report_id, user), site_id, user)
 
 
 def _store_photo(report, position, item: Inspected, claim, limits) -> tuple[Photo, dict]:

@@ -10,6 +10,7 @@ from sqlalchemy import cast, func, or_, select
 from fieldapp.errors import NotFound
 from fieldapp.extensions import db
 from fieldapp.geo.geometry import shape_element
+from fieldapp.hotspots import risk
 from fieldapp.sites.models import Site
 
 
@@ -70,10 +71,7 @@ def list_sites(args: dict) -> tuple[list[Site], int]:
                               Site.operator.ilike(pattern, escape="\\")))
     page, size = args["page"], args["page_size"]
     if args.get("order") == "risk":
-        from fieldapp.hotspots.service import rank_by_risk
-
-        ranked = rank_by_risk(list(db.session.scalars(stmt)))
-        return ranked[(page - 1) * size: page * size], len(ranked)
+        return risk.ranked_page(stmt, page, size)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     items = db.session.scalars(stmt.order_by(Site.name, Site.id)
                                .offset((page - 1) * size).limit(size)).all()

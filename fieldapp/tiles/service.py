@@ -15,7 +15,8 @@ from sqlalchemy import text
 from fieldapp.errors import field_error
 from fieldapp.extensions import db
 from fieldapp.hotspots import cells
-from fieldapp.hotspots.service import check_window, count_source, public_bands, risk_of
+from fieldapp.hotspots.risk import risk_of
+from fieldapp.hotspots.service import check_window, count_source, public_bands
 
 LAYERS = ("sites", "reports", "hexbins", "public")
 POINT_ZOOM = 15

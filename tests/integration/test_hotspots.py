@@ -1,11 +1,14 @@
 """Hotspots on real PostGIS: hex bins from counts kept at ingest, candidates, risk, public."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import random
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import h3
 import pytest
 
+from fieldapp.extensions import db
 from fieldapp.hotspots.cells import resolution_for_zoom
 from tests.helpers import auth, role_tokens, submit_at
 
@@ -210,3 +213,44 @@ def test_risk_kept_at_ingest_equals_a_full_rescore(app, field, make_user):
     full = risk()
     assert kept["score"] == pytest.approx(full["score"], rel=1e-4)
     assert kept["by_category"] == pytest.approx(full["by_category"], rel=1e-4)
+
+
+def test_risk_order_is_computed_by_the_database_as_the_scoring_rule_ranks(app, field):
+    """Many sites with stored risk of every shape, paged through order=risk: the pages
+    together are exactly the sites sorted by scoring.site_score, ties by name."""
+    from fieldapp.hotspots.models import SiteRisk
+    from fieldapp.hotspots.risk import risk_of
+
+    client, token = field["client"], field["tokens"]["coordinator"]
+    box, rng = "99.0,27.0,99.5,27.5", random.Random(11)  # near Lijiang: no other test's
+    ids = []
+    for index in range(23):
+        made = client.post("/api/v1/sites", headers=auth(token), json={
+            "name": f"site-{index % 20:02d}",  # three names taken twice: ties by name, then id
+            "geometry": {"type": "Point", "coordinates": [99.01 + index / 100, 27.2]}})
+        assert made.status_code == 201
+        ids.append(uuid.UUID(made.get_json()["id"]))
+    now = datetime.now(UTC)
+    with app.app_context():
+        for site_id in ids[:20]:  # the last three have no stored risk: they score 0
+            evidence = rng.choice([0.0, 1.5, 3.0, rng.uniform(0, 9)])
+            db.session.add(SiteRisk(
+                site_id=site_id, open_cases=rng.choice([0, 0, 1, 3]),
+                computed_at=now - timedelta(days=rng.choice([0, 0, 30, 400, -2])),
+                components={"evidence": evidence, "by_category": {"water": evidence},
+                            "verified_photos": 3,
+                            "distinct_volunteers": rng.choice([0, 1, 2, 7])}))
+        db.session.commit()
+        risks = risk_of(ids)
+        names = {site_id: f"site-{i % 20:02d}" for i, site_id in enumerate(ids)}
+    expected = sorted(ids, key=lambda i: (-risks[i]["score"], names[i], str(i)))
+    assert len({risks[i]["score"] for i in ids}) > 5  # the ranking is not a trivial one
+    paged = []
+    for page in (1, 2, 3):
+        answer = client.get(f"/api/v1/sites?order=risk&bbox={box}&page={page}&page_size=10",
+                            headers=auth(token)).get_json()
+        assert answer["total"] == 23
+        paged += answer["items"]
+    assert [uuid.UUID(s["id"]) for s in paged] == expected
+    for shown in paged:
+        assert shown["risk"]["score"] == pytest.approx(risks[uuid.UUID(shown["id"])]["score"])
