@@ -1,6 +1,6 @@
 """Reading site lists (CSV with lon/lat or WKT columns, or GeoJSON) into validated rows.
 
-Pure: no Flask, no database. Each row is validated by the same schema the API uses, and
+Needs no app and no database. Each row is validated by the same schema the API uses, and
 every bad row is reported with its line (CSV) or feature number (GeoJSON) and the reason.
 """
 from __future__ import annotations
