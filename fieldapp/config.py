@@ -114,6 +114,8 @@ class Config:
         self.FIELDAPP_AUDIT_INTERVAL_S = _int("FIELDAPP_AUDIT_INTERVAL_S", 86400)
         self.FIELDAPP_JOB_CONCURRENCY = _int("FIELDAPP_JOB_CONCURRENCY", 2)
         self.FIELDAPP_JOB_NICE = _int("FIELDAPP_JOB_NICE", 10)
+        # Succeeded jobs are forgotten after this many days, daily (0: kept for ever).
+        self.FIELDAPP_JOBS_KEEP_DAYS = _int("FIELDAPP_JOBS_KEEP_DAYS", 30)
         self.FIELDAPP_RISK_SETTINGS = {
             k: v for k, v in os.environ.items() if k.startswith("FIELDAPP_RISK_")
         }

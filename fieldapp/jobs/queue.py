@@ -8,7 +8,7 @@ freeze without its job. No second connection and no outbox table are needed.
 from __future__ import annotations
 
 import procrastinate
-from procrastinate import exceptions
+from procrastinate import exceptions, sql
 from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
 from procrastinate.jobs import JobDeferrer
 from procrastinate.manager import JobManager
@@ -50,3 +50,12 @@ def defer(task_name: str, *, schedule_in_s: float | None = None,
 
 def _defer(job) -> int:
     return JobDeferrer(_through_session, job, connection=db.session.connection()).defer()
+
+
+def prune_succeeded(keep_days: int) -> int:
+    """Delete, in the session's transaction, the jobs that succeeded more than keep_days
+    ago, with their events (procrastinate's own query); how many."""
+    result = db.session.connection().exec_driver_sql(
+        sql.queries["delete_old_jobs"],
+        {"nb_hours": keep_days * 24, "queue": None, "statuses": ["succeeded"]})
+    return result.rowcount

@@ -29,11 +29,17 @@ SWEEP = "storage.sweep_spools"
 CLAIMS = "tasks.sweep_claims"
 UPLOADS = "uploads.sweep_expired"
 SIGNINS = "accounts.prune_signin_failures"
+PRUNE_JOBS = "jobs.prune_finished"
 
 
 def _every_setting(name: str) -> Callable[[dict], float | None]:
     """The interval a setting holds (0 or unset: the task is not scheduled)."""
     return lambda config: config.get(name) or None
+
+
+def _prune_interval(config) -> float | None:
+    # Once a day, where finished jobs are to be forgotten at all.
+    return 86400 if config.get("FIELDAPP_JOBS_KEEP_DAYS") else None
 
 
 def _anchor_interval(config) -> float | None:
@@ -51,6 +57,7 @@ INTERVALS: dict[str, Callable[[dict], float | None]] = {
     UPLOADS: _every_setting("FIELDAPP_UPLOAD_SWEEP_INTERVAL_S"),
     # Failed sign-ins count only within the throttling window: pruned once a window.
     SIGNINS: _every_setting("FIELDAPP_SIGNIN_WINDOW_S"),
+    PRUNE_JOBS: _prune_interval,
 }
 
 
@@ -88,11 +95,7 @@ def sweep_spools() -> None:
     """Remove upload spools left behind by a process that was killed mid-upload."""
     from fieldapp.storage import blobs
 
-    sweep = getattr(blobs, "sweep_stale_spools", None)
-    if sweep is None:  # the sweep arrives with the intake limits; until then, nothing to do
-        log.warning("storage.blobs.sweep_stale_spools is not there yet: no spools swept")
-        return
-    removed = sweep(current_app.config["FIELDAPP_DATA_DIR"])
+    removed = blobs.sweep_stale_spools(current_app.config["FIELDAPP_DATA_DIR"])
     log.info("swept %d stale upload spool(s)", len(removed))
 
 
@@ -128,6 +131,21 @@ def prune_signin_failures(failures: int = 0) -> None:
     from fieldapp.accounts import service
 
     _every(SIGNINS, failures, service.prune_signin_failures)
+
+
+@queue.task(name=PRUNE_JOBS, queueing_lock=PRUNE_JOBS)
+def prune_finished_jobs(failures: int = 0) -> None:
+    """Forget jobs that succeeded more than FIELDAPP_JOBS_KEEP_DAYS ago (interval tasks
+    alone leave thousands a day); failed jobs stay until someone has looked at them."""
+    from fieldapp.jobs import queue as jobs_queue
+
+    def work():
+        removed = jobs_queue.prune_succeeded(current_app.config["FIELDAPP_JOBS_KEEP_DAYS"])
+        db.session.commit()
+        log.info("jobs: %d finished job(s) older than %d days forgotten", removed,
+                 current_app.config["FIELDAPP_JOBS_KEEP_DAYS"])
+
+    _every(PRUNE_JOBS, failures, work)
 
 
 def _every(name: str, failures: int, work: Callable[[], object]) -> None:

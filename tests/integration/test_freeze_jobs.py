@@ -346,3 +346,39 @@ def test_failed_sign_ins_past_the_window_are_pruned_by_a_job(app):
     ages = _scalar(app, "SELECT count(*) FROM signin_failures WHERE account_key = :k", k=key)
     assert ages == 1  # the recent failure still counts; the old one is gone
     assert _waiting(app, tasks.SIGNINS)  # and the next prune is queued
+
+
+def test_succeeded_jobs_older_than_the_keep_days_are_forgotten_failed_ones_kept(app):
+    from fieldapp.jobs import tasks
+    from fieldapp.jobs.queue import defer
+
+    marker = f"test.old-{uuid.uuid4().hex[:8]}"
+    keep_days = app.config["FIELDAPP_JOBS_KEEP_DAYS"]
+    ended = {"old succeeded": ("succeeded", keep_days + 1), "new succeeded": ("succeeded", 1),
+             "old failed": ("failed", keep_days + 1)}  # and when each ended
+    with app.app_context():
+        ids = {}
+        for name, (status, days_ago) in ended.items():
+            # Deferred, then ended: procrastinate's triggers write an event for each.
+            job_id = db.session.execute(text(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status) "
+                "VALUES ('default', :t, '{}', 'todo') RETURNING id"),
+                {"t": f"{marker}-{name}"}).scalar()
+            db.session.execute(text(
+                "UPDATE procrastinate_jobs SET status = 'doing' WHERE id = :j"), {"j": job_id})
+            db.session.execute(text(
+                "UPDATE procrastinate_jobs SET status = :s WHERE id = :j"),
+                {"s": status, "j": job_id})
+            assert db.session.execute(text(
+                "UPDATE procrastinate_events SET at = now() - make_interval(days => :d) "
+                "WHERE job_id = :j"), {"d": days_ago, "j": job_id}).rowcount >= 2
+            ids[name] = job_id
+        assert defer(tasks.PRUNE_JOBS, queueing_lock=f"test-{uuid.uuid4()}") is not None
+        db.session.commit()
+    run_jobs(app)
+    left = {name for name, job_id in ids.items()
+            if _scalar(app, "SELECT count(*) FROM procrastinate_jobs WHERE id = :j", j=job_id)}
+    assert left == {"new succeeded", "old failed"}
+    assert _scalar(app, "SELECT count(*) FROM procrastinate_events WHERE job_id = :j",
+                   j=ids["old succeeded"]) == 0
+    assert _waiting(app, tasks.PRUNE_JOBS)  # and the next prune is queued
