@@ -1,4 +1,5 @@
-"""Review decisions on photos: appended, never changed; each is a custody event."""
+"""Review decisions on photos: appended, never changed; each is a custody event, and news
+to the volunteer who sent the photo (a notification)."""
 from __future__ import annotations
 
 import uuid
@@ -10,6 +11,8 @@ from fieldapp.extensions import db
 from fieldapp.hotspots import indexing
 from fieldapp.photos.service import get_photo
 from fieldapp.reviews.models import Review
+from fieldapp.tasks.models import Notification
+from fieldapp.volunteers.overview import review_notice
 
 
 def review_photo(photo_id: uuid.UUID, decision: str, reason: str, user: User) -> Review:
@@ -31,6 +34,9 @@ def review_photo(photo_id: uuid.UUID, decision: str, reason: str, user: User) ->
                                     "row_sha256": custody.row_sha256("review", review)})
     review.custody_hash = event.hash
     db.session.add(review)
+    db.session.add(Notification(id=uuid.uuid4(), user_id=photo.report.volunteer_id,
+                                **review_notice(decision, review.reason, photo.report_id,
+                                                photo.id, now)))
     db.session.flush()
     db.session.expire(photo, ["reviews"])
     db.session.commit()

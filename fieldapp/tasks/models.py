@@ -194,7 +194,8 @@ class VolunteerArea(db.Model):
 
 
 class Notification(db.Model):
-    """Something a user should know: a task near them, a claim running out, an evaluation."""
+    """Something a user should know: a task near them, a claim running out, an evaluation,
+    a review of their photo. Only its reading ever changes it (read_at, once)."""
 
     __tablename__ = "notifications"
 
@@ -205,4 +206,7 @@ class Notification(db.Model):
     task_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tasks.id"))
     claim_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claims.id"))
     request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("monitoring_requests.id"))
+    report_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reports.id"))
+    photo_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("photos.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -13,7 +13,10 @@ from fieldapp.tasks.schemas import (
     ClaimSchema,
     DeclineSchema,
     EvaluationInSchema,
+    NotificationArgsSchema,
     NotificationPageSchema,
+    NotificationsReadInSchema,
+    NotificationsReadSchema,
     PageArgsSchema,
     RatingInSchema,
     ReasonSchema,
@@ -265,8 +268,23 @@ class VolunteerClaims(MethodView):
 @volunteer_blp.route("/notifications")
 class VolunteerNotifications(MethodView):
     @require()
-    @volunteer_blp.arguments(PageArgsSchema, location="query")
+    @volunteer_blp.arguments(NotificationArgsSchema, location="query")
     @volunteer_blp.response(200, NotificationPageSchema)
     def get(self, args):
-        """Your notifications, newest first."""
-        return _page(service.my_notifications(current_user(), args), args)
+        """Your notifications, newest first (`unread=true`: only those not marked read),
+        with how many are unread in all."""
+        user = current_user()
+        return {**_page(service.my_notifications(user, args), args),
+                "unread": service.unread_count(user)}
+
+
+@volunteer_blp.route("/notifications/read")
+class VolunteerNotificationsRead(MethodView):
+    @require()
+    @volunteer_blp.arguments(NotificationsReadInSchema)
+    @volunteer_blp.response(200, NotificationsReadSchema)
+    def post(self, data):
+        """Mark your notifications read: the `ids` shown, every one created `up_to` the
+        newest shown (what a phone wants: one that arrived meanwhile stays unread), or
+        `all`. Ids that are not yours are ignored like unknown ones."""
+        return service.mark_read(current_user(), data)

@@ -338,12 +338,18 @@ class NotificationSchema(Schema):
     kind = fields.String(metadata={"description": "task_nearby, request_dispatched, "
                                    "request_declined, request_done, claim_expiring, "
                                    "claim_expired, claim_cancelled, claim_accepted, "
-                                   "claim_needs_more (a request for more, with its reason)"})
+                                   "claim_needs_more (a request for more, with its reason); "
+                                   "reviews of your photos: report_accepted, report_rejected, "
+                                   "report_needs_more (with the reason)"})
     message = fields.String()
     task_id = fields.UUID(allow_none=True)
     claim_id = fields.UUID(allow_none=True)
     request_id = fields.UUID(allow_none=True)
+    report_id = fields.UUID(allow_none=True)
+    photo_id = fields.UUID(allow_none=True)
     created_at = fields.DateTime(format="iso")
+    read_at = fields.DateTime(format="iso", allow_none=True, metadata={
+        "description": "when it was first marked read; null while unread"})
 
 
 class PageArgsSchema(Schema):
@@ -351,5 +357,53 @@ class PageArgsSchema(Schema):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-NotificationPageSchema = page_schema(NotificationSchema, "NotificationPage")
+class NotificationArgsSchema(PageArgsSchema):
+    unread = fields.Boolean(load_default=False, metadata={
+        "description": "true: only those not yet marked read"})
+
+
+UNREAD_HELP = "your notifications not yet marked read, in all"
+
+
+class NotificationPageSchema(page_schema(NotificationSchema, "NotificationPageBase")):
+    unread = fields.Integer(metadata={"description": UNREAD_HELP})
+
+
+# As many ids as a page of the list holds.
+MAX_READ_IDS = 500
+
+
+class NotificationsReadInSchema(Schema):
+    """Exactly one of: the ids shown, everything up to the newest shown, or everything."""
+
+    ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=MAX_READ_IDS),
+                      metadata={"description": "these notifications of yours (ids that are "
+                                "not yours are ignored, as unknown ones are)"})
+    up_to = Moment(metadata={"description": "every notification of yours created at or "
+                             "before this time: send the created_at of the newest one shown, "
+                             "so that one arriving meanwhile stays unread"})
+    # JSON true only: not "yes", not 1.
+    all = fields.Boolean(truthy={True}, falsy={False},
+                         validate=validate.Equal(True, error="must be true, or left out"),
+                         metadata={"description": "true: every notification of yours, "
+                                   "including any that arrived after your list was read"})
+
+    @validates_schema
+    def exactly_one(self, data, **kwargs):
+        given = [name for name in ("ids", "up_to", "all") if name in data]
+        if not given:
+            message = "give one of ids, up_to or all"
+            raise ValidationError({name: [message] for name in ("ids", "up_to", "all")})
+        if len(given) > 1:
+            raise ValidationError({name: [f"give only one of {', '.join(given)}"]
+                                   for name in given[1:]})
+
+
+class NotificationsReadSchema(Schema):
+    marked = fields.Integer(metadata={"description": "notifications marked read by this "
+                                      "request (those already read keep their first read_at)"})
+    read_at = fields.DateTime(format="iso")
+    unread = fields.Integer(metadata={"description": UNREAD_HELP})
+
+
 ClaimPageSchema = page_schema(ClaimSchema, "ClaimPage")

@@ -667,6 +667,34 @@ def get_area(user: User) -> VolunteerArea:
 
 
 def my_notifications(user: User, args: dict) -> tuple[list[Notification], int]:
-    """The user's notifications, newest first."""
-    return _page(select(Notification).where(Notification.user_id == user.id),
-                 (Notification.created_at.desc(), Notification.id), args)
+    """The user's notifications, newest first; with `unread`, only those not marked read."""
+    stmt = select(Notification).where(Notification.user_id == user.id)
+    if args.get("unread"):
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return _page(stmt, (Notification.created_at.desc(), Notification.id), args)
+
+
+def unread_count(user: User) -> int:
+    """How many of the user's notifications are not marked read."""
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)))
+
+
+def mark_read(user: User, data: dict) -> dict:
+    """Mark the user's own notifications read: `ids`, all created `up_to` a time, or `all`.
+
+    Others' ids match nothing, exactly as unknown ones, so the answer never tells whether a
+    notification exists; one already read keeps the time it was first read.
+    """
+    now = _now()
+    stmt = update(Notification).where(Notification.user_id == user.id,
+                                      Notification.read_at.is_(None))
+    if "ids" in data:
+        stmt = stmt.where(Notification.id.in_(data["ids"]))
+    elif "up_to" in data:
+        stmt = stmt.where(Notification.created_at <= data["up_to"])
+    marked = db.session.execute(stmt.values(read_at=now).execution_options(
+        synchronize_session=False)).rowcount
+    unread = unread_count(user)
+    db.session.commit()
+    return {"marked": marked, "read_at": now, "unread": unread}

@@ -3,7 +3,8 @@
 Hours count on-site time only (check-in to check-out, never travel), as the Measures for
 Volunteer Service Records ask; time of claims not (yet) accepted is shown apart, so a
 volunteer sees what is still waiting for evaluation. Reviews of the volunteer's own photos
-are notifications too: a decision, and above all a request for more, is news to them.
+are notifications too (written when the review is recorded): a decision, and above all a
+request for more, is news to them.
 """
 from __future__ import annotations
 
@@ -38,9 +39,3 @@ def review_notice(decision: str, reason: str, report_id, photo_id, at: datetime)
     message = f"{said}: {reason}" if reason and decision != "accepted" else said
     return {"kind": REVIEW_KINDS[decision], "message": message, "report_id": report_id,
             "photo_id": photo_id, "created_at": at}
-
-
-def newest_first(*lists: list[dict], limit: int) -> list[dict]:
-    """Several notification lists as one, newest first, at most limit."""
-    merged = [item for items in lists for item in items]
-    return sorted(merged, key=lambda item: item["created_at"], reverse=True)[:limit]

@@ -40,14 +40,6 @@ class HoursSchema(Schema):
     accepted_hours = fields.Float()
 
 
-class OwnNotificationSchema(NotificationSchema):
-    """The tasks' notifications, and reviews of one's photos (report_accepted,
-    report_rejected, report_needs_more), which name the report and photo."""
-
-    report_id = fields.UUID(allow_none=True)
-    photo_id = fields.UUID(allow_none=True)
-
-
 class VolunteerOverviewSchema(Schema):
     pseudonym = fields.String()
     reports = fields.List(fields.Nested(OwnReportSchema), metadata={
@@ -55,4 +47,8 @@ class VolunteerOverviewSchema(Schema):
     claims = fields.List(fields.Nested(ClaimSchema), metadata={
         "description": "your newest claims with their tasks (all: /volunteers/me/claims)"})
     hours = fields.Nested(HoursSchema)
-    notifications = fields.List(fields.Nested(OwnNotificationSchema))
+    notifications = fields.List(fields.Nested(NotificationSchema), metadata={
+        "description": "your newest notifications, read or not (all, and marking them "
+                       "read: /volunteers/me/notifications)"})
+    unread = fields.Integer(metadata={"description": "your notifications not yet marked "
+                                      "read, in all"})

@@ -208,6 +208,24 @@ def test_app_role_records_an_analysis(evidence, app, client):
     assert photo["analysis"] == "done" and photo["analysed_at"] is not None
 
 
+@pytest.mark.parametrize("change", ["message = 'forged'", "kind = 'report_accepted'",
+                                    "user_id = gen_random_uuid()", "created_at = now()",
+                                    "photo_id = NULL"])
+def test_app_role_changes_nothing_of_a_notification_but_its_reading(evidence, app_connection,
+                                                                     change):
+    # The review in the fixture told the volunteer: a notification with the photo's id.
+    photo_id = evidence["photo"]["id"]
+    message = _refused(app_connection, f"UPDATE notifications SET {change} WHERE photo_id = %s",
+                       (photo_id,))
+    assert "permission denied for table notifications" in message
+    _refused_leaving_rows(app_connection, "notifications",
+                          "DELETE FROM notifications WHERE photo_id = %s", (photo_id,))
+    with app_connection.cursor() as cur:
+        cur.execute("UPDATE notifications SET read_at = now() WHERE photo_id = %s", (photo_id,))
+        assert cur.rowcount >= 1
+    app_connection.rollback()
+
+
 def test_app_role_revokes_a_token(client, make_user):
     _, _, token = make_user("volunteer")
     assert client.delete("/api/v1/auth/token", headers=auth(token)).status_code == 204

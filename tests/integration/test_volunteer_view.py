@@ -95,3 +95,112 @@ def test_claims_hours_and_task_notices(app, client, volunteer, coordinator, owne
 
 def test_the_view_needs_a_token(client):
     assert client.get("/api/v1/volunteers/me").status_code == 401
+
+
+# Notifications marked read
+
+NOTIFICATIONS = "/api/v1/volunteers/me/notifications"
+
+
+def _reviewed_photo(client, volunteer, coordinator, seed) -> str:
+    """A photo of the volunteer's, reviewed once: one notification to them."""
+    sent = post_report(client, volunteer[2], report_json(), [(jpeg_bytes(seed=seed), "a.jpg")])
+    assert sent.status_code == 201, sent.get_json()
+    photo_id = sent.get_json()["photos"][0]["id"]
+    _review(client, coordinator, photo_id, "needs_more")
+    return photo_id
+
+
+def _review(client, coordinator, photo_id, decision) -> None:
+    reviewed = client.post(f"/api/v1/photos/{photo_id}/reviews", headers=auth(coordinator[2]),
+                           json={"decision": decision, "reason": "closer, please"})
+    assert reviewed.status_code == 201, reviewed.get_json()
+
+
+def _notifications(client, token, **query) -> dict:
+    response = client.get(NOTIFICATIONS, headers=auth(token), query_string=query)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def _read(client, token, body) -> dict:
+    response = client.post(f"{NOTIFICATIONS}/read", headers=auth(token), json=body)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_notifications_are_marked_read_by_id_up_to_a_time_or_all(client, make_user,
+                                                                 coordinator):
+    volunteer, other = make_user("volunteer"), make_user("volunteer")
+    photo_id = _reviewed_photo(client, volunteer, coordinator, 4103)
+    _review(client, coordinator, photo_id, "accepted")
+    others_photo = _reviewed_photo(client, other, coordinator, 4104)
+
+    listed = _notifications(client, volunteer[2])
+    assert listed["unread"] == listed["total"] == 2
+    assert [n["kind"] for n in listed["items"]] == ["report_accepted", "report_needs_more"]
+    assert all(n["read_at"] is None and n["photo_id"] == photo_id for n in listed["items"])
+    assert _me(client, volunteer[2])["unread"] == 2
+    newest, oldest = listed["items"]
+    [others] = _notifications(client, other[2])["items"]
+    assert others["photo_id"] == others_photo
+
+    # By id: another's id and an unknown one are passed over alike, and say nothing.
+    marked = _read(client, volunteer[2], {"ids": [oldest["id"], others["id"],
+                                                  str(uuid.uuid4())]})
+    assert (marked["marked"], marked["unread"]) == (1, 1)
+    assert _notifications(client, other[2])["unread"] == 1
+    unread = _notifications(client, volunteer[2], unread="true")
+    assert [n["id"] for n in unread["items"]] == [newest["id"]]
+    assert (unread["total"], unread["unread"]) == (1, 1)
+    first_read = [n for n in _notifications(client, volunteer[2])["items"]
+                  if n["id"] == oldest["id"]][0]["read_at"]
+    assert first_read is not None
+    # Read again: nothing moves, and the first reading's time stays.
+    assert _read(client, volunteer[2], {"ids": [oldest["id"]]})["marked"] == 0
+    assert [n for n in _notifications(client, volunteer[2])["items"]
+            if n["id"] == oldest["id"]][0]["read_at"] == first_read
+
+    # Up to the newest shown: one arriving after the list was read stays unread.
+    shown = _notifications(client, volunteer[2])["items"][0]
+    _review(client, coordinator, photo_id, "rejected")
+    marked = _read(client, volunteer[2], {"up_to": shown["created_at"]})
+    assert (marked["marked"], marked["unread"]) == (1, 1)
+    [late] = _notifications(client, volunteer[2], unread="true")["items"]
+    assert late["kind"] == "report_rejected" and "closer, please" in late["message"]
+    me = _me(client, volunteer[2])
+    assert me["unread"] == 1
+    assert [n["read_at"] is None for n in me["notifications"]] == [True, False, False]
+
+    assert _read(client, volunteer[2], {"all": True}) | {"read_at": None} == {
+        "marked": 1, "unread": 0, "read_at": None}
+    assert _notifications(client, volunteer[2], unread="true")["items"] == []
+    assert _notifications(client, other[2])["unread"] == 1
+
+
+def test_bad_reads_are_422_naming_the_field_and_mark_nothing(client, make_user, coordinator,
+                                                             owner_connection):
+    volunteer = make_user("volunteer")
+    _reviewed_photo(client, volunteer, coordinator, 4105)
+    [notice] = _notifications(client, volunteer[2])["items"]
+    for body, named in (({}, "ids"), ({}, "up_to"), ({}, "all"), ({"ids": []}, "ids"),
+                        ({"ids": ["not-a-uuid"]}, "ids"), ({"ids": notice["id"]}, "ids"),
+                        ({"ids": [str(uuid.uuid4())] * 501}, "ids"),
+                        ({"up_to": "yesterday"}, "up_to"),
+                        ({"up_to": "2026-05-01T10:00:00"}, "up_to"),
+                        ({"all": False}, "all"), ({"all": "yes"}, "all"),
+                        ({"ids": [notice["id"]], "all": True}, "all"),
+                        ({"up_to": notice["created_at"], "ids": [notice["id"]]}, "up_to"),
+                        ({"all": True, "then": 1}, "then")):
+        bad = client.post(f"{NOTIFICATIONS}/read", headers=auth(volunteer[2]), json=body)
+        assert bad.status_code == 422, (body, bad.get_json())
+        # A list's item is named with its index: ids[0].
+        assert named in {key.split("[")[0] for key in bad.get_json()["errors"]}, (
+            body, bad.get_json())
+    bad = client.get(NOTIFICATIONS, headers=auth(volunteer[2]), query_string={"unread": "maybe"})
+    assert bad.status_code == 422 and "unread" in bad.get_json()["errors"]
+    assert client.post(f"{NOTIFICATIONS}/read", json={"all": True}).status_code == 401
+    with owner_connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM notifications WHERE user_id = %s AND read_at IS NOT "
+                    "NULL", (volunteer[0],))
+        assert cur.fetchone()[0] == 0

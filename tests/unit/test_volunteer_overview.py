@@ -1,7 +1,7 @@
 """The volunteer's own view, from plain values: hours from visits, reviews as notices."""
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from fieldapp.volunteers.overview import Visit, newest_first, review_notice, service_hours
+from fieldapp.volunteers.overview import Visit, review_notice, service_hours
 
 AT = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
@@ -24,10 +24,3 @@ def test_a_request_for_more_carries_its_reason_and_acceptance_needs_none():
     assert review_notice("accepted", "fine", "r", "p", AT)["message"] == (
         "A coordinator accepted your photo.")
 
-
-def test_notices_are_merged_newest_first_and_capped():
-    older = [{"created_at": AT - timedelta(hours=h), "kind": "task_nearby"} for h in (1, 3)]
-    newer = [{"created_at": AT - timedelta(hours=h), "kind": "report_accepted"} for h in (0, 2)]
-    merged = newest_first(older, newer, limit=3)
-    assert [item["created_at"] for item in merged] == [
-        AT, AT - timedelta(hours=1), AT - timedelta(hours=2)]
