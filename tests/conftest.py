@@ -22,6 +22,7 @@ from tests.helpers import (
     TEST_DB_PREFIX,
     TEST_DB_URL,
     TEST_OWNER_DB_URL,
+    serving,
 )
 
 
@@ -145,6 +146,13 @@ def app_connection(app):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    """The app behind a real socket (tests.helpers.serving), for a browser; its base URL."""
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -1,10 +1,9 @@
 """GET /map: the page is public; everything it draws is fetched with the user's token."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from flask import Blueprint, current_app, render_template, url_for
 
-from flask import Blueprint, current_app, render_template
-
+from fieldapp.mapview.basemaps import BaseMaps
 from fieldapp.reports.models import CATEGORIES
 
 # A plain Flask blueprint: an HTML page has no place in the OpenAPI document.
@@ -18,21 +17,28 @@ CATEGORY_LABELS = {"water": "水 Water", "air": "大气 Air", "soil": "土壤 So
 
 @bp.get("/map")
 def map_page():
-    tile_url = current_app.config.get("FIELDAPP_MAP_TILE_URL")
     categories = [(c, CATEGORY_LABELS.get(c, c)) for c in CATEGORIES]
-    return strict_page(render_template("map.html", tile_url=tile_url, categories=categories),
-                       tile_url)
+    return basemap_page("map.html", categories=categories)
 
 
-def strict_page(page: str, tile_url: str | None):
-    """A staff page's response with its strict headers (the map page and the console)."""
+def basemap_page(template: str, **context):
+    """A staff page drawn over the configured base maps (the map page and the console): the
+    base maps in its body's data-basemap, and its strict headers."""
+    basemaps = current_app.config.get("FIELDAPP_BASEMAPS") or BaseMaps()
+    offline = url_for("mapview.static", filename="vendor/offline-base.json")
+    page = render_template(template, basemap=basemaps.client(offline), **context)
+    return strict_page(page, basemaps.image_sources())
+
+
+def strict_page(page: str, image_sources: list[str]):
+    """A staff page's response with its strict headers."""
     response = current_app.make_response(page)
     # The token lives in sessionStorage, so scripts from anywhere else must never run here;
-    # images may also come from the optional base map's scheme (its host is a template).
-    base = f" {urlsplit(tile_url).scheme}:" if tile_url else ""
+    # images may also come from the base map's tile hosts.
+    tiles = "".join(f" {source}" for source in image_sources)
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; connect-src 'self'; "
-        f"img-src 'self' data: blob:{base}; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob:{tiles}; style-src 'self' 'unsafe-inline'; "
         "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     )
     response.headers["Referrer-Policy"] = "no-referrer"

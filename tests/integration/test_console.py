@@ -9,32 +9,24 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from PIL import Image
-from selenium import webdriver
 from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
     TimeoutException,
 )
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.helpers import auth, post_report, report_json, run_jobs, serving, submit_at
+from tests.browser import chromium
+from tests.helpers import auth, post_report, report_json, run_jobs, submit_at
 from tests.imagegen import jpeg_bytes
 
 CST = timezone(timedelta(hours=8))
 # Changchun and Xining: no other test puts sites or reports here.
 QUEUE_SITE = (125.32, 43.82)
 CASE_SITE = (101.78, 36.62)
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 WAIT_S = 30
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    with serving(app) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -93,28 +85,8 @@ def field(app, people):
 
 @pytest.fixture()
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1366,900", "--hide-scrollbars", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    driver.execute_cdp_cmd("Page.setDownloadBehavior",
-                           {"behavior": "allow", "downloadPath": str(downloads)})
-    driver.downloads = downloads
-    yield driver
-    try:
-        # An uncaught exception or a script or style the CSP refused is a broken page.
-        problems = [entry["message"] for entry in driver.get_log("browser")
-                    if "Uncaught" in entry["message"] or "Refused" in entry["message"]]
-        assert not problems, problems
-    finally:
-        driver.quit()
+    with chromium(tmp_path) as driver:
+        yield driver
 
 
 def _wait(driver, condition, what: str):

@@ -11,20 +11,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from PIL import Image
 
-from tests.helpers import auth, role_tokens, serving, submit_at
+from fieldapp.mapview.basemaps import from_environ
+from tests.helpers import auth, role_tokens, submit_at
 
 CST = timezone(timedelta(hours=8))
 # Xi'an: no other test puts sites or reports here.
 LON, LAT = 108.95, 34.27
 CHROMIUM = "/usr/bin/chromium"
 EXTERNAL_URL = re.compile(r"https?://", re.IGNORECASE)
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    """The app behind a real socket, so the browser talks HTTP to it like to gunicorn."""
-    with serving(app) as url:
-        yield url
 
 
 def _submit(client, token, lon, lat, seed, days_ago, category="air"):
@@ -100,11 +94,20 @@ def test_page_is_public_and_self_contained(client, app, monkeypatch):
         served.close()
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
-    monkeypatch.setitem(app.config, "FIELDAPP_MAP_TILE_URL", "https://tile.example/{z}/{x}/{y}.png")
+    # The base maps reach the page in its body's data-basemap, the offline base always.
+    basemap = re.search(r"data-basemap='([^']*)'", page).group(1)
+    offline = json.loads(html.unescape(basemap))["offline"]
+    assert offline == "/map/static/vendor/offline-base.json"
+    assert json.loads(client.get(offline).get_data())["type"] == "Topology"
+
+    monkeypatch.setitem(app.config, "FIELDAPP_BASEMAPS", from_environ(
+        {"FIELDAPP_MAP_TILE_URL": "https://tile.example/{z}/{x}/{y}.png"}))
     with_base = client.get("/map")
-    assert 'data-tile-url="https://tile.example/{z}/{x}/{y}.png"' in with_base.get_data(
-        as_text=True)
-    assert "https:" in with_base.headers["Content-Security-Policy"]
+    basemap = re.search(r"data-basemap='([^']*)'", with_base.get_data(as_text=True)).group(1)
+    assert json.loads(html.unescape(basemap))["bases"][0]["layers"] == [
+        "https://tile.example/{z}/{x}/{y}.png"]
+    assert "img-src 'self' data: blob: https://tile.example;" in \
+        with_base.headers["Content-Security-Policy"]
 
 
 def test_map_draws_every_layer_in_headless_chromium(server, field, tmp_path):

@@ -330,7 +330,8 @@ function route() {
 
 // ---- the shared map component, with points and shapes on top ---------------------------
 
-const geojson = new ol.format.GeoJSON({ featureProjection: 'EPSG:3857' });
+// Points and shapes come in WGS-84 and are drawn in the base map's frame (shifted on GCJ-02).
+const geojson = fieldappBasemap.geoJSON();
 
 function pointStyle(colour, radius = 6) {
   return new ol.style.Style({
@@ -347,7 +348,6 @@ function drawMap(target, features, maxZoom = 16) {
   if (!entry) {
     const source = new ol.source.Vector();
     const map = fieldappBasemap.createMap(target, {
-      tileUrl: document.body.dataset.tileUrl,
       overlays: [new ol.layer.Vector({ source, style: (f) => f.get('style') })],
     });
     entry = state.maps[target] = { map, source };
@@ -362,7 +362,7 @@ function drawMap(target, features, maxZoom = 16) {
 }
 
 function pointFeature(lon, lat, colour, label) {
-  const feature = new ol.Feature(new ol.geom.Point(ol.proj.fromLonLat([lon, lat])));
+  const feature = new ol.Feature(new ol.geom.Point(fieldappBasemap.fromLonLat([lon, lat])));
   const style = pointStyle(colour);
   if (label) {
     style.setText(new ol.style.Text({ text: label, offsetY: -14, font: '600 12px sans-serif',
@@ -495,7 +495,7 @@ function renderReview(photo) {
   if (gps) {
     features.push(pointFeature(gps.lon, gps.lat, '#c0392b', 'GPS'));
     const line = new ol.Feature(new ol.geom.LineString([
-      ol.proj.fromLonLat([wgs.lon, wgs.lat]), ol.proj.fromLonLat([gps.lon, gps.lat])]));
+      fieldappBasemap.fromLonLat([wgs.lon, wgs.lat]), fieldappBasemap.fromLonLat([gps.lon, gps.lat])]));
     line.set('style', pointStyle('#c0392b'));
     features.push(line);
     const metres = distanceM(wgs, gps);

@@ -83,7 +83,9 @@
     const lon = parseFloat(params.get('lon'));
     const lat = parseFloat(params.get('lat'));
     const zoom = parseFloat(params.get('zoom'));
-    if (Number.isFinite(lon) && Number.isFinite(lat)) view.setCenter(ol.proj.fromLonLat([lon, lat]));
+    if (Number.isFinite(lon) && Number.isFinite(lat)) {
+      view.setCenter(fieldappBasemap.fromLonLat([lon, lat]));
+    }
     if (Number.isFinite(zoom)) view.setZoom(zoom);
     state.pendingSite = params.get('site');
     return Boolean(token);
@@ -167,7 +169,7 @@
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}',
       });
       const issued = await response.json();
-      const [lon, lat] = ol.proj.toLonLat(map.getView().getCenter());
+      const [lon, lat] = fieldappBasemap.toLonLat(map.getView().getCenter());
       const params = new URLSearchParams({
         token: issued.token, lon: lon.toFixed(5), lat: lat.toFixed(5), zoom: String(viewZoom()),
       });
@@ -225,8 +227,8 @@
   }
 
   function viewBbox() {
-    const [w, s, e, n] = ol.proj.transformExtent(
-      map.getView().calculateExtent(map.getSize()), 'EPSG:3857', 'EPSG:4326');
+    const [w, s, e, n] = fieldappBasemap.toLonLatExtent(
+      map.getView().calculateExtent(map.getSize()));
     const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v)).toFixed(5);
     return [clamp(w, -180, 180), clamp(s, -85, 85), clamp(e, -180, 180), clamp(n, -85, 85)]
       .join(',');
@@ -350,7 +352,8 @@
   // filters' tiles for a while, which would be counted twice.
   function countReports() {
     const view = map.getView();
-    const extent = view.calculateExtent(map.getSize());
+    // The tiles' features are in the server's frame (WGS-84 Web Mercator), whatever the base.
+    const extent = fieldappBasemap.toServerExtent(view.calculateExtent(map.getSize()));
     const grid = reportSource.getTileGrid();
     const z = grid.getZForResolution(view.getResolution(), reportSource.zDirection);
     const urlOf = reportSource.getTileUrlFunction();
@@ -677,7 +680,8 @@
 
   // ---- the map ---------------------------------------------------------------------------
 
-  const geojson = new ol.format.GeoJSON({ featureProjection: 'EPSG:3857' });
+  // Overlays come in WGS-84 and are drawn in the base map's frame (shifted on a GCJ-02 base).
+  const geojson = fieldappBasemap.geoJSON();
   const hexSource = new ol.source.Vector();
   const siteSource = new ol.source.Vector();
   const candidateSource = new ol.source.Vector();
@@ -714,7 +718,6 @@
 
   // Base layers and controls come from the component the staff console shares.
   const map = fieldappBasemap.createMap('map', {
-    tileUrl: document.body.dataset.tileUrl,
     overlays: LAYER_NAMES.filter((n) => n !== 'sites').map((n) => layers[n]).concat(
       [layers.sites]),
   });
