@@ -17,7 +17,9 @@ class Upload(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     length: Mapped[int] = mapped_column(BigInteger)
-    # The tus offset: bytes durably in the spool (fsynced before this is committed).
+    # Bytes held: the length once finished. Until then the tus offset is the spool's size
+    # (each chunk is fdatasynced before its offset is answered: uploads.spool), and no chunk
+    # writes this row.
     received: Mapped[int] = mapped_column(BigInteger, default=0)
     metadata_header: Mapped[str | None] = mapped_column("metadata", Text)
     filename: Mapped[str | None] = mapped_column(String(255))

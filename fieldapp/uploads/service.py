@@ -1,10 +1,12 @@
 """Resumable uploads: create, append, read, terminate, sweep, and hand over to a report.
 
-The service owns every transaction. None is held while a body streams: a row is read and
-checked in a short transaction, the chunk is written under a lock on the spool file (not in
-the database), fsynced, and only then is the new offset committed, guarded by the offset it
-started from. So the recorded offset never counts a byte that is not on disk, and whatever a
-crash left beyond it is cut off by the next chunk.
+The service owns every transaction. None is held while a body streams, and a chunk writes
+nothing to the database: under a lock on the spool file (not in the database) the chunk is
+appended at the spool's size, which is the upload's offset, and fdatasynced before that
+offset is answered (see spool). The row records what never changes (owner, length, expiry)
+and, from the last chunk on, that the upload is finished and its SHA-256. A crash between
+the last chunk's fdatasync and that commit leaves a whole spool beside an unfinished row:
+whoever next asks where the upload stands (HEAD, or a report naming it) finishes it.
 
 The daily byte quota (reports.quota) is held against the lengths of the account's unused
 uploads at creation, so a volunteer cannot park more than the quota in spools; the bytes
@@ -12,7 +14,6 @@ are counted for good once, as photos, when a report uses the upload.
 """
 from __future__ import annotations
 
-import os
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,9 @@ from fieldapp.uploads import protocol, spool
 from fieldapp.uploads.models import Upload
 
 READ_BYTES = 1024 * 1024
+# How long a request waits for another one writing the same upload to end (behind `fieldapp
+# serve` a chunk arrives whole and is written at memory speed) before it is told UPLOAD_BUSY.
+LOCK_WAIT_S = 2.0
 # A spool file with no row is a creation that failed between the two; it is removed by the
 # sweep once it is older than this (a creation in progress takes milliseconds).
 ORPHAN_AFTER_S = 3600
@@ -93,8 +97,8 @@ class ChunkRequest:
     stream: object
 
 
-def state_headers(upload: Upload, *, head: bool = False) -> dict[str, str]:
-    headers = {"Upload-Offset": str(upload.received)}
+def state_headers(upload: Upload, offset: int, *, head: bool = False) -> dict[str, str]:
+    headers = {"Upload-Offset": str(offset)}
     if upload.report_id is None:
         headers["Upload-Expires"] = protocol.http_date(upload.expires_at)
     if head:
@@ -141,7 +145,7 @@ def create(user: User, length_header: str | None, defer_header: str | None,
             # never learned where the upload is.
             _terminate(upload.id)
             raise
-    return upload, state_headers(upload)
+    return upload, state_headers(upload, 0)
 
 
 def _unused_bytes(user_id) -> int:
@@ -167,15 +171,60 @@ def _owned(user: User, upload_id: uuid.UUID) -> Upload:
 def status(user: User, upload_id: uuid.UUID) -> dict[str, str]:
     """HEAD: where the upload stands."""
     upload = _owned(user, upload_id)
-    headers = state_headers(upload, head=True)
+    _detach(upload)
+    try:
+        return state_headers(upload, _settle(upload), head=True)
+    except spool.Busy:
+        raise _busy() from None
+    except FileNotFoundError:
+        raise NotFound("no such upload") from None
+
+
+def _detach(*uploads: Upload) -> None:
+    """End the read's transaction, the rows kept as read (not expired and read again)."""
+    for upload in uploads:
+        db.session.expunge(upload)
     db.session.rollback()
-    return headers
+
+
+def _settle(upload: Upload) -> int:
+    """The bytes a (detached) upload holds for good: its length once finished, else its
+    spool's size, read under a shared lock (a chunk being written is waited for). A whole
+    spool beside an unfinished row is a crash between the last chunk's fdatasync and its
+    commit: the upload is finished now, and `upload` says so."""
+    if upload.finished:
+        return upload.length
+    path = spool.path_for(_tmp_dir(), upload.id)
+    with spool.locked(path, shared=True, wait_s=LOCK_WAIT_S) as fd:
+        held = spool.held(fd)
+        if held == upload.length:
+            upload.sha256 = spool.sha256_of(fd, path.name, held)
+            upload.finished_at = _finish(upload.id, upload.sha256)
+            upload.received = held
+    return held
+
+
+def _finish(upload_id: uuid.UUID, sha256: str) -> datetime:
+    """Record a whole spool as the finished upload (once: a second finisher changes
+    nothing); when."""
+    now = _now()
+    db.session.execute(
+        update(Upload).where(Upload.id == upload_id, Upload.finished_at.is_(None),
+                             Upload.report_id.is_(None))
+        .values(received=Upload.length, sha256=sha256, finished_at=now))
+    db.session.commit()
+    return now
+
+
+def _busy() -> Conflict:
+    return Conflict("another request is writing this upload; ask HEAD for its offset once "
+                    "it ends", sub_code="UPLOAD_BUSY")
 
 
 @dataclass(frozen=True)
 class _Facts:
     """What never changes about an upload once created: kept per process, so that a chunk
-    costs no read of its row (only the guarded UPDATE that moves the offset)."""
+    costs no read of its row."""
 
     owner_id: uuid.UUID
     length: int
@@ -205,11 +254,9 @@ def _facts(user: User, upload_id: uuid.UUID) -> _Facts:
 def append(user: User, upload_id: uuid.UUID, chunk: ChunkRequest) -> dict[str, str]:
     """PATCH: append one request's bytes at the upload's offset; the new state's headers.
 
-    Under the spool's lock, the spool's size is the offset whenever it agrees with the
-    client's (bytes are fsynced before their offset is committed, and a refused chunk is cut
-    off again), so the row is read only when they disagree; the UPDATE that moves the offset
-    is guarded by the offset claimed, so a disagreement the size did not show is still
-    caught, and the chunk dropped."""
+    Under the spool's lock the offset is the spool's size, so a chunk reads no row (what the
+    row says that matters here never changes, and is kept per process) and writes none but
+    the last one's."""
     if (chunk.content_type or "").split(";")[0].strip().lower() != protocol.CHUNK_MEDIA_TYPE:
         raise field_error("Content-Type", f"must be {protocol.CHUNK_MEDIA_TYPE}",
                           cls=UnsupportedMediaType, sub_code="TUS_CONTENT_TYPE")
@@ -220,32 +267,20 @@ def append(user: User, upload_id: uuid.UUID, chunk: ChunkRequest) -> dict[str, s
         raise _refusal(exc) from None
     path = spool.path_for(_tmp_dir(), upload_id)
     try:
-        with spool.locked(path) as fd:
+        with spool.locked(path, wait_s=LOCK_WAIT_S) as fd:
             facts = _facts(user, upload_id)
-            try:
-                protocol.check_chunk(claimed, facts.length, claimed, chunk.content_length)
-                if os.fstat(fd).st_size != claimed:
-                    raise protocol.ProtocolError(409, "Upload-Offset", "disagrees")
-            except protocol.ProtocolError:
-                # The slow path: the database's offset decides (409, 413, or a crash's
-                # leftovers beyond the offset, which the chunk then overwrites).
-                _check_chunk(_owned(user, upload_id), claimed, chunk)
-                db.session.rollback()
-            return _write(upload_id, facts, spool.Chunk(fd, upload_id, claimed, checksum),
-                          chunk)
+            held = spool.held(fd)
+            protocol.check_chunk(held, facts.length, claimed, chunk.content_length)
+            with spool.Chunk(fd, path, held, checksum) as piece:
+                return _write(upload_id, facts, piece, chunk)
     except protocol.ProtocolError as exc:
         raise _refusal(exc) from None
     except spool.Busy:
-        raise Conflict("another request is writing this upload; ask HEAD for its offset "
-                       "once it ends", sub_code="UPLOAD_BUSY") from None
+        raise _busy() from None
     except FileNotFoundError:
         raise NotFound("no such upload") from None
     finally:
         db.session.rollback()
-
-
-def _check_chunk(upload: Upload, claimed: int, chunk: ChunkRequest) -> None:
-    protocol.check_chunk(upload.received, upload.length, claimed, chunk.content_length)
 
 
 def _write(upload_id: uuid.UUID, facts: _Facts, piece: spool.Chunk,
@@ -275,29 +310,11 @@ def _write(upload_id: uuid.UUID, facts: _Facts, piece: spool.Chunk,
                                errors={"Upload-Checksum": ["does not match the body"]},
                                sub_code="TUS_CHECKSUM_MISMATCH")
     end = piece.keep()
-    values = {"received": end}
     if end == facts.length:
-        values.update(sha256=piece.sha256(), finished_at=_now())
-    moved = db.session.execute(
-        update(Upload).where(Upload.id == upload_id, Upload.received == piece.start,
-                             Upload.report_id.is_(None))
-        .values(**values)).rowcount
-    db.session.commit()
-    if not moved:
-        # The offset was not the one claimed after all (the spool held a crash's leftovers
-        # exactly that long): drop the chunk and say where the upload stands.
-        piece.discard()
-        upload = _owned(_Owner(facts.owner_id), upload_id)
-        raise _refusal(protocol.ProtocolError(
-            409, "Upload-Offset", f"is {piece.start}, but the upload is at {upload.received}"))
+        _finish(upload_id, piece.sha256())
     piece.remember()
     return {"Upload-Offset": str(end),
             "Upload-Expires": protocol.http_date(facts.expires_at)}
-
-
-@dataclass(frozen=True)
-class _Owner:
-    id: uuid.UUID
 
 
 def terminate(user: User, upload_id: uuid.UUID) -> None:
@@ -399,7 +416,7 @@ def for_report(user: User, upload_ids: list[uuid.UUID], client_id: uuid.UUID) ->
     rows = {row.id: row for row in db.session.scalars(
         select(Upload).where(Upload.id.in_(upload_ids)))}
     retried = db.session.scalar(select(Report.id).where(Report.client_id == client_id))
-    db.session.rollback()
+    _detach(*rows.values())
     now, seen = _now(), set()
     try:
         for index, upload_id in enumerate(upload_ids):
@@ -419,8 +436,9 @@ def for_report(user: User, upload_ids: list[uuid.UUID], client_id: uuid.UUID) ->
             if upload.expired(now):
                 raise field_error(name, f"the upload expired at {upload.expires_at.isoformat()}",
                                   sub_code="UPLOAD_EXPIRED")
+            held = _held_for_report(name, upload)
             if not upload.finished:
-                raise field_error(name, f"the upload is unfinished: {upload.received} of "
+                raise field_error(name, f"the upload is unfinished: {held} of "
                                   f"{upload.length} bytes received",
                                   sub_code="UPLOAD_UNFINISHED")
             try:
@@ -435,6 +453,17 @@ def for_report(user: User, upload_ids: list[uuid.UUID], client_id: uuid.UUID) ->
         staged.close()
         raise
     return staged
+
+
+def _held_for_report(name: str, upload: Upload) -> int:
+    try:
+        return _settle(upload)
+    except spool.Busy:
+        raise field_error(name, "the upload is being written right now; send the report once "
+                          "it is finished", sub_code="UPLOAD_UNFINISHED") from None
+    except FileNotFoundError:
+        raise field_error(name, "the upload's bytes are gone; send it again",
+                          sub_code="UPLOAD_LOST") from None
 
 
 def lock_for_report(staged: Staged) -> None:

@@ -4,6 +4,17 @@ Free of Flask and the database: the service decides what may be written, this mo
 it. The spool lives in the same file system as the blobs, so a finished upload becomes an
 original by a hard link (BlobStore.commit_spool), never by a copy.
 
+The upload's offset is its spool's size. A chunk is appended and fdatasynced (its bytes and
+the size that reads them back) before its offset is answered, so the size counts the bytes
+held for good without a database write per chunk; only the last chunk records the finished
+upload in its row. What a crash leaves past an answered offset is the part of a chunk that
+arrived before it: the client's own bytes at their places, which tus asks a server to keep
+(ext4 in its default ordered mode, XFS and btrfs extend a file's size on disk only once the
+data within it is written, so a crash never counts bytes that are not there). Bytes that
+count only once proven, a chunk sent with Upload-Checksum, never enter the spool before they
+are: they wait in an unnamed file beside it (gone with the process if it dies) and are
+copied in once they match.
+
 Hashing: each process keeps the running SHA-256 of the uploads whose chunks it wrote, so a
 chunk that follows the last one it saw only hashes its own bytes. hashlib cannot save that
 state anywhere else, and the chunks of one upload may land on any gunicorn worker (nginx
@@ -17,7 +28,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import tempfile
 import threading
+import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +40,8 @@ HEAD_BYTES = 64
 # Running hashes a process remembers: a few hundred bytes each.
 _KEPT_STATES = 256
 UPLOADS_DIR = "uploads"
+# flock cannot time out: a waiting lock is tried again this often.
+_LOCK_POLL_S = 0.005
 
 
 class Busy(Exception):
@@ -99,39 +114,83 @@ def remove(path: Path, upload_id=None) -> None:
 
 
 @contextmanager
-def locked(path: Path):
-    """The spool open for writing under an exclusive lock, which no database connection
-    waits on: a second writer of the same upload is told at once (Busy)."""
-    fd = os.open(path, os.O_RDWR)
+def locked(path: Path, *, shared: bool = False, wait_s: float = 0):
+    """The spool open under a lock, which no database connection waits on: exclusive to
+    write, shared to read where the upload stands. Busy if another request still holds it
+    after wait_s (behind `fieldapp serve` a chunk is written at memory speed, nginx having
+    received it whole)."""
+    fd = os.open(path, os.O_RDONLY if shared else os.O_RDWR)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Busy() from None
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy() from None
+                time.sleep(_LOCK_POLL_S)
         yield fd
     finally:
         os.close(fd)  # closing drops the lock
 
 
-class Chunk:
-    """The bytes of one request, appended at `offset`, hashed as they arrive for the
-    upload's running SHA-256 and for the client's Upload-Checksum."""
+def held(fd: int) -> int:
+    """The upload's offset, under the lock: the bytes its spool holds for good.
+    FileNotFoundError if the spool was removed (terminated, or used by a report) while the
+    lock was awaited."""
+    status = os.fstat(fd)
+    if status.st_nlink == 0:
+        raise FileNotFoundError("the spool was removed")
+    return status.st_size
 
-    def __init__(self, fd: int, upload_id, offset: int, checksum=None):
-        self.fd, self.key, self.start = fd, upload_id.hex, offset
+
+def sha256_of(fd: int, key: str, size: int, running=None) -> str:
+    """The SHA-256 of a whole spool of `size` bytes: the running hash (this chunk's, or one
+    this process kept), else one pass over the file."""
+    kept = STATES.take(key, size)
+    running = running if running is not None else kept
+    if running is not None:
+        return running.hexdigest()
+    digest = hashlib.sha256()
+    offset = 0
+    while block := os.pread(fd, READ_BYTES, offset):
+        digest.update(block)
+        offset += len(block)
+    return digest.hexdigest()
+
+
+class Chunk:
+    """The bytes of one request, appended at `offset` (the spool's size), hashed as they
+    arrive for the upload's running SHA-256 and for the client's Upload-Checksum; a chunk
+    with a checksum waits in an unnamed file beside the spool until it is kept. Close it
+    (or use it in a `with`) on every path."""
+
+    def __init__(self, fd: int, path: Path, offset: int, checksum=None):
+        self.fd, self.key, self.start = fd, path.name, offset
         self.written = 0
         self.running = STATES.take(self.key, offset)
         self._final = False
         self.expected = checksum
         self.checksum = checksum.new() if checksum is not None else None
-        # Whatever a crash left past the recorded offset is not part of the upload.
-        os.ftruncate(fd, offset)
-        os.lseek(fd, offset, os.SEEK_SET)
+        self._apart = None
+        if checksum is not None:
+            self._apart = tempfile.TemporaryFile(dir=path.parent, buffering=0)
+            self._target = self._apart.fileno()
+        else:
+            self._target = fd
+            os.lseek(fd, offset, os.SEEK_SET)
+
+    def __enter__(self) -> Chunk:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def write(self, data) -> None:
         view = memoryview(data)
         while view:
-            done = os.write(self.fd, view)
+            done = os.write(self._target, view)
             view = view[done:]
         self.written += len(data)
         if self.running is not None:
@@ -147,32 +206,44 @@ class Chunk:
         """Drop the chunk (checksum mismatch, refused): the spool ends at the offset again.
         Its running hash is lost with it (the state was taken for this chunk): the whole
         file is hashed once at completion instead."""
-        os.ftruncate(self.fd, self.start)
+        if self._apart is None:
+            os.ftruncate(self.fd, self.start)
+        self.close()
 
     def keep(self) -> int:
         """Make the chunk durable; returns the new offset. fdatasync: the bytes and the size
         that reads them back, without the times nobody needs after a crash."""
+        if self._apart is not None:
+            _copy(self._apart.fileno(), self.fd, self.start, self.written)
+            self.close()
         os.fdatasync(self.fd)
         return self.start + self.written
 
     def remember(self) -> None:
-        """Once the new offset is committed: keep the running hash for the next chunk (never
-        before, so a hash is only ever kept for bytes that are the upload's for good)."""
+        """Once kept: the running hash for the next chunk (never before, so a hash is only
+        ever kept for bytes that are the upload's for good)."""
         if self.running is not None and not self._final:
             STATES.keep(self.key, self.start + self.written, self.running)
 
     def sha256(self) -> str:
-        """The whole file's SHA-256, once the last chunk is kept: the running hash when this
-        process saw every chunk, else one pass over the spool."""
-        STATES.forget(self.key)
+        """The whole file's SHA-256, once the last chunk is kept."""
         self._final = True
-        if self.running is not None:
-            return self.running.hexdigest()
-        digest = hashlib.sha256()
-        os.lseek(self.fd, 0, os.SEEK_SET)
-        while block := os.read(self.fd, READ_BYTES):
-            digest.update(block)
-        return digest.hexdigest()
+        return sha256_of(self.fd, self.key, self.start + self.written, self.running)
+
+    def close(self) -> None:
+        if self._apart is not None:
+            self._apart.close()
+            self._apart = None
+
+
+def _copy(source: int, target: int, at: int, count: int) -> None:
+    """The first `count` bytes of `source` into `target` at `at`, inside the kernel."""
+    done = 0
+    while done < count:
+        moved = os.copy_file_range(source, target, count - done, done, at + done)
+        if moved == 0:
+            raise OSError(f"the chunk was cut short copying it into the spool at {done}")
+        done += moved
 
 
 class FinishedSpool:

@@ -3,8 +3,10 @@ refusals, and reports that use finished uploads exactly like multipart photos.""
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import http.client
+import io
 import json
 import os
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import text
+from sqlalchemy import event, text
 from tusclient import client as tus
 
 from fieldapp.extensions import db
@@ -224,6 +226,153 @@ def test_a_checksum_mismatch_is_460_and_the_chunk_is_discarded(app, client, volu
                      **{"Upload-Checksum": f"md5 {right}"})
     assert unknown.status_code == 400 and "Upload-Checksum" in unknown.get_json()["errors"]
     assert _offset(client, token, upload_id) == 5000
+
+
+def _row(app, upload_id) -> dict:
+    with app.app_context():
+        row = db.session.execute(text(
+            "SELECT received, sha256, finished_at FROM uploads WHERE id = :id"),
+            {"id": upload_id}).mappings().one()
+        db.session.rollback()
+        return dict(row)
+
+
+def test_a_chunk_writes_no_row_and_its_offset_is_the_spools_size(app, client, volunteer):
+    _, _, token = volunteer
+    data = jpeg_bytes(seed=51)
+    upload_id = _create(client, token, len(data))
+    writes = []
+
+    def _note(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE")):
+            writes.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", _note)
+    try:
+        assert _patch(client, token, upload_id, 0, data[:100]).status_code == 204
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", _note)
+    assert writes == [], "a chunk is held by the spool's fdatasync, not by a row"
+    assert _row(app, upload_id)["finished_at"] is None
+    assert _offset(client, token, upload_id) == 100
+
+    # A chunk a crash cut short: the bytes that reached the spool were the client's, at
+    # their places, and are kept (tus asks a server to keep what it received).
+    with open(_spool(app, upload_id), "ab") as held:
+        held.write(data[100:150])
+    assert _offset(client, token, upload_id) == 150
+    assert _patch(client, token, upload_id, 100, data[100:]).status_code == 409
+    done = _patch(client, token, upload_id, 150, data[150:])
+    assert done.status_code == 204 and done.headers["Upload-Offset"] == str(len(data))
+    row = _row(app, upload_id)
+    assert row["received"] == len(data) and row["finished_at"] is not None
+    assert row["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("ask_first", [True, False], ids=["head", "report"])
+def test_a_spool_found_whole_is_the_upload_finished(app, client, volunteer, ask_first):
+    """A crash between the last chunk's fdatasync and the commit that records the upload
+    as finished: a whole spool beside an unfinished row. Whoever asks next (HEAD, or the
+    report naming the upload) finishes it, with the SHA-256 of the bytes held."""
+    _, _, token = volunteer
+    data = jpeg_bytes(seed=52 + ask_first)
+    upload_id = _create(client, token, len(data))
+    assert _patch(client, token, upload_id, 0, data[:1000]).status_code == 204
+    with open(_spool(app, upload_id), "ab") as held:  # fdatasynced, then the process died
+        held.write(data[1000:])
+        os.fdatasync(held.fileno())
+    assert _row(app, upload_id)["finished_at"] is None
+    if ask_first:
+        assert _offset(client, token, upload_id) == len(data)
+        row = _row(app, upload_id)
+        assert row["finished_at"] is not None and row["received"] == len(data)
+    response = _report(client, token, [upload_id])
+    assert response.status_code == 201, response.get_json()
+    assert [p["sha256"] for p in response.get_json()["photos"]] == [
+        hashlib.sha256(data).hexdigest()]
+
+
+class _Watched(io.BytesIO):
+    """A request body that notes the spool's size each time the server reads on."""
+
+    def __init__(self, data: bytes, spool: Path):
+        super().__init__(data)
+        self.spool, self.sizes = spool, []
+
+    def readinto(self, buffer):
+        self.sizes.append(self.spool.stat().st_size)
+        return super().readinto(buffer)
+
+    def read(self, size=-1):
+        self.sizes.append(self.spool.stat().st_size)
+        return super().read(size)
+
+
+def test_a_chunk_with_a_checksum_enters_the_spool_only_once_it_matches(app, client, volunteer):
+    """So a crash while it is read or checked can never leave unproven bytes counted."""
+    _, _, token = volunteer
+    data = os.urandom(5 * MB // 2)
+    upload_id = _create(client, token, 2 * len(data))
+    spool = _spool(app, upload_id)
+    digest = base64.b64encode(hashlib.sha1(data).digest()).decode()
+    for offset, checksum in ((0, {"Upload-Checksum": f"sha1 {digest}"}), (len(data), {})):
+        body = _Watched(data, spool)
+        response = client.patch(f"/api/v1/uploads/{upload_id}", input_stream=body, headers={
+            **auth(token), **TUS, **CHUNK, "Upload-Offset": str(offset),
+            "Content-Length": str(len(data)), **checksum})
+        assert response.status_code == 204, response.get_json()
+        if checksum:
+            assert set(body.sizes) == {offset}, "the chunk waited apart until it matched"
+        else:
+            assert max(body.sizes) > offset, "a chunk without a checksum goes straight in"
+    assert spool.read_bytes() == data + data
+
+
+def test_where_an_upload_stands_is_never_answered_mid_chunk(
+        app, client, volunteer, live_url, monkeypatch):
+    """A chunk being written holds the spool: HEAD (and another PATCH) wait for it, and are
+    told UPLOAD_BUSY if it takes too long, rather than count bytes not yet held for good."""
+    from fieldapp.uploads import service
+
+    monkeypatch.setattr(service, "LOCK_WAIT_S", 0.3)
+    _, _, token = volunteer
+    upload_id = _create(client, token, 1000)
+    host, _, rest = f"{live_url}/{upload_id}".removeprefix("http://").partition("/")
+    slow = http.client.HTTPConnection(host, timeout=30)
+    slow.putrequest("PATCH", "/" + rest)
+    for name, value in {**auth(token), **TUS, **CHUNK, "Upload-Offset": "0",
+                        "Content-Length": "1000"}.items():
+        slow.putheader(name, value)
+    slow.endheaders()
+    slow.send(b"a" * 400)
+    _wait_until_locked(_spool(app, upload_id))
+    head = client.head(f"/api/v1/uploads/{upload_id}", headers={**auth(token), **TUS})
+    assert head.status_code == 409
+    other = _patch(client, token, upload_id, 0, b"b" * 1000)
+    assert other.status_code == 409 and other.get_json()["sub_code"] == "UPLOAD_BUSY"
+    slow.send(b"a" * 600)
+    answer = slow.getresponse()
+    assert answer.status == 204 and answer.getheader("Upload-Offset") == "1000"
+    slow.close()
+    assert _offset(client, token, upload_id) == 1000
+
+
+def _wait_until_locked(path: Path) -> None:
+    deadline = time.monotonic() + 10
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            assert time.monotonic() < deadline, "the server never took the spool's lock"
+            time.sleep(0.02)
+    finally:
+        os.close(fd)
 
 
 def test_a_wrong_offset_is_409_and_changes_nothing(client, volunteer):
