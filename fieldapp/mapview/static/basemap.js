@@ -198,7 +198,8 @@
       strokeStyle: new ol.style.Stroke({ color: 'rgba(70,90,110,0.18)', width: 1 }),
       showLabels: true, wrapX: false, lonLabelPosition: 0.06,  // clear of the scale line
     });
-    const small = element.clientWidth < 600;
+    // Below this width the credits would cover the scale line: they fold behind an (i).
+    const small = element.clientWidth < 900;
     const map = new ol.Map({
       target: element,
       layers: [offlineLayer(), ...providers, graticule, ...(options.overlays || [])],
