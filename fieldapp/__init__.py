@@ -91,14 +91,14 @@ def register_blueprints(app: Flask) -> None:
     from fieldapp.tiles.routes import blp as tiles_blp
     from fieldapp.uploads.routes import blp as uploads_blp
     from fieldapp.volunteers.record_routes import blp as records_blp
-    from fieldapp.volunteers.record_routes import corrections_blp
+    from fieldapp.volunteers.record_routes import certificates_blp, corrections_blp
     from fieldapp.volunteers.routes import blp as volunteers_blp
 
     for blueprint in (health_blp, auth_blp, users_blp, reports_blp, photos_blp, reviews_blp,
                       sites_blp, cases_blp, dossiers_blp, hotspots_blp, tiles_blp, ogc_blp,
                       access_blp, anchors_blp, complaints_blp, requests_blp, tasks_blp,
                       claims_blp, volunteer_blp, volunteers_blp, uploads_blp, records_blp,
-                      corrections_blp):
+                      corrections_blp, certificates_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(map_bp)
     app.register_blueprint(console_bp)

@@ -326,28 +326,41 @@ def verify_dossier(path, key_path, tsa_ca):
 @certificate_cli.command("verify")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False),
-              help="The public key (PEM) that must have signed it; default: this server's.")
+              help="Check offline against this public key (PEM) alone, without the register; "
+                   "default: this server's key and its register of certificates issued.")
 def verify_certificate(path, key_path):
-    """Check a service certificate's Ed25519 signature over every byte of the file; exit 1
-    if one byte changed or another key signed it."""
+    """Check a service certificate: its Ed25519 signature over every byte of the file and,
+    on the server, that the register holds its number with these fields and this file (the
+    same verdict as POST /api/v1/certificates/verify); exit 1 on any problem."""
+    import hashlib
+
     from cryptography.hazmat.primitives import serialization
 
     from fieldapp.dossiers import keys
-    from fieldapp.volunteers.certificates import verify
+    from fieldapp.volunteers import certificates
 
+    data = Path(path).read_bytes()
     if key_path:
         expected = serialization.load_pem_public_key(Path(key_path).read_bytes())
+        verdict = certificates.assess(certificates.verify(data, expected),
+                                      hashlib.sha256(data).hexdigest(), None, consulted=False)
     else:
-        own = keys.key_path(current_app.config["FIELDAPP_DATA_DIR"])
-        if not own.exists():
+        if not keys.key_path(current_app.config["FIELDAPP_DATA_DIR"]).exists():
             raise click.ClickException("this server has no signing key: give --key")
-        expected = keys.signing_key(current_app.config["FIELDAPP_DATA_DIR"]).public_key()
-    result = verify(Path(path).read_bytes(), expected)
-    if not result.ok:
-        click.echo(f"PROBLEM: {result.problem}")
+        from sqlalchemy.exc import OperationalError
+
+        from fieldapp.volunteers.records_service import check_certificate
+
+        try:
+            verdict = check_certificate(data)
+        except OperationalError as exc:
+            raise click.ClickException(
+                f"the register of certificates cannot be read ({exc.orig}): check the "
+                "signature alone with --key (fieldapp certificate public-key)") from None
+    for line in certificates.lines(verdict):
+        click.echo(line)
+    if not verdict["valid"]:
         sys.exit(1)
-    click.echo(f"OK: certificate {result.number}, fields sha256 {result.fields_sha256}, "
-               f"signed by {result.key_fingerprint}")
 
 
 @certificate_cli.command("public-key")

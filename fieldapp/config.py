@@ -91,8 +91,9 @@ class Config:
         self.FIELDAPP_WINDOW_MAX_DAYS = _int("FIELDAPP_WINDOW_MAX_DAYS", 366)
         self.FIELDAPP_CLUSTER_MAX_REPORTS = _int("FIELDAPP_CLUSTER_MAX_REPORTS", 100000)
         # What a service record and certificate name as the organisation, the person in
-        # charge, the handler and their contact (民政部令第67号 asks for each).
-        self.FIELDAPP_ORG_NAME = os.environ.get("FIELDAPP_ORG_NAME") or "fieldapp"
+        # charge, the handler and their contact (民政部令第67号 asks for each): no certificate
+        # is issued until all four are set (a service record says "fieldapp" without a name).
+        self.FIELDAPP_ORG_NAME = os.environ.get("FIELDAPP_ORG_NAME", "")
         self.FIELDAPP_ORG_PERSON_IN_CHARGE = os.environ.get("FIELDAPP_ORG_PERSON_IN_CHARGE", "")
         self.FIELDAPP_ORG_HANDLER = os.environ.get("FIELDAPP_ORG_HANDLER", "")
         self.FIELDAPP_ORG_CONTACT = os.environ.get("FIELDAPP_ORG_CONTACT", "")

@@ -43,11 +43,22 @@ def bulk_read(count_rows: bool = True):
     Place it under flask-smorest's decorators, so it sees what the view returned (a page
     dict, a list, or a Response) and can count the records.
     """
+    return _logged(lambda result: _rows(result) if count_rows else None)
+
+
+def lookup_read(view):
+    """Mark a view that answers one record found by a key brought from outside (a
+    certificate's number), logged as a read of one record when staff made it: the record
+    names a person, and the key says whom the reader was asked about."""
+    return _logged(lambda result: 1)(view)
+
+
+def _logged(rows_of):
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             result = view(*args, **kwargs)
-            g.bulk_read_rows = _rows(result) if count_rows else None
+            g.bulk_read_rows = rows_of(result)
             g.bulk_read = True
             return result
 

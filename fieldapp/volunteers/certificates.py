@@ -12,6 +12,10 @@ The signature is over every byte before ``sig=``, so it binds the rendered PDF, 
 the digest of the certificate's fields (the same digest the server's register of issued
 certificates keeps) and the key. Every part is lowercase hex of a fixed length and the line
 must end the file exactly, so no byte can change without the check failing.
+
+``assess`` turns a signature check and what the register holds under the number into one
+verdict, so that the CLI and the online check (POST /api/v1/certificates/verify) say the
+same thing in the same words.
 """
 from __future__ import annotations
 
@@ -39,6 +43,8 @@ FORMAT = b"%fieldapp-certificate/1"
 TRAILER = re.compile(
     rb"\n%fieldapp-certificate/1 (?P<number>[A-Z0-9-]{1,32}) sha256=(?P<digest>[0-9a-f]{64}) "
     rb"ed25519=(?P<key>[0-9a-f]{64}) sig=(?P<sig>[0-9a-f]{128})\n%%EOF\n\Z")
+# The numbers this server gives (issue_certificate): ZYFW-<date of issue>-<32 random bits>.
+NUMBER = re.compile(r"ZYFW-[0-9]{8}-[0-9A-F]{8}")
 # A long history is summarised rather than run over the page.
 MAX_CONTENT_LINES = 12
 
@@ -64,6 +70,16 @@ class Verified:
     number: str | None = None
     fields_sha256: str | None = None
     key_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What the register of issued certificates keeps under a number, as far as a check of
+    a file needs it."""
+
+    fields_sha256: str
+    pdf_sha256: str
+    issued_on: str
 
 
 def canonical(fields: dict) -> bytes:
@@ -158,3 +174,56 @@ def verify(data: bytes, expected_key: Ed25519PublicKey | None) -> Verified:
             serialization.Encoding.Raw, serialization.PublicFormat.Raw) != raw:
         return Verified(False, f"signed by another key ({fingerprint})", **base)
     return Verified(True, None, **base)
+
+
+def assess(verified: Verified, file_sha256: str, registered: Registered | None,
+           consulted: bool) -> dict:
+    """The verdict on a file: its signature (verified against this server's key, or the key
+    given offline), then, if the register was consulted, whether it holds the number with
+    these fields and this very file.
+
+    The register is consulted only for a file this server's key signed: for any other, the
+    number and digest are whatever its maker wrote, and the answer must not tell them
+    whether such a number exists. So the answer holds nothing that the file does not carry
+    itself (the date of issue is one of its fields), only yes or no.
+    """
+    problems = [] if verified.ok else [verified.problem]
+    looked_up = consulted and verified.ok
+    found = registered is not None
+    fields_match = file_matches = None
+    if looked_up and not found:
+        problems.append(f"certificate {verified.number} is not in the register of "
+                        "certificates this server issued")
+    if looked_up and found:
+        fields_match = registered.fields_sha256 == verified.fields_sha256
+        file_matches = registered.pdf_sha256 == file_sha256
+        if not fields_match:
+            problems.append(f"the fields of certificate {verified.number} differ from those "
+                            "registered")
+        if not file_matches:
+            problems.append(f"the file is not the one issued as certificate {verified.number}")
+    valid = not problems
+    signed = (f"certificate {verified.number}, fields sha256 {verified.fields_sha256}, "
+              f"signed by {verified.key_fingerprint}")
+    if not valid:
+        summary = None
+    elif looked_up:
+        summary = (f"{signed}; in the register, issued on {registered.issued_on}, fields and "
+                   "file as registered")
+    else:
+        summary = f"{signed} (the signature only: the register was not consulted)"
+    return {
+        "valid": valid, "problems": problems, "summary": summary,
+        "number": verified.number, "fields_sha256": verified.fields_sha256,
+        "key_fingerprint": verified.key_fingerprint, "signature_valid": verified.ok,
+        "registered": found if looked_up else None, "fields_match": fields_match,
+        "file_matches": file_matches,
+        "issued_on": registered.issued_on if valid and looked_up else None,
+    }
+
+
+def lines(verdict: dict) -> list[str]:
+    """The verdict as `fieldapp certificate verify` prints it."""
+    if verdict["valid"]:
+        return [f"OK: {verdict['summary']}"]
+    return [f"PROBLEM: {problem}" for problem in verdict["problems"]]

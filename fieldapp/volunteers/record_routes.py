@@ -1,14 +1,22 @@
-"""Service records (JSON or CSV), corrections and their resolution, real names, and the
-signed service certificate, over HTTP."""
+"""Service records (JSON or CSV), corrections and their resolution, real names, the signed
+service certificate, and the register of certificates issued, over HTTP."""
 from __future__ import annotations
 
-from flask import Response
-from flask.views import MethodView
+from functools import wraps
 
+from flask import Response, request
+from flask.views import MethodView
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from fieldapp.access.audit import lookup_read
 from fieldapp.accounts.auth import current_user, require
 from fieldapp.arguments import Blueprint
-from fieldapp.volunteers import records, records_service
+from fieldapp.errors import PayloadTooLarge, field_error
+from fieldapp.volunteers import certificates, records, records_service
 from fieldapp.volunteers.record_schemas import (
+    CertificateCheckSchema,
+    CertificateEntrySchema,
+    CertificateFileSchema,
     CorrectionInSchema,
     IdentityInSchema,
     IdentitySchema,
@@ -25,6 +33,11 @@ blp = Blueprint("service_records", __name__, url_prefix="/api/v1/volunteers",
 corrections_blp = Blueprint("service_record_corrections", __name__,
                             url_prefix="/api/v1/service-record-corrections",
                             description="Resolving volunteers' corrections of their records")
+certificates_blp = Blueprint("certificates", __name__, url_prefix="/api/v1/certificates",
+                             description="The register of certificates issued: looked up by "
+                             "number, and any certificate file checked against it")
+# A certificate is one page of about 35 KB; a body much larger is not one.
+MAX_CERTIFICATE_BYTES = 1024 * 1024
 
 
 def _record_response(user, args):
@@ -130,3 +143,56 @@ class MyCertificate(MethodView):
         response.headers["Content-Disposition"] = (
             f'attachment; filename="certificate-{user.id.hex[:8]}.pdf"')
         return response
+
+
+@certificates_blp.route("/<number>")
+class CertificateByNumber(MethodView):
+    @require()
+    @certificates_blp.response(200, CertificateEntrySchema)
+    @certificates_blp.alt_response(403, description="Coordinators and lawyers: a certificate "
+                                   "names the volunteer's real name, which only admins read.")
+    @certificates_blp.alt_response(404, description="No such certificate (for a volunteer: "
+                                   "none of theirs).")
+    @lookup_read
+    def get(self, number):
+        """A certificate in the register, as issued: for admins (the lookup is in the access
+        log), and for the volunteer it was issued to."""
+        number = number.strip().upper()
+        if not certificates.NUMBER.fullmatch(number):
+            raise field_error("number", "not a certificate number (ZYFW-YYYYMMDD-XXXXXXXX)")
+        return records_service.certificate_entry(number, current_user())
+
+
+def _small_body(view):
+    """Refuse a body larger than a certificate could be, naming the `file` field, before it
+    is read (or as soon as a body without a length passes the limit)."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        message = f"larger than {MAX_CERTIFICATE_BYTES} bytes: not a certificate"
+        request.max_content_length = MAX_CERTIFICATE_BYTES
+        if (request.content_length or 0) > MAX_CERTIFICATE_BYTES:
+            raise field_error("file", message, cls=PayloadTooLarge)
+        try:
+            return view(*args, **kwargs)
+        except (RequestEntityTooLarge, PayloadTooLarge):
+            raise field_error("file", message, cls=PayloadTooLarge) from None
+
+    return wrapper
+
+
+@certificates_blp.route("/verify")
+class CertificateVerify(MethodView):
+    @certificates_blp.doc(security=[])
+    @_small_body
+    @certificates_blp.arguments(CertificateFileSchema, location="files")
+    @certificates_blp.response(200, CertificateCheckSchema)
+    def post(self, files):
+        """Check a certificate file (multipart, part `file`), for anyone holding one: is it
+        byte for byte what this server signed, is its number in the register, are its
+        fields and file the ones registered, and on what date was it issued. The answer
+        holds nothing the file does not state; `fieldapp certificate verify` prints the
+        same verdict."""
+        data = files["file"].read()
+        if not data:
+            raise field_error("file", "the file is empty")
+        return records_service.check_certificate(data)

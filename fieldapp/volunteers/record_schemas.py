@@ -1,6 +1,7 @@
 """Service records, corrections, real names and certificates (the OpenAPI contract)."""
 from __future__ import annotations
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 
 from fieldapp.moments import Moment
@@ -129,3 +130,59 @@ class IdentitySchema(Schema):
     document_type = fields.String(allow_none=True)
     document_number = fields.String(allow_none=True)
     updated_at = Moment()
+
+
+class CertificateEntrySchema(Schema):
+    """A certificate as the register keeps it (admins, and the volunteer it was issued to)."""
+
+    number = fields.String()
+    user_id = fields.UUID()
+    fields_ = fields.Dict(data_key="fields", attribute="fields", metadata={
+        "description": "every field the certificate states, as issued (the real name "
+                       "among them, where one was recorded)"})
+    fields_sha256 = fields.String(metadata={"description": "SHA-256 of the fields as "
+                                            "canonical JSON, as the file's signature line "
+                                            "states it"})
+    pdf_sha256 = fields.String(metadata={"description": "SHA-256 of the signed PDF issued"})
+    key_fingerprint = fields.String()
+    issued_at = Moment()
+    issued_by = fields.UUID()
+
+
+class CertificateFileSchema(Schema):
+    file = Upload(required=True, metadata={"description": "the certificate PDF, as received"})
+
+
+def _maybe(field, description: str):
+    """A field that may be null, with its description."""
+    return field(allow_none=True, metadata={"description": description})
+
+
+STATED = "as the file's signature line states it"
+
+
+class CertificateCheckSchema(Schema):
+    """The verdict on a file: nothing that the file does not state itself, only yes or no."""
+
+    valid = fields.Boolean(metadata={"description": "signed by this server's key, in the "
+                                     "register, with the registered fields, and the very file "
+                                     "issued"})
+    problems = fields.List(fields.String(), metadata={
+        "description": "what is wrong, as `fieldapp certificate verify` prints it after "
+                       "PROBLEM:"})
+    summary = _maybe(fields.String, "when valid, what `fieldapp certificate verify` prints "
+                     "after OK:")
+    number = _maybe(fields.String, STATED)
+    fields_sha256 = _maybe(fields.String, STATED)
+    key_fingerprint = _maybe(fields.String, "of the key the file's signature line names")
+    signature_valid = fields.Boolean(metadata={
+        "description": "the file is, byte for byte, what this server's key signed"})
+    registered = _maybe(fields.Boolean, "the number is in the register of certificates "
+                        "issued; null when the signature is not valid (the register is then "
+                        "not consulted)")
+    fields_match = _maybe(fields.Boolean, "the fields digest is the one registered under "
+                          "the number")
+    file_matches = _maybe(fields.Boolean, "the file's SHA-256 is the one registered under "
+                          "the number")
+    issued_on = _maybe(fields.String, "the date of issue (Asia/Shanghai) as registered, when "
+                       "valid: the date the certificate states")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from fieldapp.accounts.models import User, utcnow
 from fieldapp.dossiers import keys
 from fieldapp.dossiers.catalog import FontMissing, load_fonts, resolve_font_path
-from fieldapp.errors import Conflict, NotFound, ServiceUnavailable, field_error
+from fieldapp.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, field_error
 from fieldapp.extensions import db
 from fieldapp.tasks.models import Claim, Task, TaskReport
 from fieldapp.volunteers import certificates, records
@@ -164,11 +164,31 @@ def _plain_identity(found: Identity) -> dict:
             "updated_at": found.updated_at}
 
 
+# What the Measures ask a certificate to name that is the NGO's to say, by setting.
+ISSUER_SETTINGS = {"organisation": "FIELDAPP_ORG_NAME",
+                   "person_in_charge": "FIELDAPP_ORG_PERSON_IN_CHARGE",
+                   "handler": "FIELDAPP_ORG_HANDLER", "contact": "FIELDAPP_ORG_CONTACT"}
+
+
+def _issuer() -> dict:
+    """The organisation, person in charge, handler and contact a certificate names; a
+    certificate lacking one is not what the Measures ask for, so none is issued then."""
+    config = current_app.config
+    values = {field: (config.get(name) or "").strip() for field, name in ISSUER_SETTINGS.items()}
+    missing = [ISSUER_SETTINGS[field] for field, value in values.items() if not value]
+    if missing:
+        current_app.logger.error("certificate not issued: set %s", ", ".join(missing))
+        raise ServiceUnavailable("certificates cannot be made now: the organisation has not "
+                                 f"configured {', '.join(missing)}")
+    return values
+
+
 def issue_certificate(user: User, issuer: User) -> bytes:
     """A signed certificate of the accepted service so far, recorded as issued."""
     built = service_record(user)
     if not built["entries"]:
         raise Conflict("no accepted service yet: a certificate states accepted service only")
+    named = _issuer()
     config = current_app.config
     found = db.session.get(Identity, user.id)
     now = utcnow()
@@ -182,10 +202,7 @@ def issue_certificate(user: User, issuer: User) -> bytes:
         "total_hours": built["total_hours"],
         "total_on_site_s": built["total_on_site_s"],
         "service_content": certificates.service_content(built["entries"]),
-        "organisation": built["organisation"],
-        "person_in_charge": config.get("FIELDAPP_ORG_PERSON_IN_CHARGE") or "",
-        "handler": config.get("FIELDAPP_ORG_HANDLER") or "",
-        "contact": config.get("FIELDAPP_ORG_CONTACT") or "",
+        **named,
         "issued_on": f"{now.astimezone(CHINA):%Y-%m-%d}",
     }
     key = keys.signing_key(config["FIELDAPP_DATA_DIR"])
@@ -209,3 +226,34 @@ def issue_certificate(user: User, issuer: User) -> bytes:
 
 def _day(moment: datetime | None) -> str | None:
     return f"{moment.astimezone(CHINA):%Y-%m-%d}" if moment else None
+
+
+def certificate_entry(number: str, user: User) -> Certificate:
+    """A certificate in the register, for an admin or the volunteer it was issued to.
+
+    Its fields carry the real name where one is recorded, which only admins and the
+    volunteer read: other staff are refused whatever the number, and a volunteer asking for
+    another's number is told what an unknown number gets.
+    """
+    if user.is_staff and user.role != "admin":
+        raise Forbidden("this needs the role admin: a certificate names the volunteer's real "
+                        "name")
+    entry = db.session.get(Certificate, number)
+    if entry is None or (user.role != "admin" and entry.user_id != user.id):
+        raise NotFound("no certificate with this number was issued")
+    return entry
+
+
+def check_certificate(data: bytes) -> dict:
+    """A file against this server's key and, when that key signed it, the register."""
+    key = keys.signing_key(current_app.config["FIELDAPP_DATA_DIR"]).public_key()
+    verified = certificates.verify(data, key)
+    registered = None
+    if verified.ok:
+        entry = db.session.get(Certificate, verified.number)
+        if entry is not None:
+            registered = certificates.Registered(entry.fields_sha256, entry.pdf_sha256,
+                                                 entry.fields.get("issued_on"))
+        db.session.rollback()
+    return certificates.assess(verified, hashlib.sha256(data).hexdigest(), registered,
+                               consulted=True)

@@ -9,6 +9,7 @@ import hashlib
 import io
 import subprocess
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -116,6 +117,22 @@ def _count(owner_connection, table) -> int:
     with owner_connection.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {table}")
         return cur.fetchone()[0]
+
+
+ISSUER = {"FIELDAPP_ORG_NAME": "绿水青山环保志愿者协会", "FIELDAPP_ORG_PERSON_IN_CHARGE": "王建国",
+          "FIELDAPP_ORG_HANDLER": "陈静", "FIELDAPP_ORG_CONTACT": "020-12345678"}
+
+
+@contextmanager
+def issuer(app, **changes):
+    """The NGO's issuing settings in place (as the environment would give them), then as
+    they were."""
+    before = {name: app.config.get(name) for name in ISSUER}
+    app.config.update({**ISSUER, **changes})
+    try:
+        yield
+    finally:
+        app.config.update(before)
 
 
 def test_correction_requested_then_resolved_both_recorded(
@@ -229,14 +246,8 @@ def test_certificate_carries_the_fields_verifies_and_is_recorded(
     assert client.put(f"/api/v1/volunteers/{volunteer[0]}/identity", headers=auth(admin[2]),
                       json={"real_name": "李小梅"}).status_code == 200
     before = _count(owner_connection, "certificates")
-    app.config.update(FIELDAPP_ORG_NAME="绿水青山环保志愿者协会",
-                      FIELDAPP_ORG_PERSON_IN_CHARGE="王建国",
-                      FIELDAPP_ORG_HANDLER="陈静", FIELDAPP_ORG_CONTACT="020-12345678")
-    try:
+    with issuer(app):
         response = client.get("/api/v1/volunteers/me/certificate", headers=auth(volunteer[2]))
-    finally:
-        app.config.update(FIELDAPP_ORG_NAME="fieldapp", FIELDAPP_ORG_PERSON_IN_CHARGE="",
-                          FIELDAPP_ORG_HANDLER="", FIELDAPP_ORG_CONTACT="")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     pdf = tmp_path / "certificate.pdf"
     pdf.write_bytes(response.data)
@@ -260,6 +271,7 @@ def test_certificate_carries_the_fields_verifies_and_is_recorded(
     ok = runner.invoke(args=["certificate", "verify", str(pdf)])
     assert ok.exit_code == 0, ok.output
     assert number in ok.output and fields_sha256 in ok.output
+    assert f"in the register, issued on {today}" in ok.output
     changed = bytearray(response.data)
     changed[len(changed) // 2] ^= 0x01
     tampered = tmp_path / "tampered.pdf"
@@ -268,7 +280,8 @@ def test_certificate_carries_the_fields_verifies_and_is_recorded(
     assert refused.exit_code == 1 and "PROBLEM" in refused.output
 
     # A second certificate is a second record with its own number.
-    again = client.get("/api/v1/volunteers/me/certificate", headers=auth(volunteer[2]))
+    with issuer(app):
+        again = client.get("/api/v1/volunteers/me/certificate", headers=auth(volunteer[2]))
     assert again.status_code == 200
     assert _count(owner_connection, "certificates") == before + 2
 
@@ -305,9 +318,28 @@ def test_a_missing_font_is_a_503_and_no_certificate_is_recorded(
     font = app.config["FIELDAPP_CJK_FONT"]
     app.config["FIELDAPP_CJK_FONT"] = str(tmp_path / "absent.ttc")
     try:
-        response = client.get("/api/v1/volunteers/me/certificate", headers=auth(volunteer[2]))
+        with issuer(app):
+            response = client.get("/api/v1/volunteers/me/certificate",
+                                  headers=auth(volunteer[2]))
     finally:
         app.config["FIELDAPP_CJK_FONT"] = font
     assert response.status_code == 503
+    assert "font" in response.get_json()["message"]
     assert str(tmp_path) not in response.get_data(as_text=True)
+    assert _count(owner_connection, "certificates") == before
+
+
+@pytest.mark.parametrize("setting", sorted(ISSUER))
+def test_no_certificate_is_issued_until_the_ngo_names_each_of_its_fields(
+        app, client, volunteer, coordinator, owner_connection, setting):
+    # 民政部令第67号: the organisation, the person in charge, the handler and their contact.
+    _visit(client, owner_connection, volunteer, coordinator, "Outfall", 20, "accepted",
+           5107 + sorted(ISSUER).index(setting))
+    before = _count(owner_connection, "certificates")
+    for unset in ("", "  "):
+        with issuer(app, **{setting: unset}):
+            response = client.get("/api/v1/volunteers/me/certificate",
+                                  headers=auth(volunteer[2]))
+        assert response.status_code == 503, response.get_json()
+        assert setting in response.get_json()["message"]
     assert _count(owner_connection, "certificates") == before

@@ -2,6 +2,7 @@
 line refuses one changed byte anywhere in the file, or another key."""
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from datetime import UTC, datetime
 
@@ -77,3 +78,34 @@ def test_record_counts_accepted_claims_only_and_csv_has_a_bom():
     text = records.to_csv(built)
     assert text.startswith("\ufeff")
     assert "'=cmd()" in text  # never a spreadsheet formula
+
+
+def test_the_verdict_consults_the_register_only_for_a_valid_signature():
+    key = Ed25519PrivateKey.generate()
+    data = _signed(key)
+    digest = certificates.fields_digest(FIELDS)
+    file_sha = hashlib.sha256(data).hexdigest()
+    good = certificates.verify(data, key.public_key())
+    held = certificates.Registered(digest, file_sha, FIELDS["issued_on"])
+
+    verdict = certificates.assess(good, file_sha, held, consulted=True)
+    assert verdict["valid"] and verdict["issued_on"] == "2026-12-01"
+    assert certificates.lines(verdict) == [f"OK: {verdict['summary']}"]
+    assert "in the register, issued on 2026-12-01" in verdict["summary"]
+
+    # The same fields in another file (re-signed): only the file differs.
+    other_file = certificates.assess(good, "0" * 64, held, consulted=True)
+    assert (other_file["fields_match"], other_file["file_matches"]) == (True, False)
+    assert certificates.lines(other_file) == [
+        f"PROBLEM: the file is not the one issued as certificate {FIELDS['number']}"]
+    assert other_file["issued_on"] is None
+
+    offline = certificates.assess(good, file_sha, None, consulted=False)
+    assert offline["valid"] and offline["registered"] is None
+    assert offline["summary"].endswith("(the signature only: the register was not consulted)")
+
+    refused = certificates.verify(data, Ed25519PrivateKey.generate().public_key())
+    verdict = certificates.assess(refused, file_sha, held, consulted=True)
+    assert (verdict["registered"], verdict["fields_match"], verdict["issued_on"]) == (
+        None, None, None)
+    assert certificates.lines(verdict) == [f"PROBLEM: {refused.problem}"]
