@@ -92,7 +92,25 @@ def index_new_report(report: Report, lon: float, lat: float) -> None:
     by_res = cells.cells_for(lon, lat)
     report.h3_cell = by_res[cells.FINEST]
     _add_missing_cells(by_res)
+    _lock_cells(by_res)
     _count(report, by_res, report.verified, +1)
+
+
+# Each cell's transaction-scoped advisory lock, taken in ascending order of cell id before
+# any of its count rows is touched. A statement locks the rows it changes in whatever order
+# its plan reads them, and a review that flips a report from unverified to verified touches
+# the rows of both states while one that flips another report back touches them the other
+# way round: without a common order, two writers at one place deadlock. (H3 ids are above
+# 2**59: they never meet the custody chain's or the audit's small keys.)
+_LOCK_CELLS = text("""
+    SELECT count(pg_advisory_xact_lock(cell))
+    FROM (SELECT DISTINCT cell FROM unnest(CAST(:cells AS bigint[])) AS c(cell)
+          ORDER BY cell) AS ordered
+""")
+
+
+def _lock_cells(by_res: dict[int, int]) -> None:
+    db.session.execute(_LOCK_CELLS, {"cells": list(by_res.values())})
 
 
 # How many cells an app remembers as stored before it starts remembering afresh.
@@ -155,6 +173,7 @@ def refresh_verified(report: Report, pending_decisions: dict | None = None) -> N
     now_verified = any(photo.verified for photo in report.photos)
     if report.h3_cell is not None and now_verified != report.verified:
         by_res = cells.cells_for(*lon_lat(report.location))
+        _lock_cells(by_res)
         _count(report, by_res, report.verified, -1)
         _count(report, by_res, now_verified, +1)
     report.verified = now_verified
