@@ -59,6 +59,13 @@ serve:
 
 run: demo serve
 
+# The demo's certificates need the NGO's four settings; stand-ins, plainly marked, unless
+# the environment already names the organisation.
+run: export FIELDAPP_ORG_NAME ?= 演示环保组织 Demo NGO
+run: export FIELDAPP_ORG_PERSON_IN_CHARGE ?= 演示负责人 Demo lead
+run: export FIELDAPP_ORG_HANDLER ?= 演示经办人 Demo handler
+run: export FIELDAPP_ORG_CONTACT ?= demo-ngo@example.org
+
 test: install test-packages postgis
 	$(BIN)/python -m pytest
 
