@@ -55,8 +55,8 @@ class SiteById(MethodView):
     @require()
     @blp.response(200, SiteSchema)
     def get(self, site_id):
-        """One site."""
-        return service.get_site(site_id)
+        """One site; for staff with its risk, score and components."""
+        return service.get_site_shown(site_id, with_risk=viewer_is_staff())
 
     @require("coordinator", "admin")
     @blp.arguments(SitePatchSchema)

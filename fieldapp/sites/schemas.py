@@ -72,7 +72,8 @@ class SiteSchema(Schema):
     status = fields.String()
     geometry = fields.Function(lambda site: to_geojson(site.geom), metadata={"type": "object"})
     risk = fields.Function(lambda site: getattr(site, "risk", None), metadata={
-        "type": "object", "description": "with order=risk: score and its components"})
+        "type": "object",
+        "description": "for staff, in one site and with order=risk: score and its components"})
     created_at = fields.DateTime(format="iso")
     updated_at = fields.DateTime(format="iso")
 

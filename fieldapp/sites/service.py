@@ -58,6 +58,15 @@ def get_site(site_id: uuid.UUID) -> Site:
     return site
 
 
+def get_site_shown(site_id: uuid.UUID, with_risk: bool) -> Site:
+    """One site as answered; with_risk (staff only: risk is made of other volunteers'
+    evidence) gives it a `risk` attribute, as order=risk does in a list."""
+    site = get_site(site_id)
+    if with_risk:
+        site.risk = risk.risk_of([site.id])[site.id]
+    return site
+
+
 def list_sites(args: dict) -> tuple[list[Site], int]:
     stmt = select(Site)
     if bbox := args.get("bbox"):

@@ -143,6 +143,14 @@ def test_sites_ranked_by_risk_explain_themselves(field):
     assert risk["score"] == pytest.approx(risk["evidence"] * risk["volunteer_factor"])
     assert set(risk["by_category"]) == {"air"}
     assert ranked["items"][1]["risk"]["score"] == 0
+    # One site shows staff the same risk; a volunteer sees none of it.
+    top = ranked["items"][0]
+    shown = client.get(f"/api/v1/sites/{top['id']}", headers=auth(token)).get_json()
+    assert shown["risk"].keys() == top["risk"].keys()
+    assert shown["risk"]["score"] == pytest.approx(top["risk"]["score"])
+    assert shown["risk"]["verified_photos"] == top["risk"]["verified_photos"] == 5
+    volunteer = auth(field["tokens"]["volunteer"])
+    assert client.get(f"/api/v1/sites/{top['id']}", headers=volunteer).get_json()["risk"] is None
     case = client.post("/api/v1/cases", headers=auth(token), json={
         "site_id": quiet.get_json()["id"], "title": "举报"})
     assert case.status_code == 201
