@@ -1,18 +1,23 @@
 """The coordinators' map page, served by a real HTTP server and drawn by headless Chromium."""
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import json
 import re
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from PIL import Image
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from fieldapp.mapview.basemaps import from_environ
-from tests.helpers import auth, role_tokens, submit_at
+from tests.browser import chromium
+from tests.helpers import auth, role_tokens, serving, submit_at
 
 CST = timezone(timedelta(hours=8))
 # Xi'an: no other test puts sites or reports here.
@@ -144,3 +149,57 @@ def test_map_without_a_valid_token_asks_to_sign_in(server, tmp_path):
     dom = _dom(f"{server}/map#token=not-a-token&zoom=5", tmp_path)
     assert 'data-state="signin"' in dom
     assert "please sign in again" in dom
+
+
+def _blank_tiles(environ, start_response):
+    """Plain grey tiles: a base map of the test's own on the loopback address."""
+    body = io.BytesIO()
+    Image.new("RGB", (256, 256), (200, 200, 200)).save(body, "PNG")
+    start_response("200 OK", [("Content-Type", "image/png")])
+    return [body.getvalue()]
+
+
+@pytest.mark.parametrize("frame", ["wgs84", "gcj02"])
+def test_clicking_a_report_dot_opens_its_panel(app, server, field, frame, monkeypatch,
+                                               tmp_path):
+    """A report dot from the vector tiles, clicked where it is drawn, opens the report's
+    panel: on the offline base alone, and on a GCJ-02 base, where the map's frame is shifted."""
+    client, token, site = field["client"], field["tokens"]["coordinator"], field["site"]
+    reports = client.get(f"/api/v1/sites/{site['id']}/reports?page_size=50",
+                         headers=auth(token)).get_json()["items"]
+    # The one furthest from the site's marker, which would take the click before a report.
+    report = max(reports, key=lambda r: abs(r["location"]["wgs84"]["lat"] - LAT))
+    lon, lat = report["location"]["wgs84"]["lon"], report["location"]["wgs84"]["lat"]
+    with contextlib.ExitStack() as stack:
+        if frame == "gcj02":
+            tiles = stack.enter_context(serving(_blank_tiles))
+            monkeypatch.setitem(app.config, "FIELDAPP_BASEMAPS", from_environ({
+                "FIELDAPP_MAP_TILE_URL": tiles + "/{z}/{x}/{y}.png",
+                "FIELDAPP_MAP_TILE_CRS": "gcj02"}))
+        driver = stack.enter_context(chromium(tmp_path, size="1280,800"))
+        driver.get(f"{server}/map#token={token}&lon={lon}&lat={lat}&zoom=16")
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: d.execute_script(
+            "return document.body.dataset.state === 'ready' && "
+            "JSON.parse(document.body.dataset.features || '{}').reports > 0"), "report dots")
+        assert driver.find_element(By.ID, "map").get_attribute("data-frame") == frame
+        # Where the map draws the report, relative to the map's centre (Selenium's origin).
+        dx, dy = driver.execute_script(
+            "const map = fieldappBasemap.maps[0];"
+            "const [x, y] = map.getPixelFromCoordinate(fieldappBasemap.fromLonLat(arguments[0]));"
+            "const [w, h] = map.getSize();"
+            "return [x - w / 2, y - h / 2];", [lon, lat])
+        ActionChains(driver).move_to_element_with_offset(
+            driver.find_element(By.ID, "map"), round(dx), round(dy)).click().perform()
+        panel = wait.until(lambda d: d.find_element(By.ID, "panel").is_displayed()
+                           and d.find_element(By.ID, "panel"), "the report's panel")
+        # The report's details as its tile carries them: id, category, day (UTC), verdict.
+        terms = [e.text for e in panel.find_elements(By.CSS_SELECTOR, "dt, dd")]
+        shown = dict(zip(terms[::2], terms[1::2], strict=True))
+        assert panel.find_element(By.TAG_NAME, "h2").text == "举报 Report"
+        assert panel.find_element(By.CSS_SELECTOR, ".sub").text == report["id"]
+        observed = datetime.fromisoformat(report["observed_at"]).astimezone(UTC)
+        category = {"air": "大气 Air", "water": "水 Water"}[report["category"]]
+        assert shown == {"类别 Category": category,
+                         "观察日期 Observed (UTC day)": observed.date().isoformat(),
+                         "核查 Verdict": report["verdict"]}, shown

@@ -476,13 +476,18 @@
     ];
   }
 
-  // Below the tiles' point zoom a report tile holds hexagon centres with a count.
+  // Below the tiles' point zoom a report tile holds hexagon centres with a count; from it on,
+  // reports, each with its id (and a count too: the reports drawn at its pixel).
+  const isReport = (feature) => Boolean(feature.get('id'));
+
+  // declutterMode 'none': OpenLayers 10 hit-detects an image style on a vector tile layer
+  // that does not declutter only when its mode is 'none' (it passes the renderer an empty
+  // list of decluttered features), so without it no report dot could be clicked.
   function reportStyle(feature) {
-    const count = feature.get('count');
-    if (count) {
+    if (!isReport(feature)) {
       return new ol.style.Style({
         image: new ol.style.Circle({
-          radius: 3 + 2 * Math.sqrt(count),
+          radius: 3 + 2 * Math.sqrt(feature.get('count') || 1), declutterMode: 'none',
           fill: new ol.style.Fill({ color: 'rgba(30,115,190,0.35)' }),
           stroke: new ol.style.Stroke({ color: '#1e73be', width: 1 }),
         }),
@@ -492,7 +497,7 @@
     const verified = feature.get('verified') === true || feature.get('verified') === 'true';
     return new ol.style.Style({
       image: new ol.style.Circle({
-        radius: 4,
+        radius: 4, declutterMode: 'none',
         fill: new ol.style.Fill({ color: verified ? colour : '#fff' }),
         stroke: new ol.style.Stroke({ color: verified ? '#fff' : colour, width: 1.5 }),
       }),
@@ -673,7 +678,7 @@
     }, { hitTolerance: 4 });
     if (hit.sites) showSite(siteFromFeature(hit.sites));
     else if (hit.candidates) showCandidate(hit.candidates);
-    else if (hit.reports && !hit.reports.get('count')) showReport(hit.reports);
+    else if (hit.reports && isReport(hit.reports)) showReport(hit.reports);
     else if (hit.hexbins) showHexbin(hit.hexbins);
     else closePanel();
   }
