@@ -139,7 +139,7 @@ def create(user: User, length_header: str | None, defer_header: str | None,
     if chunk is not None and (chunk.content_length or 0) > 0:
         try:
             # The first bytes of a new upload start at offset 0, whatever else is said.
-            return upload, append(user, upload.id, replace(chunk, offset_header="0"))
+            return upload, append(user.id, upload.id, replace(chunk, offset_header="0"))
         except Exception:
             # A creation whose first bytes were refused leaves nothing behind: the client
             # never learned where the upload is.
@@ -156,11 +156,11 @@ def _unused_bytes(user_id) -> int:
                Upload.expires_at > _now())) or 0
 
 
-def _owned(user: User, upload_id: uuid.UUID) -> Upload:
+def _owned(user_id: uuid.UUID, upload_id: uuid.UUID) -> Upload:
     """The user's upload, 404 for anyone else's (its existence is not disclosed), 410 once
     it has expired."""
     upload = db.session.get(Upload, upload_id)
-    if upload is None or upload.owner_id != user.id:
+    if upload is None or upload.owner_id != user_id:
         raise NotFound("no such upload")
     if upload.expired(_now()):
         raise Gone(f"the upload expired at {upload.expires_at.isoformat()}; start a new one",
@@ -170,7 +170,7 @@ def _owned(user: User, upload_id: uuid.UUID) -> Upload:
 
 def status(user: User, upload_id: uuid.UUID) -> dict[str, str]:
     """HEAD: where the upload stands."""
-    upload = _owned(user, upload_id)
+    upload = _owned(user.id, upload_id)
     _detach(upload)
     try:
         return state_headers(upload, _settle(upload), head=True)
@@ -235,24 +235,25 @@ _FACTS: OrderedDict[uuid.UUID, _Facts] = OrderedDict()
 _KEPT_FACTS = 1024
 
 
-def _facts(user: User, upload_id: uuid.UUID) -> _Facts:
+def _facts(user_id: uuid.UUID, upload_id: uuid.UUID) -> _Facts:
     facts = _FACTS.get(upload_id)
     if facts is None:
-        upload = _owned(user, upload_id)
+        upload = _owned(user_id, upload_id)
         facts = _Facts(upload.owner_id, upload.length, upload.expires_at)
         db.session.rollback()
         _FACTS[upload_id] = facts
         while len(_FACTS) > _KEPT_FACTS:
             _FACTS.popitem(last=False)
-    if facts.owner_id != user.id:
+    if facts.owner_id != user_id:
         raise NotFound("no such upload")
     if facts.expires_at <= _now():
-        _owned(user, upload_id)  # 410 while unused, nothing if a report used it
+        _owned(user_id, upload_id)  # 410 while unused, nothing if a report used it
     return facts
 
 
-def append(user: User, upload_id: uuid.UUID, chunk: ChunkRequest) -> dict[str, str]:
-    """PATCH: append one request's bytes at the upload's offset; the new state's headers.
+def append(user_id: uuid.UUID, upload_id: uuid.UUID, chunk: ChunkRequest) -> dict[str, str]:
+    """PATCH by the user `user_id`: append one request's bytes at the upload's offset; the
+    new state's headers.
 
     Under the spool's lock the offset is the spool's size, so a chunk reads no row (what the
     row says that matters here never changes, and is kept per process) and writes none but
@@ -268,7 +269,7 @@ def append(user: User, upload_id: uuid.UUID, chunk: ChunkRequest) -> dict[str, s
     path = spool.path_for(_tmp_dir(), upload_id)
     try:
         with spool.locked(path, wait_s=LOCK_WAIT_S) as fd:
-            facts = _facts(user, upload_id)
+            facts = _facts(user_id, upload_id)
             held = spool.held(fd)
             protocol.check_chunk(held, facts.length, claimed, chunk.content_length)
             with spool.Chunk(fd, path, held, checksum) as piece:
@@ -319,7 +320,7 @@ def _write(upload_id: uuid.UUID, facts: _Facts, piece: spool.Chunk,
 
 def terminate(user: User, upload_id: uuid.UUID) -> None:
     """DELETE: an upload no report has used is removed, row and spool."""
-    upload = _owned(user, upload_id)
+    upload = _owned(user.id, upload_id)
     if upload.report_id is not None:
         raise Conflict(f"the upload is a photo of report {upload.report_id} now; originals "
                        "are never deleted", sub_code="UPLOAD_USED")

@@ -550,6 +550,34 @@ def test_requests_without_a_token_are_refused(client, volunteer):
     assert _offset(client, token, upload_id) == 0
 
 
+def test_a_chunks_token_is_refused_as_any_requests_is(app, client, make_user,
+                                                     owner_connection):
+    """A chunk loads no account row, yet a read-only, expired or revoked token, or one of a
+    disabled account, is refused as on any other request, and nothing is written."""
+    _, _, staff = make_user("coordinator")
+    upload_id = _create(client, staff, 100)
+    read = client.post("/api/v1/auth/read-token", json={"ttl_s": 600}, headers=auth(staff))
+    refused = _patch(client, read.get_json()["token"], upload_id, 0, b"x" * 10)
+    assert refused.status_code == 403 and refused.get_json()["sub_code"] == "READ_ONLY_TOKEN"
+    assert _spool(app, upload_id).stat().st_size == 0
+    for how in ("expired", "revoked", "disabled"):
+        user_id, _, token = make_user()
+        mine = _create(client, token, 100)
+        if how == "revoked":
+            assert client.delete("/api/v1/auth/token", headers=auth(token)).status_code == 204
+        with owner_connection, owner_connection.cursor() as cursor:
+            if how == "expired":
+                digest = hashlib.sha256(token.encode()).hexdigest()
+                cursor.execute("UPDATE api_tokens SET expires_at = now() - interval '1 second' "
+                               "WHERE token_hash = %s", (digest,))
+            if how == "disabled":
+                cursor.execute("UPDATE users SET disabled_at = now() WHERE id = %s", (user_id,))
+        response = _patch(client, token, mine, 0, b"x" * 10)
+        assert response.status_code == 401, how
+        assert _spool(app, mine).stat().st_size == 0, how
+    assert _patch(client, staff, upload_id, 0, b"x" * 10).status_code == 204
+
+
 def test_requests_library_sees_the_location_header(live_url, volunteer):
     """The Location answered is a URL a client can use as it is."""
     _, _, token = volunteer
