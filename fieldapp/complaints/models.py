@@ -63,6 +63,10 @@ class Complaint(db.Model):
     def overdue(self) -> bool:
         return bool(self.lapsed)
 
+    @property
+    def next_statuses(self) -> tuple[str, ...]:
+        return rules.NEXT.get(self.status, ())
+
 
 class ComplaintUpdate(db.Model):
     __tablename__ = "complaint_updates"
@@ -76,6 +80,8 @@ class ComplaintUpdate(db.Model):
     penalty_number: Mapped[str | None] = mapped_column(String(120))
     extension_days: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)
+    # Further evidence (kind supplemented only): report ids as text, in the order sent.
+    report_ids: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     custody_hash: Mapped[str] = mapped_column(String(64))

@@ -1,6 +1,7 @@
 """The complaint packet: a Chinese PDF letter to upload with (or after) a filing, citing
-each photo of the cited reports by its SHA-256, capture and receipt times, with a drawn map
-of the site and the capture points.
+each photo of the cited reports by its SHA-256, capture and receipt times, then the photos
+of any further evidence sent since (each batch under its day), with a drawn map of the site
+and the capture points.
 
 Pure: plain values in, PDF bytes out; no Flask, no database, no network and no image file
 is read, so making a packet never touches an original. It embeds the same CJK font as the
@@ -49,7 +50,8 @@ EVIDENCE_NOTE = (
 
 
 def render(values: Mapping, font_path: str | None = None) -> bytes:
-    """The packet for `values` (complaint, site, photos, generated_at) as PDF bytes."""
+    """The packet for `values` (complaint, site, photos, supplements, generated_at) as PDF
+    bytes."""
     fonts = load_fonts(resolve_font_path(font_path))
     styles = _styles(fonts.text, fonts.mono)
     complaint, site = values["complaint"], values["site"]
@@ -90,11 +92,26 @@ def render(values: Mapping, font_path: str | None = None) -> bytes:
         story.append(Paragraph("本投诉未引用照片。", styles["body"]))
     for photo in photos:
         story += [KeepTogether(_photo_block(styles, width, photo)), Spacer(1, 6)]
+    # Evidence sent after the filing, each batch under the day it was sent: the photos above
+    # are those the complaint cited when it was filed, and stay so.
+    supplements = list(values.get("supplements") or [])
+    for supplement in supplements:
+        sent = supplement.get("photos") or []
+        story += [Paragraph(f"补充证据（{_beijing(supplement.get('occurred_at'))} 补充提交，"
+                            f"共 {len(sent)} 张）", styles["heading"])]
+        if supplement.get("reason"):
+            story.append(Paragraph(_text(supplement["reason"]), styles["body"]))
+        story.append(Spacer(1, 4))
+        for photo in sent:
+            story += [KeepTogether(_photo_block(styles, width, photo)), Spacer(1, 6)]
+    everything = photos + [photo for supplement in supplements
+                           for photo in supplement.get("photos") or []]
     story += [
         Paragraph(f"本材料生成于 {_beijing(values['generated_at'])}（北京时间），"
                   "其导出已记入证据保管链。", styles["small"]),
         PageBreak(),
-        *site_map_story({"site": {"geometry": site.get("geometry")}, "items": photos}, fonts),
+        *site_map_story({"site": {"geometry": site.get("geometry")}, "items": everything},
+                        fonts),
     ]
     doc.build(story)
     return buffer.getvalue()

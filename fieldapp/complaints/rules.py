@@ -38,15 +38,18 @@ NEXT: dict[str, tuple[str, ...]] = {
     "replied": ("closed",),
     "closed": (),
 }
-# Updates that record what the authority did without moving the status.
-EXTENDED, NOTE = "extended", "note"
-UPDATE_KINDS = (*STATUSES[1:], EXTENDED, NOTE)
-KIND_LABELS = {**STATUS_LABELS, EXTENDED: "延期办理", NOTE: "备注"}
+# Updates that move nothing: the authority extended its deadline; further evidence was sent
+# to it (the reports cited at filing stay as filed: the letter cites them); anything else.
+EXTENDED, SUPPLEMENTED, NOTE = "extended", "supplemented", "note"
+UPDATE_KINDS = (*STATUSES[1:], EXTENDED, SUPPLEMENTED, NOTE)
+KIND_LABELS = {**STATUS_LABELS, EXTENDED: "延期办理", SUPPLEMENTED: "补充证据", NOTE: "备注"}
 # Statuses still waiting for the authority's decision on acceptance, and for its result.
 AWAITING_DECISION = ("filed",)
 AWAITING_RESULT = ("filed", "accepted", "investigating")
 # The result deadline can be extended while the authority is still handling the complaint.
 EXTENDABLE = ("accepted", "investigating")
+# Further evidence goes to a complaint the authority has not turned away or closed.
+SUPPLEMENTABLE = ("filed", "accepted", "investigating", "replied")
 ACCEPTANCE, RESULT = "acceptance", "result"
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -89,11 +92,15 @@ def extended(result_due_at: datetime, extension_days: int) -> datetime:
 
 def next_status(status: str, kind: str) -> str:
     """The status after an update of this kind, or TransitionRefused saying why not."""
-    if kind in (EXTENDED, NOTE):
+    if kind in (EXTENDED, SUPPLEMENTED, NOTE):
         if kind == EXTENDED and status not in EXTENDABLE:
             raise TransitionRefused(
                 f"a complaint that is {status} cannot be extended: only one accepted or "
                 "under investigation is still waiting for its result")
+        if kind == SUPPLEMENTED and status not in SUPPLEMENTABLE:
+            raise TransitionRefused(
+                f"a complaint that is {status} takes no further evidence: file a new "
+                "complaint with its own number and deadlines")
         return status
     if kind not in NEXT.get(status, ()):
         allowed = NEXT.get(status, ())

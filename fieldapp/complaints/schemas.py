@@ -38,7 +38,7 @@ class UpdateInSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(rules.UPDATE_KINDS), metadata={
         "description": "the new status (accepted, rejected, investigating, replied, closed), "
                        "or extended (the result deadline, with extension_days and reason), "
-                       "or note"})
+                       "supplemented (further evidence sent, with report_ids), or note"})
     occurred_at = Moment(required=True, metadata={
         "description": "when the authority did it (not before filing, not in the future)"})
     reply_text = fields.String(load_default=None, allow_none=True, validate=TEXT, metadata={
@@ -53,12 +53,19 @@ class UpdateInSchema(Schema):
                                         "description": "days the result deadline moves "
                                                        "(extended only)"})
     reason = fields.String(load_default=None, allow_none=True, validate=TEXT, metadata={
-        "description": "the stated reason (required for extended; the text of a note)"})
+        "description": "the stated reason (required for extended; the text of a note; what "
+                       "was sent with further evidence)"})
+    report_ids = fields.List(fields.UUID(), load_default=None, allow_none=True,
+                             validate=validate.Length(min=1, max=MAX_CITED), metadata={
+                                 "description": "supplemented only: the further reports sent "
+                                                "to the authority, in order; none cited "
+                                                "before by the complaint"})
 
     @validates_schema
     def required_by_kind(self, data, **kwargs):
         kind = data.get("kind")
         needed = {"extended": ("extension_days", "reason"), "note": ("reason",),
+                  "supplemented": ("report_ids",),
                   "rejected": ("reply_text",), "replied": ("reply_text",)}.get(kind, ())
         for name in needed:
             value = data.get(name)
@@ -67,6 +74,9 @@ class UpdateInSchema(Schema):
         if kind != "extended" and data.get("extension_days") is not None:
             raise ValidationError("only an update of kind extended moves the deadline",
                                   "extension_days")
+        if kind != "supplemented" and data.get("report_ids") is not None:
+            raise ValidationError("only an update of kind supplemented cites reports; the "
+                                  "reports cited at filing stay as filed", "report_ids")
 
 
 class StatusPatchSchema(UpdateInSchema):
@@ -98,6 +108,8 @@ class UpdateSchema(Schema):
     penalty_number = fields.String(allow_none=True)
     extension_days = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
+    report_ids = fields.List(fields.UUID(), allow_none=True, metadata={
+        "description": "supplemented: the further reports sent"})
     created_at = fields.DateTime(format="iso")
     custody_hash = fields.String(metadata={"description": "the custody event recording it"})
 
@@ -132,8 +144,12 @@ class ComplaintSchema(Schema):
     authority = fields.String()
     summary = fields.String(allow_none=True)
     filed_at = fields.DateTime(format="iso")
-    report_ids = fields.List(fields.UUID())
+    report_ids = fields.List(fields.UUID(), metadata={
+        "description": "the reports cited as filed (further ones: updates of kind "
+                       "supplemented)"})
     status = fields.String()
+    next_statuses = fields.List(fields.String(), metadata={
+        "description": "what the status may become next (rules of the authorities' handling)"})
     status_at = fields.DateTime(format="iso")
     deadlines = fields.Nested(DeadlinesSchema)
     overdue = fields.Boolean(metadata={"description": "a deadline passed with no answer"})

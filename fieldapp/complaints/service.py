@@ -3,7 +3,9 @@ packet. Each filing and each update is one transaction that ends with its custod
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -75,6 +77,22 @@ def _cited_reports(report_ids: list[uuid.UUID]) -> list[str]:
     if missing:
         raise field_error("report_ids", f"no such report: {', '.join(missing)}")
     return [str(report_id) for report_id in report_ids]
+
+
+def _further_reports(complaint: Complaint, report_ids: list[uuid.UUID]) -> list[str]:
+    """Reports sent after the filing: each must exist and be new to the complaint."""
+    further = _cited_reports(report_ids)
+    cited = set(_cited_report_ids(complaint))
+    again = [report_id for report_id in further if report_id in cited]
+    if again:
+        raise field_error("report_ids", f"already cited by this complaint: {', '.join(again)}")
+    return further
+
+
+def _cited_report_ids(complaint: Complaint) -> list[str]:
+    """Every report the complaint cites: as filed, then each supplement's, in order."""
+    return [*complaint.report_ids,
+            *(report_id for update in complaint.updates for report_id in update.report_ids or ())]
 
 
 def _duplicate() -> Conflict:
@@ -154,12 +172,14 @@ def add_update(complaint_id: uuid.UUID, data: dict, user: User) -> ComplaintUpda
         if problem:
             raise field_error("extension_days", problem)
         complaint.extension_days += data["extension_days"]
+    further = _further_reports(complaint, data["report_ids"]) if kind == rules.SUPPLEMENTED \
+        else None
     update = ComplaintUpdate(
         id=uuid.uuid4(), complaint_id=complaint.id, kind=kind, occurred_at=occurred_at,
         reply_text=_text(data.get("reply_text")), outcome=_text(data.get("outcome")),
         penalty_number=_text(data.get("penalty_number")),
         extension_days=data.get("extension_days"), reason=_text(data.get("reason")),
-        recorded_by=user.id, created_at=now)
+        report_ids=further, recorded_by=user.id, created_at=now)
     previous = complaint.status
     if new_status != previous:
         complaint.status, complaint.status_at = new_status, occurred_at
@@ -169,11 +189,12 @@ def add_update(complaint_id: uuid.UUID, data: dict, user: User) -> ComplaintUpda
             complaint.replied_at = occurred_at
     complaint.updated_at = now
     db.session.flush()
+    details = {"update_id": str(update.id), "kind": kind, "from": previous, "to": new_status,
+               "row_sha256": custody.row_sha256("complaint_update", update)}
+    if further:
+        details["report_ids"] = further
     event = custody.append("complaint_updated", "complaint", complaint.id, actor_id=user.id,
-                           occurred_at=now, details={
-                               "update_id": str(update.id), "kind": kind,
-                               "from": previous, "to": new_status,
-                               "row_sha256": custody.row_sha256("complaint_update", update)})
+                           occurred_at=now, details=details)
     update.custody_hash = event.hash
     db.session.add(update)
     db.session.commit()
@@ -214,6 +235,7 @@ def _history_entry(complaint: Complaint) -> dict:
                      "reply_text": update.reply_text, "outcome": update.outcome,
                      "penalty_number": update.penalty_number,
                      "extension_days": update.extension_days, "reason": update.reason,
+                     "report_ids": update.report_ids,
                      "custody_hash": update.custody_hash} for update in complaint.updates],
     }
 
@@ -226,9 +248,10 @@ def export_packet(complaint_id: uuid.UUID, user: User) -> tuple[Complaint, bytes
     """
     complaint = get_complaint(complaint_id)
     now = datetime.now(UTC)
-    letter = packet.render(_packet_values(complaint, now),
-                           current_app.config.get("FIELDAPP_CJK_FONT"))
-    photos = [photo.sha256 for report in _cited(complaint) for photo in report.photos]
+    values = _packet_values(complaint, now)
+    letter = packet.render(values, current_app.config.get("FIELDAPP_CJK_FONT"))
+    photos = [photo["sha256"] for photo in values["photos"]] + [
+        photo["sha256"] for supplement in values["supplements"] for photo in supplement["photos"]]
     custody.append("exported", "complaint", complaint.id, actor_id=user.id, occurred_at=now,
                    details={"what": "complaint packet", "number": complaint.number,
                             "packet_sha256": hashlib.sha256(letter).hexdigest(),
@@ -237,22 +260,40 @@ def export_packet(complaint_id: uuid.UUID, user: User) -> tuple[Complaint, bytes
     return complaint, letter
 
 
-def _cited(complaint: Complaint) -> list[Report]:
+def _reports(report_ids: list[str]) -> list[Report]:
     reports = {str(report.id): report for report in db.session.scalars(
-        select(Report).where(Report.id.in_(complaint.report_ids)))}
-    return [reports[report_id] for report_id in complaint.report_ids]
+        select(Report).where(Report.id.in_(report_ids)))}
+    return [reports[report_id] for report_id in report_ids]
 
 
 def _packet_values(complaint: Complaint, now: datetime) -> dict:
     site = complaint.site
-    photos, number = [], 0
-    for report in _cited(complaint):
+    numbers = itertools.count(1)  # one numbering through the filing and its supplements
+    return {
+        "complaint": {"id": str(complaint.id), "channel": complaint.channel,
+                      "number": complaint.number, "authority": complaint.authority,
+                      "summary": complaint.summary,
+                      "filed_at": complaint.filed_at.isoformat(), "status": complaint.status},
+        "site": {"name": site.name, "operator": site.operator, "uscc": site.uscc,
+                 "address": site.address, "region": site.region,
+                 "geometry": to_geojson(site.geom)},
+        "photos": _packet_photos(complaint.report_ids, numbers),
+        "supplements": [{"occurred_at": update.occurred_at.isoformat(), "reason": update.reason,
+                         "photos": _packet_photos(update.report_ids, numbers)}
+                        for update in complaint.updates if update.report_ids],
+        "generated_at": now.isoformat(),
+    }
+
+
+def _packet_photos(report_ids: list[str], numbers: Iterator[int]) -> list[dict]:
+    photos = []
+    for report in _reports(report_ids):
         lon, lat = lon_lat(report.location)
         for photo in sorted(report.photos, key=lambda photo: photo.position):
-            number += 1
             gps = (photo.exif or {}).get("gps")
             photos.append({
-                "number": number, "report_id": str(report.id), "photo_id": str(photo.id),
+                "number": next(numbers), "report_id": str(report.id),
+                "photo_id": str(photo.id),
                 "sha256": photo.sha256, "media_type": photo.media_type, "size": photo.size,
                 "capture_time": (photo.checks or {}).get("capture_time"),
                 "received_at": photo.received_at.isoformat(),
@@ -263,14 +304,4 @@ def _packet_values(complaint: Complaint, now: datetime) -> dict:
                           "claim": {"lon": report.claim_lon, "lat": report.claim_lat,
                                     "crs": report.claim_crs, "wgs84": {"lon": lon, "lat": lat}}},
             })
-    return {
-        "complaint": {"id": str(complaint.id), "channel": complaint.channel,
-                      "number": complaint.number, "authority": complaint.authority,
-                      "summary": complaint.summary,
-                      "filed_at": complaint.filed_at.isoformat(), "status": complaint.status},
-        "site": {"name": site.name, "operator": site.operator, "uscc": site.uscc,
-                 "address": site.address, "region": site.region,
-                 "geometry": to_geojson(site.geom)},
-        "photos": photos,
-        "generated_at": now.isoformat(),
-    }
+    return photos

@@ -49,9 +49,13 @@ FIELDS: dict[str, tuple[str, ...]] = {
                   "report_ids", "filed_by", "created_at", "accept_due_at", "result_due_at"),
     "complaint_update": ("id", "complaint_id", "kind", "occurred_at", "reply_text", "outcome",
                          "penalty_number", "extension_days", "reason", "recorded_by",
-                         "created_at"),
+                         "created_at", "report_ids"),
 }
 KINDS = tuple(FIELDS)
+# Fields added to a kind after rows of it were bound: in the digest only when not null, so a
+# row bound before the field existed (null there) digests as it did, and one that has it
+# set, or has it cleared, no longer matches.
+ADDED_LATER: dict[str, frozenset[str]] = {"complaint_update": frozenset({"report_ids"})}
 # Numbers that are doubles in the database: written as floats even if an int came in
 # (a claim of accuracy 12 and the stored 12.0 must digest alike).
 FLOAT_FIELDS = frozenset({"claim_lon", "claim_lat", "accuracy_m", "lon", "lat"})
@@ -79,8 +83,10 @@ def canonical_value(name: str, value):
 
 def canonical_row(kind: str, values: Mapping) -> dict:
     """The row's evidence-bearing fields as plain JSON values (KeyError if one is missing)."""
+    later = ADDED_LATER.get(kind, frozenset())
     return {"kind": kind, **{name: canonical_value(name, values[name])
-                             for name in FIELDS[kind]}}
+                             for name in FIELDS[kind]
+                             if name not in later or values[name] is not None}}
 
 
 def row_digest(kind: str, values: Mapping) -> str:

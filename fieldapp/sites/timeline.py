@@ -74,6 +74,8 @@ def _complaint_updates(site):
     for update in db.session.scalars(stmt):
         said = update.reply_text or update.reason or update.outcome
         extra = f" by {update.extension_days} days" if update.extension_days else ""
+        if update.report_ids:
+            extra = f", citing {len(update.report_ids)} further report(s)"
         yield _event(update.occurred_at, "complaint_update", update.complaint_id,
                      f"complaint {update.complaint.number}: {update.kind}{extra}"
                      + (f": {said}" if said else ""))

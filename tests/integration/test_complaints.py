@@ -482,3 +482,86 @@ def test_the_packet_is_a_chinese_pdf_citing_every_photo_by_hash(app, world):
         ("exported", "complaint", complaint["id"])]
     assert added[0].details["packet_sha256"] == hashlib.sha256(response.data).hexdigest()
     assert sorted(added[0].details["photos"]) == sorted(p["sha256"] for p in photos)
+
+
+def test_further_evidence_is_a_dated_update_and_the_filing_stays_as_filed(app, world):
+    """The reports cited at filing stay as filed (the letter cites them); further reports
+    are sent with an update of kind supplemented, a custody event of its own, and the
+    packet shows them after the filed ones, under the day they were sent."""
+    first, second = world["reports"]
+    complaint = filed(world, report_ids=[first["id"]], number=f"SP-{uuid.uuid4().hex[:8]}")
+    sent = update(world, complaint, "supplemented", report_ids=[second["id"]],
+                  reason="补充东侧排污口夜间照片")
+    assert sent.status_code == 201, sent.get_json()
+    body = sent.get_json()
+    assert body["kind"] == "supplemented" and body["report_ids"] == [second["id"]]
+    shown = world["client"].get(f"/api/v1/complaints/{complaint['id']}",
+                                headers=auth(world["lawyer"])).get_json()
+    assert shown["report_ids"] == [first["id"]] and shown["status"] == "filed"
+    assert shown["updates"][0]["report_ids"] == [second["id"]]
+    assert shown["next_statuses"] == ["accepted", "rejected"]
+    with app.app_context():
+        stored = db.session.get(ComplaintUpdate, uuid.UUID(body["id"]))
+        event = db.session.scalar(select(CustodyEvent).where(
+            CustodyEvent.hash == stored.custody_hash))
+        assert event.details["report_ids"] == [second["id"]]
+        assert event.details["row_sha256"] == custody.row_sha256("complaint_update", stored)
+        head = db.session.scalar(text("SELECT max(seq) FROM custody_events"))
+
+    letter = world["client"].get(f"/api/v1/complaints/{complaint['id']}/packet",
+                                 headers=auth(world["coordinator"]))
+    assert letter.status_code == 200
+    words = _pdf_text(letter.data)
+    assert "照片证据（共 2 张）" in words and "补充证据" in words
+    assert "补充东侧排污口夜间照片" in words
+    for photo in first["photos"] + second["photos"]:
+        assert photo["sha256"] in words
+    # The filed photos come first, numbered on through the supplement.
+    assert words.index(first["photos"][-1]["sha256"]) < words.index("补充证据") \
+        < words.index(second["photos"][0]["sha256"])
+    with app.app_context():
+        exported = db.session.scalar(select(CustodyEvent).where(CustodyEvent.seq > head))
+    assert exported.details["photos"] == [p["sha256"] for p in first["photos"] + second["photos"]]
+
+    # Timeline and the audit know the supplement; tampering with what it cites is named.
+    timeline = world["client"].get(f"/api/v1/sites/{world['site']['id']}/timeline",
+                                   headers=auth(world["coordinator"])).get_json()
+    assert any("1 further report(s)" in (event.get("summary") or "") for event in timeline)
+    assert verify(app).exit_code == 0
+    with tampered("complaint_updates", body["id"],
+                  f"report_ids = '[\"{first['id']}\"]'::jsonb"):
+        assert_named(app, f"complaint_update {body['id']}", "altered")
+
+
+def test_further_evidence_refused(app, world):
+    first, second = world["reports"]
+    complaint = filed(world, report_ids=[first["id"]])
+    before = counts(app)
+    for fields, field in (({}, "report_ids"),
+                          ({"report_ids": []}, "report_ids"),
+                          ({"report_ids": [first["id"]]}, "report_ids"),  # cited at filing
+                          ({"report_ids": [str(uuid.uuid4())]}, "report_ids"),
+                          ({"report_ids": [second["id"], second["id"]]}, "report_ids")):
+        response = update(world, complaint, "supplemented", **fields)
+        assert response.status_code == 422, (fields, response.get_json())
+        assert field in response.get_json()["errors"], response.get_json()
+    # Only a supplement cites reports: not a note, not a PATCH of the status.
+    note = update(world, complaint, "note", reason="x", report_ids=[second["id"]])
+    assert note.status_code == 422 and "report_ids" in note.get_json()["errors"]
+    patched = world["client"].patch(
+        f"/api/v1/complaints/{complaint['id']}", headers=auth(world["coordinator"]),
+        json={"status": "accepted", "occurred_at": datetime.now(UTC).isoformat(),
+              "report_ids": [second["id"]]})
+    assert patched.status_code == 422 and "report_ids" in patched.get_json()["errors"]
+    assert counts(app) == before
+    # Cited once by a supplement, not again; and a rejected complaint takes none.
+    assert update(world, complaint, "supplemented", report_ids=[second["id"]]).status_code \
+        == 201
+    again = update(world, complaint, "supplemented", report_ids=[second["id"]])
+    assert again.status_code == 422 and "already cited" in again.get_json()["errors"][
+        "report_ids"][0]
+    rejected = filed(world, report_ids=[first["id"]])
+    assert update(world, rejected, "rejected", reply_text="不予受理").status_code == 201
+    refused = update(world, rejected, "supplemented", report_ids=[second["id"]])
+    assert refused.status_code == 409
+    assert refused.get_json()["sub_code"] == "COMPLAINT_TRANSITION"

@@ -83,3 +83,21 @@ def test_frozen_items_come_from_the_manifest():
 def test_a_kind_born_bound_is_never_bound_afterwards():
     at = datetime(2026, 5, 4, tzinfo=UTC)
     assert "never afterwards" in binding.legacy_mismatch("complaint", {}, at, {})
+
+
+def test_a_field_added_later_leaves_older_rows_digests_as_they_were():
+    """An update bound before report_ids existed digests as it did then; one that cites
+    reports binds them, so setting or clearing them behind the app changes its digest."""
+    moment = datetime(2026, 5, 4, 2, 31, tzinfo=UTC)
+    row = {name: None for name in binding.FIELDS["complaint_update"]}
+    row.update(id=uuid.uuid4(), complaint_id=uuid.uuid4(), kind="note", occurred_at=moment,
+               reason="电话询问进度", recorded_by=uuid.uuid4(), created_at=moment)
+    before = {"kind": "complaint_update", **{
+        name: binding.canonical_value(name, row[name])
+        for name in binding.FIELDS["complaint_update"] if name != "report_ids"}}
+    assert binding.row_digest("complaint_update", row) == hashlib.sha256(
+        binding.chain.canonical_json(before)).hexdigest()
+    cited = {**row, "kind": "supplemented", "report_ids": [str(uuid.uuid4())]}
+    assert binding.canonical_row("complaint_update", cited)["report_ids"] == cited["report_ids"]
+    assert binding.row_digest("complaint_update", cited) != binding.row_digest(
+        "complaint_update", {**cited, "report_ids": None})

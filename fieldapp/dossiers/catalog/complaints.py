@@ -86,9 +86,12 @@ def _updates_table(styles: _Styles, entry: Mapping) -> Flowable:
         said = [(label, update.get(key)) for key, label in (
             ("reply_text", "答复 reply"), ("outcome", "结果 outcome"),
             ("penalty_number", "处罚决定书文号 penalty decision"),
-            ("extension_days", "延期天数 days extended"), ("reason", "理由 reason"))
+            ("extension_days", "延期天数 days extended"), ("reason", "理由 reason"),
+            ("report_ids", "补充引用报告 further reports cited"))
             if update.get(key) not in (None, "")]
-        text = "<br/>".join(f"{label}: {_text(value)}" for label, value in said) or DASH
+        text = "<br/>".join(
+            f"{label}: " + ("<br/>".join(map(_text, value)) if isinstance(value, list)
+                            else _text(value)) for label, value in said) or DASH
         rows.append([styles.para(_format_time(update.get("occurred_at")), styles.dense),
                      styles.para(f"{KIND_LABELS.get(kind, '')} {_text(kind)}", styles.dense),
                      styles.para(text, styles.dense)])
