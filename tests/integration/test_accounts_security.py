@@ -19,8 +19,8 @@ from tests.conftest import app_on_own_database
 from tests.helpers import auth, superuser_sql
 from tests.integration import test_map_page as map_page
 
-# The map page's tests' live server (a fixture) and headless browser.
-server, _dom = map_page.server, map_page._dom
+# The map page's tests' headless browser (the live server is conftest's `server` fixture).
+_dom = map_page._dom
 
 
 def _address() -> str:
