@@ -355,6 +355,27 @@ def test_admin_creates_changes_and_disables_a_user(browser, server, people, clie
     assert refused.status_code in (401, 403)
 
 
+def _complaint_page(browser, complaint_id: str) -> None:
+    _wait(browser, lambda d: d.current_url.endswith(f"#/complaints/{complaint_id}") or
+          d.current_url.rsplit("/", 1)[-1] == complaint_id, "the complaint's page")
+    _ready(browser, "complaint")
+
+
+def _status_shown(browser) -> str:
+    return browser.find_element(By.ID, "cp-status").get_attribute("data-status")
+
+
+def _record(browser, kind: str, **fields) -> None:
+    """Fill the complaint page's update form for `kind` and submit it."""
+    Select(browser.find_element(By.ID, "cu-kind")).select_by_value(kind)
+    for name, value in fields.items():
+        box = browser.find_element(By.ID, f"cu-{name}")
+        assert box.is_displayed(), f"{name} is not offered for {kind}"
+        box.clear()
+        box.send_keys(str(value))
+    browser.find_element(By.CSS_SELECTOR, '#cp-update button[type="submit"]').click()
+
+
 def test_coordinator_files_a_complaint_that_shows_as_overdue(browser, server, people, field,
                                                              client, tmp_path):
     token, site_id = people["coordinator"]["token"], field["queue_site"]["id"]
@@ -371,6 +392,12 @@ def test_coordinator_files_a_complaint_that_shows_as_overdue(browser, server, pe
                            filed.isoformat())
     browser.find_element(By.ID, "cf-authority").send_keys("长春市生态环境局")
     browser.find_element(By.CSS_SELECTOR, '#complaint-new button[type="submit"]').click()
+    _wait(browser, lambda d: "#/complaints/" in d.current_url, "the complaint's page")
+    complaint_id = browser.current_url.rsplit("/", 1)[1]
+    _complaint_page(browser, complaint_id)
+    assert "XZ-2026-0042" in browser.find_element(By.ID, "cp-title").text
+    browser.find_element(By.CSS_SELECTOR, '#nav a[data-nav="complaints"]').click()
+    _ready(browser, "complaints")
     row = '#complaints-rows tr[data-overdue="true"]'
     _wait(browser, lambda d: any("XZ-2026-0042" in r.text
                                  for r in d.find_elements(By.CSS_SELECTOR, row)), "overdue")
@@ -383,16 +410,136 @@ def test_coordinator_files_a_complaint_that_shows_as_overdue(browser, server, pe
     overdue = client.get(f"/api/v1/complaints?overdue=true&site_id={site_id}",
                          headers=auth(token)).get_json()
     (complaint,) = [c for c in overdue["items"] if c["number"] == "XZ-2026-0042"]
+    assert complaint["id"] == complaint_id
     assert complaint["channel"] == "12369" and complaint["lapsed"] == ["acceptance"]
+    assert complaint["report_ids"] == []
 
-    # The authority accepts it late: recorded from the row, checked through the API.
-    mine = f'#complaints-rows tr[data-complaint="{complaint["id"]}"]'
-    browser.find_element(By.ID, "c-overdue").click()  # all of them again
-    _wait(browser, lambda d: d.find_element(By.ID, "complaints-rows")
-          .get_attribute("data-filter") == "all", "every complaint")
-    Select(browser.find_element(By.CSS_SELECTOR, f"{mine} select")).select_by_value("accepted")
-    browser.find_element(By.CSS_SELECTOR, f'{mine} form.update button[type="submit"]').click()
-    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, mine).get_attribute("data-status")
-          == "accepted", "accepted")
-    shown = client.get(f"/api/v1/complaints/{complaint['id']}", headers=auth(token)).get_json()
+    # The authority accepts it late: recorded on its page, checked through the API.
+    browser.find_element(By.CSS_SELECTOR,
+                         f'#complaints-rows tr[data-complaint="{complaint_id}"] td a'
+                         f'[href="#/complaints/{complaint_id}"]').click()
+    _complaint_page(browser, complaint_id)
+    _record(browser, "accepted")
+    _wait(browser, lambda d: _status_shown(d) == "accepted", "accepted")
+    shown = client.get(f"/api/v1/complaints/{complaint_id}", headers=auth(token)).get_json()
     assert shown["status"] == "accepted" and shown["deadlines"]["acceptance"]["late"] is True
+
+
+def test_a_complaint_cites_picked_reports_and_lives_on_its_page(app, browser, server, people,
+                                                                field, client, tmp_path):
+    """A coordinator files a complaint citing two of the site's reports picked from their
+    previews, sees them on its page, in the API and in its letter; moves its status (the
+    edit the API allows), records an extension, and is told when a move is impossible;
+    then sends a third report as further evidence, the two as filed unchanged."""
+    from tests.integration.test_complaints import _pdf_text
+
+    token, site_id = people["coordinator"]["token"], field["queue_site"]["id"]
+    reports = client.get(f"/api/v1/sites/{site_id}/reports?page_size=50",
+                         headers=auth(token)).get_json()["items"]
+    assert len(reports) == 4
+    _open(browser, server, token)
+    _ready(browser, "queue")
+    browser.get(f"{server}/console#/complaints")
+    _ready(browser, "complaints")
+    Select(browser.find_element(By.ID, "cf-site")).select_by_value(site_id)
+    buttons = "#cf-reports button"
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, buttons)) == 4 and
+          len(d.find_elements(By.CSS_SELECTOR, "#cf-reports img[data-loaded]")) == 4,
+          "the site's four reports with their previews")
+    # Each choice says when it was observed and its verdict.
+    first = browser.find_element(By.CSS_SELECTOR, buttons)
+    assert reports[0]["observed_at"] and first.find_element(By.CSS_SELECTOR, ".badge").text
+    # Two picked with the keyboard (Space presses a button), one pressed twice: unpicked.
+    picked = [reports[0]["id"], reports[2]["id"]]
+    for report_id in (picked[0], reports[1]["id"], picked[1], reports[1]["id"]):
+        button = browser.find_element(By.CSS_SELECTOR, f'{buttons}[data-choice="{report_id}"]')
+        button.send_keys(Keys.SPACE)
+    assert [b.get_attribute("data-choice") for b in browser.find_elements(
+        By.CSS_SELECTOR, f'{buttons}[aria-pressed="true"]')] == picked
+    assert browser.find_element(By.ID, "cf-chosen").text.endswith("2")
+    filed_on = (datetime.now(CST) - timedelta(days=3)).date()
+    browser.find_element(By.ID, "cf-number").send_keys("CC-2026-0007")
+    browser.execute_script("document.getElementById('cf-filed').value = arguments[0]",
+                           filed_on.isoformat())
+    browser.find_element(By.ID, "cf-authority").send_keys("长春市生态环境局")
+    browser.find_element(By.ID, "cf-summary").send_keys("水泥厂夜间排放粉尘")
+    browser.find_element(By.CSS_SELECTOR, '#complaint-new button[type="submit"]').click()
+    _wait(browser, lambda d: "#/complaints/" in d.current_url, "the complaint's page")
+    complaint_id = browser.current_url.rsplit("/", 1)[1]
+    _complaint_page(browser, complaint_id)
+
+    # Cited in the order they were observed, on the page and in the API.
+    by_time = [r["id"] for r in sorted((r for r in reports if r["id"] in picked),
+                                       key=lambda r: r["observed_at"])]
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#cp-reports img[data-loaded]"))
+          == 2, "the cited reports' previews")
+    assert [li.get_attribute("data-report") for li in browser.find_elements(
+        By.CSS_SELECTOR, "#cp-reports li[data-report]")] == by_time
+    shown = client.get(f"/api/v1/complaints/{complaint_id}", headers=auth(token)).get_json()
+    assert shown["report_ids"] == by_time and shown["status"] == "filed"
+    assert shown["summary"] == "水泥厂夜间排放粉尘"
+    letter = client.get(f"/api/v1/complaints/{complaint_id}/packet", headers=auth(token))
+    words = _pdf_text(letter.data)
+    cited_photos = [p["sha256"] for r in reports if r["id"] in picked for p in r["photos"]]
+    assert len(cited_photos) == 2 and all(sha in words for sha in cited_photos)
+    others = [p["sha256"] for r in reports if r["id"] not in picked for p in r["photos"]]
+    assert not any(sha in words for sha in others)
+    # The page's button hands over the same letter.
+    browser.find_element(By.ID, "cp-packet").click()
+    _wait(browser, lambda d: [p for p in d.downloads.iterdir() if p.suffix == ".pdf"],
+          "the letter")
+    (saved,) = [p for p in browser.downloads.iterdir() if p.suffix == ".pdf"]
+    assert all(sha in _pdf_text(saved.read_bytes()) for sha in cited_photos)
+
+    # Its one edit: the status (PATCH); then an extension beside it, then a move on.
+    assert "accepted" in browser.find_element(By.ID, "cp-next").text or \
+        "已受理" in browser.find_element(By.ID, "cp-next").text
+    _record(browser, "accepted")
+    _wait(browser, lambda d: _status_shown(d) == "accepted", "accepted")
+    _record(browser, "extended", days=10, reason="需委托第三方监测")
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#cp-updates li[data-kind]"))
+          == 2, "the extension")
+    _record(browser, "investigating")
+    _wait(browser, lambda d: _status_shown(d) == "investigating", "investigating")
+    shown = client.get(f"/api/v1/complaints/{complaint_id}", headers=auth(token)).get_json()
+    assert [u["kind"] for u in shown["updates"]] == ["accepted", "extended", "investigating"]
+    assert shown["updates"][1]["reason"] == "需委托第三方监测"
+    assert shown["deadlines"]["result"]["extension_days"] == 10
+    assert shown["status"] == "investigating" and shown["next_statuses"] == ["replied"]
+
+    # An impossible move is said beside the form, and nothing is written.
+    _record(browser, "closed")
+    error = _wait(browser, lambda d: d.find_element(By.ID, "cu-error").is_displayed()
+                  and d.find_element(By.ID, "cu-error"), "the refusal")
+    assert "cannot become closed" in error.text and "replied" in error.text, error.text
+    assert _status_shown(browser) == "investigating"
+    after = client.get(f"/api/v1/complaints/{complaint_id}", headers=auth(token)).get_json()
+    assert after["status"] == "investigating" and len(after["updates"]) == 3
+    # So is a field the kind needs and was not given.
+    _record(browser, "replied")
+    _wait(browser, lambda d: "reply" in d.find_element(By.ID, "cu-error").text.lower() or
+          "答复" in d.find_element(By.ID, "cu-error").text, "the missing reply")
+
+    # Further evidence: the two reports not cited yet are offered; one is sent.
+    browser.find_element(By.ID, "cp-supplement-open").click()
+    offered = "#cp-picker button"
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, offered)) == 2,
+          "the reports not cited yet")
+    assert {b.get_attribute("data-choice") for b in browser.find_elements(
+        By.CSS_SELECTOR, offered)} == {r["id"] for r in reports} - set(picked)
+    further = reports[1]["id"]
+    browser.find_element(By.CSS_SELECTOR, f'{offered}[data-choice="{further}"]').send_keys(
+        Keys.ENTER)
+    browser.find_element(By.ID, "cs-reason").send_keys("夜间补拍")
+    browser.find_element(By.CSS_SELECTOR, '#cp-supplement button[type="submit"]').click()
+    _wait(browser, lambda d: d.find_elements(
+        By.CSS_SELECTOR, f'#cp-further li[data-report="{further}"]'), "the further evidence")
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#cp-updates li[data-kind]"))
+          == 4, "the supplement among the updates")
+    browser.execute_script("window.scrollTo(0, 0)")
+    _shot(browser, tmp_path, "complaint")
+    final = client.get(f"/api/v1/complaints/{complaint_id}", headers=auth(token)).get_json()
+    assert final["report_ids"] == by_time  # as filed
+    assert final["updates"][-1]["kind"] == "supplemented"
+    assert final["updates"][-1]["report_ids"] == [further]
+    assert final["updates"][-1]["reason"] == "夜间补拍"

@@ -76,6 +76,33 @@ const TEXT = {
   days: ['天数', 'Days'],
   case_number: ['案号', 'Case number'], save: ['保存', 'Save'], on_map: ['在地图上查看', 'See on the map'],
   included_rejected: ['（已拒绝，特意纳入）', '(rejected, included on purpose)'],
+  open: ['打开', 'Open'], cite_reports: ['引用的举报', 'Reports cited'],
+  cite_hint: ['从此站点的举报中选择（可多选）；提交后不可更改，之后的证据以补充证据记录',
+    'Pick from this site\'s reports (several at once); fixed once filed, later evidence is sent as further evidence'],
+  chosen: ['已选', 'chosen'], no_reports: ['此站点暂无举报', 'No reports at this site'],
+  cited_as_filed: ['提交时引用的举报', 'Reports cited as filed'],
+  cited_fixed: ['投诉信引用这些举报：提交后不可更改。之后发给机关的证据记为补充证据。',
+    'The letter cites these reports: they cannot change once filed. Evidence sent later is recorded as further evidence.'],
+  further_evidence: ['补充证据', 'Further evidence'],
+  supplement_open: ['补充证据（选择此站点的其他举报）', 'Send further evidence (other reports of this site)'],
+  supplement_hint: ['选择本投诉尚未引用的举报（可多选）', 'Pick reports this complaint does not cite yet (several at once)'],
+  sent_on: ['发送日期', 'Sent on'], supplement_note: ['说明', 'Note'],
+  record_update: ['记录机关的处理进展', 'Record what the authority did'],
+  update_kind: ['事项', 'What'], occurred_on: ['日期', 'On'],
+  reply_text: ['机关答复原文', 'The authority\'s reply, as received'], outcome: ['处理结果', 'Outcome'],
+  penalty_number: ['处罚决定书文号', 'Penalty decision number'], reason_text: ['理由/说明', 'Reason / note'],
+  updates: ['进展', 'Updates'], next_allowed: ['下一步可为', 'Can become next'],
+  nothing_follows: ['已办结，不再变化', 'Closed: nothing follows'],
+  not_recorded: ['未记录：', 'Not recorded: '], pick_some: ['请至少选择一份举报。', 'Pick at least one report.'],
+  extension: ['延期', 'extension'], reports_n: ['份举报', 'report(s)'], days_unit: ['天', 'days'],
+  acceptance_due: ['受理期限', 'Acceptance due'], result_due: ['办结期限', 'Result due'],
+  last_day: ['最后一日', 'last day'], answered: ['已答复', 'answered'], late: ['逾期', 'late'],
+  lapsed: ['逾期未答复', 'lapsed with no answer'], not_due: ['未到期', 'not yet due'],
+  status_filed: ['已提交', 'filed'], status_accepted: ['已受理', 'accepted'],
+  status_rejected: ['不予受理', 'rejected'], status_investigating: ['调查处理中', 'investigating'],
+  status_replied: ['已答复', 'replied'], status_closed: ['已办结', 'closed'],
+  kind_extended: ['延期办理', 'extended'], kind_supplemented: ['补充证据', 'further evidence'],
+  kind_note: ['备注', 'note'],
 };
 
 const state = {
@@ -83,7 +110,7 @@ const state = {
   lang: localStorage.getItem(LANG_KEY) || (navigator.language.startsWith('zh') ? 'zh' : 'en'),
   me: null, blobUrls: [], maps: {},
   queue: { items: [], index: -1, selected: new Set(), page: 1, total: 0 },
-  caseData: null, pickerPhoto: null, poll: null,
+  caseData: null, pickerPhoto: null, poll: null, complaint: null, citing: [],
 };
 
 const t = (key) => (TEXT[key] ? TEXT[key][state.lang === 'zh' ? 0 : 1] : key);
@@ -298,6 +325,7 @@ const ROUTES = [
   [/^#\/sites\/([0-9a-f-]{36})$/, 'site', showSite], [/^#\/cases$/, 'cases', showCases],
   [/^#\/cases\/([0-9a-f-]{36})$/, 'case', showCase], [/^#\/users$/, 'users', showUsers],
   [/^#\/complaints$/, 'complaints', showComplaints],
+  [/^#\/complaints\/([0-9a-f-]{36})$/, 'complaint', showComplaint],
 ];
 
 function route() {
@@ -382,6 +410,47 @@ function distanceM(a, b) {
   const h = Math.sin(dLat / 2) ** 2 +
     Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
   return 2 * 6371008.8 * Math.asin(Math.sqrt(h));
+}
+
+// ---- the evidence picker: photos for a case's items, reports for a complaint --------------
+
+const chinaMinute = (iso) => (iso ? new Date(iso).toLocaleString('sv-SE', {
+  timeZone: 'Asia/Shanghai', hour12: false }).slice(0, 16) : '—');
+
+// What the picker shows of a photo (a case's item) or of a report (cited by a complaint):
+// its preview, when it was observed, its category and its verdict.
+function evidenceChoice(report, photo) {
+  const shown = photo || report.photos.find((p) => !p.analysis_error) || report.photos[0];
+  const verdict = photo ? photo.verdict : report.verdict;
+  const caption = `${chinaMinute(report.observed_at)} · ${categoryName(report.category)}`;
+  return { id: photo ? photo.id : report.id, photo, report, verdict, caption,
+    label: `${caption} · ${t('verdict_' + verdict)}`,
+    thumbnail: shown && !shown.analysis_error ? shown.links.thumbnail : null };
+}
+
+// One picker for the case page and the complaint pages: previews in a grid, each a button
+// that the keyboard reaches and presses (Enter or Space). With `multiple` each press adds or
+// takes away one (aria-pressed); without, a press picks that one alone. onPick gets the
+// chosen ones in the list's order.
+function renderPicker(list, choices, { multiple = false, empty, onPick }) {
+  const chosen = new Set();
+  const press = (choice) => {
+    if (multiple && chosen.has(choice.id)) chosen.delete(choice.id);
+    else { if (!multiple) chosen.clear(); chosen.add(choice.id); }
+    for (const button of list.querySelectorAll('button')) {
+      button.setAttribute('aria-pressed', String(chosen.has(button.dataset.choice)));
+    }
+    onPick(choices.filter((c) => chosen.has(c.id)));
+  };
+  list.replaceChildren(...choices.map((choice) => {
+    const img = el('img', { alt: '' });
+    if (choice.thumbnail) loadImage(img, choice.thumbnail);
+    return el('li', {}, el('button', { type: 'button', 'data-choice': choice.id,
+      'aria-pressed': 'false', 'aria-label': choice.label, on: { click: () => press(choice) } },
+    img, el('span', { text: choice.caption }),
+    el('span', { className: 'badge ' + choice.verdict, text: t('verdict_' + choice.verdict) })));
+  }));
+  if (!choices.length) list.append(el('li', { className: 'empty', text: t(empty) }));
 }
 
 // ---- the review queue ------------------------------------------------------------------
@@ -660,7 +729,8 @@ async function showSiteComplaints(siteId) {
     const answer = await getJSON(`${API}/complaints?site_id=${siteId}`);
     const items = Array.isArray(answer) ? answer : answer.items || [];
     $('site-complaints').replaceChildren(...(items.length ? items.map((c) => el('li', {},
-      `${c.channel} ${c.number} · ${c.authority} · ${c.status}`))
+      el('a', { href: `#/complaints/${c.id}`, text: `${t('channel_' + c.channel)} ${c.number}` }),
+      ` · ${c.authority} · ${statusName(c.status)}`))
       : [el('li', { className: 'empty', text: t('none') })]));
     $('site-complaints-box').hidden = false;
   } catch (err) {
@@ -774,22 +844,14 @@ async function openPicker() {
   const page = await getJSON(API + '/photos' + query({ site_id: state.caseData.site_id,
     verified: 'true', page_size: 100 })).catch((err) => { handleError(err); return { items: [] }; });
   const photos = page.items.filter((photo) => !taken.has(photo.id));
-  $('picker-photos').replaceChildren(...photos.map((photo) => {
-    const img = el('img', { alt: '' });
-    loadImage(img, photo.links.thumbnail);
-    return el('li', {}, el('button', { type: 'button', 'data-photo': photo.id,
-      'aria-label': `${categoryName(photo.report.category)} ${chinaDay(photo.report.observed_at)}`,
-      on: { click: (event) => pickPhoto(photo, event.currentTarget) } },
-    img, el('span', { text: `${chinaDay(photo.report.observed_at)} · ${categoryName(photo.report.category)}` })));
-  }));
-  if (!photos.length) $('picker-photos').append(el('li', { className: 'empty', text: t('no_photos') }));
+  renderPicker($('picker-photos'), photos.map((photo) => evidenceChoice(photo.report, photo)), {
+    empty: 'no_photos', onPick: ([choice]) => pickPhoto(choice.photo) });
   const first = $('picker-photos').querySelector('button');
   if (first) first.focus();
 }
 
-function pickPhoto(photo, button) {
+function pickPhoto(photo) {
   state.pickerPhoto = photo;
-  for (const b of $('picker-photos').querySelectorAll('button')) b.setAttribute('aria-pressed', String(b === button));
   $('pk-title').value = `${categoryName(photo.report.category)} ${chinaDay(photo.report.observed_at)}`;
   $('pk-purpose').value = '';
   $('picker-form').hidden = false;
@@ -909,6 +971,8 @@ async function download(dossier) {
 // ---- complaints to the authorities -------------------------------------------------------
 
 const canFile = () => ['coordinator', 'admin'].includes(state.me.role);
+const statusName = (status) => t('status_' + status);
+const kindName = (kind) => (TEXT['status_' + kind] ? statusName(kind) : t('kind_' + kind));
 
 function deadlineText(complaint) {
   const d = complaint.deadlines;
@@ -917,64 +981,226 @@ function deadlineText(complaint) {
   return `${part('acceptance')} · ${part('result')}`;
 }
 
+// A day in China as the API's time: today is now (a time later today would be in the
+// future); another day is its noon, the same day in every zone.
+function dayMoment(day) {
+  return day === chinaDay(new Date().toISOString()) ? new Date().toISOString()
+    : day + 'T12:00:00+08:00';
+}
+
+// What a refused form says beside it: the API's message and the fields it names.
+function formError(box, err) {
+  if (err.status === 401 || err.status === 403) { handleError(err); return; }
+  const fields = err.body && err.body.errors ? Object.entries(err.body.errors)
+    .map(([name, said]) => `${TEXT[name] ? t(name) : name}: ${[].concat(said).join(' ')}`) : [];
+  box.textContent = t('not_recorded') + [err.message || 'network error', ...fields].join(' · ');
+  box.hidden = false;
+}
+
 async function showComplaints() {
+  await loadComplaints();
+  $('complaint-new').hidden = !canFile();
+  if (canFile()) {
+    await fillSiteSelect($('cf-site'), false);
+    await loadCitable();
+  }
+}
+
+async function loadComplaints() {
   const overdue = $('c-overdue').checked;
   const page = await getJSON(API + '/complaints' + query({ page_size: 200,
     overdue: overdue ? 'true' : '' }));
   if (overdue !== $('c-overdue').checked) return;  // changed meanwhile: a newer load follows
-  const kinds = $('update-kinds').content;
-  const writer = canFile();
-  $('complaints-rows').replaceChildren(...page.items.map((c) => {
-    const kind = el('select', { 'aria-label': `${t('status')} ${c.number}` });
-    kind.append(kinds.cloneNode(true));
-    const text = el('input', { 'aria-label': `${t('update_text')} ${c.number}`, placeholder: t('update_text'), size: 14 });
-    const days = el('input', { type: 'number', min: 1, 'aria-label': t('days'), placeholder: t('days'), className: 'days' });
-    const update = writer ? el('form', { className: 'update', on: { submit: (event) => {
-      event.preventDefault();
-      recordUpdate(c.id, kind.value, text.value.trim(), days.value);
-    } } }, kind, text, days, el('button', { type: 'submit', text: t('record') })) : null;
-    return el('tr', { 'data-complaint': c.id, 'data-status': c.status, 'data-overdue': String(c.overdue),
-      className: c.overdue ? 'overdue' : '' },
-    el('td', {}, el('a', { href: `#/sites/${c.site_id}`, text: c.site_name })),
-    el('td', { text: t('channel_' + c.channel) }), el('td', { text: c.number }),
-    el('td', { text: c.authority }), el('td', { text: chinaDay(c.filed_at) }),
-    el('td', { text: c.status }), el('td', { text: deadlineText(c) }),
-    el('td', {}, update, el('button', { type: 'button', text: t('packet'),
-      on: { click: () => downloadPacket(c) } })));
-  }));
+  $('complaints-rows').replaceChildren(...page.items.map((c) => el('tr', { 'data-complaint': c.id,
+    'data-status': c.status, 'data-overdue': String(c.overdue), className: c.overdue ? 'overdue' : '' },
+  el('td', {}, el('a', { href: `#/sites/${c.site_id}`, text: c.site_name })),
+  el('td', { text: t('channel_' + c.channel) }),
+  el('td', {}, el('a', { href: `#/complaints/${c.id}`, text: c.number })),
+  el('td', { text: c.authority }), el('td', { text: chinaDay(c.filed_at) }),
+  el('td', { text: statusName(c.status) }), el('td', { text: deadlineText(c) }),
+  el('td', {}, el('button', { type: 'button', text: t('packet'),
+    on: { click: () => downloadPacket(c) } })))));
   if (!page.items.length) $('complaints-rows').append(el('tr', {}, el('td', { colSpan: 8, className: 'empty', text: t('none') })));
   $('complaints-rows').dataset.filter = overdue ? 'overdue' : 'all';
-  $('complaint-new').hidden = !writer;
-  if (writer) await fillSiteSelect($('cf-site'), false);
 }
+
+// The filing form's picker: the chosen site's reports, cited in the order they were observed.
+async function loadCitable() {
+  state.citing = [];
+  const siteId = $('cf-site').value;
+  if (!siteId) { $('cf-reports').replaceChildren(); return; }
+  const page = await getJSON(`${API}/sites/${siteId}/reports` + query({ page_size: 100 }));
+  if (siteId !== $('cf-site').value) return;  // another site was chosen meanwhile
+  pickReports($('cf-reports'), $('cf-chosen'), page.items);
+}
+
+// Several reports picked for a complaint to cite (state.citing), with how many beside.
+function pickReports(list, count, reports) {
+  state.citing = [];
+  count.textContent = `${t('chosen')} 0`;
+  renderPicker(list, reports.map((report) => evidenceChoice(report)), {
+    multiple: true, empty: 'no_reports',
+    onPick: (chosen) => {
+      state.citing = chosen.map((choice) => choice.report);
+      count.textContent = `${t('chosen')} ${chosen.length}`;
+    } });
+}
+
+const byObservation = (a, b) => a.observed_at.localeCompare(b.observed_at) || a.id.localeCompare(b.id);
 
 async function fileComplaint(event) {
   event.preventDefault();
   try {
-    await api(API + '/complaints', { method: 'POST', json: {
+    const made = await (await api(API + '/complaints', { method: 'POST', json: {
       site_id: $('cf-site').value, channel: $('cf-channel').value, number: $('cf-number').value.trim(),
-      // A day in China: filed at its noon, so that the day is the same in every zone.
-      filed_at: $('cf-filed').value + 'T12:00:00+08:00', authority: $('cf-authority').value.trim(),
-      summary: $('cf-summary').value.trim() || null } });
+      filed_at: dayMoment($('cf-filed').value), authority: $('cf-authority').value.trim(),
+      summary: $('cf-summary').value.trim() || null,
+      report_ids: [...state.citing].sort(byObservation).map((report) => report.id) } })).json();
     for (const id of ['cf-number', 'cf-summary']) $(id).value = '';
-    await showComplaints();
-    showMessage(t('saved'), 'info');
+    location.hash = `#/complaints/${made.id}`;
   } catch (err) {
     handleError(err);
   }
 }
 
-async function recordUpdate(id, kind, text, days) {
-  const body = { kind, occurred_at: new Date().toISOString() };
-  if (['rejected', 'replied'].includes(kind)) body.reply_text = text;
-  else if (text) body.reason = text;
-  if (kind === 'extended') body.extension_days = parseInt(days, 10) || null;
+// ---- one complaint: what it cites, its deadlines, and what the authority did ------------
+
+async function showComplaint(id) {
+  const c = await getJSON(`${API}/complaints/${id}`);
+  state.complaint = c;
+  $('cp-title').textContent = `${t('channel_' + c.channel)} · ${c.number}`;
+  $('cp-about').replaceChildren(...[el('a', { href: `#/sites/${c.site_id}`, text: c.site_name }),
+    ` · ${c.authority} · ${t('filed')} ${chinaDay(c.filed_at)} · `,
+    el('strong', { id: 'cp-status', 'data-status': c.status, text: statusName(c.status) }),
+    c.overdue ? el('span', { className: 'badge inconsistent', text: t('overdue') }) : null]
+    .filter(Boolean));
+  const d = c.deadlines;
+  const deadline = (name) => {
+    const one = d[name];
+    const standing = one.lapsed ? t('lapsed') : one.met_at
+      ? `${t('answered')} ${chinaDay(one.met_at)}${one.late ? ` (${t('late')})` : ''}` : t('not_due');
+    const extended = name === 'result' && one.extension_days
+      ? ` (${t('extension')} +${one.extension_days} ${t('days_unit')})` : '';
+    return el('dd', { className: one.lapsed ? 'lapsed' : '',
+      text: `${t('last_day')} ${one.last_day}${extended} · ${standing}` });
+  };
+  $('cp-facts').replaceChildren(
+    el('dt', { text: t('acceptance_due') }), deadline('acceptance'),
+    el('dt', { text: t('result_due') }), deadline('result'),
+    el('dt', { text: t('summary') }), el('dd', { text: c.summary || '—' }));
+  $('cp-next').textContent = c.next_statuses.length
+    ? `${t('next_allowed')}: ${c.next_statuses.map(statusName).join(' / ')}` : t('nothing_follows');
+  $('cp-update').hidden = !canFile();
+  $('cp-supplement-open').hidden = !canFile();
+  $('cp-supplement').hidden = true;
+  $('cu-error').hidden = true;
+  if (!$('cu-kind').options.length) {
+    $('cu-kind').append($('update-kinds').content.cloneNode(true));
+    // Further evidence is sent with its own picker, beside the reports.
+    $('cu-kind').querySelector('option[value="supplemented"]').remove();
+  }
+  for (const option of $('cu-kind').options) option.textContent = kindName(option.value);
+  if (!c.next_statuses.includes($('cu-kind').value)) $('cu-kind').value = c.next_statuses[0] || 'note';
+  showUpdateFields();
+  $('cu-date').value = chinaDay(new Date().toISOString());
+  $('cp-updates').replaceChildren(...(c.updates.length ? c.updates.map((u) => el('li', {
+    'data-kind': u.kind }, el('time', { text: chinaDay(u.occurred_at) }), ' ',
+  el('strong', { text: kindName(u.kind) }),
+  ` ${[u.reply_text, u.outcome, u.penalty_number, u.extension_days ? `+${u.extension_days} ${t('days_unit')}` : null,
+    u.reason, u.report_ids ? `${u.report_ids.length} ${t('reports_n')}` : null].filter(Boolean).join(' · ')}`))
+    : [el('li', { className: 'empty', text: t('none') })]));
+  await renderCited(c);
+}
+
+// The reports as filed, then each batch of further evidence under the day it was sent.
+async function renderCited(c) {
+  const further = c.updates.filter((u) => u.report_ids);
+  const ids = [...c.report_ids, ...further.flatMap((u) => u.report_ids)];
+  const reports = new Map((await Promise.all(ids.map((reportId) =>
+    getJSON(`${API}/reports/${reportId}`)))).map((report) => [report.id, report]));
+  const row = (reportId) => {
+    const report = reports.get(reportId);
+    const choice = evidenceChoice(report);
+    const img = el('img', { alt: choice.label });
+    if (choice.thumbnail) loadImage(img, choice.thumbnail);
+    return el('li', { 'data-report': reportId }, img, el('div', {},
+      el('strong', { text: choice.caption }),
+      el('p', {}, el('span', { className: 'badge ' + report.verdict, text: t('verdict_' + report.verdict) })),
+      el('p', { className: 'hash', text: reportId })));
+  };
+  $('cp-reports').replaceChildren(...(c.report_ids.length ? c.report_ids.map(row)
+    : [el('li', { className: 'empty', text: t('none') })]));
+  $('cp-further').replaceChildren(...(further.length ? further.flatMap((u) => [
+    el('li', { className: 'when' }, el('time', { text: chinaDay(u.occurred_at) }), u.reason ? ` · ${u.reason}` : ''),
+    ...u.report_ids.map(row)]) : [el('li', { className: 'empty', text: t('none') })]));
+}
+
+// Only what the chosen kind of update takes is shown.
+function showUpdateFields() {
+  const kind = $('cu-kind').value;
+  for (const label of $('cp-update').querySelectorAll('label[data-for]')) {
+    label.hidden = !label.dataset.for.split(' ').includes(kind);
+  }
+}
+
+// A new status is the one edit of a complaint the API allows (PATCH; what was filed stays as
+// filed); an extension or a note is an update beside it. Each is a dated custody event, and
+// a move the rules refuse comes back as a 409 whose message is shown beside the form.
+async function recordUpdate(event) {
+  event.preventDefault();
+  const c = state.complaint;
+  const kind = $('cu-kind').value;
+  const status = !['extended', 'note'].includes(kind);
+  const shown = (id) => !$(id).closest('label').hidden && $(id).value.trim() !== '';
+  const body = { occurred_at: dayMoment($('cu-date').value) };
+  if (shown('cu-reply')) body.reply_text = $('cu-reply').value.trim();
+  if (shown('cu-outcome')) body.outcome = $('cu-outcome').value.trim();
+  if (shown('cu-penalty')) body.penalty_number = $('cu-penalty').value.trim();
+  if (shown('cu-days')) body.extension_days = parseInt($('cu-days').value, 10);
+  if (shown('cu-reason')) body.reason = $('cu-reason').value.trim();
+  $('cu-error').hidden = true;
   try {
-    await api(`${API}/complaints/${id}/updates`, { method: 'POST', json: body });
-    await showComplaints();
+    if (status) {
+      await api(`${API}/complaints/${c.id}`, { method: 'PATCH', json: { status: kind, ...body } });
+    } else {
+      await api(`${API}/complaints/${c.id}/updates`, { method: 'POST', json: { kind, ...body } });
+    }
+    for (const id of ['cu-reply', 'cu-outcome', 'cu-penalty', 'cu-days', 'cu-reason']) $(id).value = '';
+    await showComplaint(c.id);
     showMessage(t('saved'), 'info');
+    $('cu-kind').focus();
   } catch (err) {
-    handleError(err);
+    formError($('cu-error'), err);
+  }
+}
+
+async function openSupplement() {
+  const c = state.complaint;
+  $('cp-supplement').hidden = false;
+  $('cs-error').hidden = true;
+  $('cs-date').value = chinaDay(new Date().toISOString());
+  const cited = new Set([...c.report_ids, ...c.updates.flatMap((u) => u.report_ids || [])]);
+  const page = await getJSON(`${API}/sites/${c.site_id}/reports` + query({ page_size: 100 }));
+  pickReports($('cp-picker'), $('cp-chosen'), page.items.filter((r) => !cited.has(r.id)));
+  const first = $('cp-picker').querySelector('button');
+  if (first) first.focus();
+}
+
+async function sendSupplement(event) {
+  event.preventDefault();
+  const c = state.complaint;
+  if (!state.citing.length) { formError($('cs-error'), { message: t('pick_some') }); return; }
+  try {
+    await api(`${API}/complaints/${c.id}/updates`, { method: 'POST', json: {
+      kind: 'supplemented', occurred_at: dayMoment($('cs-date').value),
+      reason: $('cs-reason').value.trim() || null,
+      report_ids: [...state.citing].sort(byObservation).map((report) => report.id) } });
+    $('cs-reason').value = '';
+    await showComplaint(c.id);
+    showMessage(t('saved'), 'info');
+    $('cp-supplement-open').focus();
+  } catch (err) {
+    formError($('cs-error'), err);
   }
 }
 
@@ -982,6 +1208,7 @@ async function downloadPacket(complaint) {
   try {
     const blob = await (await api(`${API}/complaints/${complaint.id}/packet`)).blob();
     saveBlob(blob, `complaint-${complaint.number}.pdf`);
+    document.body.dataset.downloaded = complaint.id;
   } catch (err) {
     handleError(err);
   }
@@ -1058,7 +1285,14 @@ $('case-edit').addEventListener('submit', saveCase);
 $('freeze').addEventListener('click', freeze);
 $('user-new').addEventListener('submit', createUser);
 $('complaint-new').addEventListener('submit', fileComplaint);
-$('c-overdue').addEventListener('change', () => showComplaints().catch(handleError));
+$('cf-site').addEventListener('change', () => loadCitable().catch(handleError));
+$('cp-update').addEventListener('submit', recordUpdate);
+$('cu-kind').addEventListener('change', showUpdateFields);
+$('cp-packet').addEventListener('click', () => downloadPacket(state.complaint));
+$('cp-supplement-open').addEventListener('click', () => openSupplement().catch(handleError));
+$('cp-supplement').addEventListener('submit', sendSupplement);
+$('cs-close').addEventListener('click', () => { $('cp-supplement').hidden = true; $('cp-supplement-open').focus(); });
+$('c-overdue').addEventListener('change', () => loadComplaints().catch(handleError));
 document.addEventListener('keydown', queueKeys);
 window.addEventListener('hashchange', () => {
   if (applyFragment()) start(); else route();
