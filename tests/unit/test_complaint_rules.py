@@ -46,6 +46,15 @@ def test_a_note_never_moves_the_status(status):
     assert rules.next_status(status, "note") == status
 
 
+@pytest.mark.parametrize("status", rules.STATUSES)
+def test_further_evidence_moves_nothing_and_ends_with_rejection_or_closing(status):
+    if status in ("rejected", "closed"):
+        with pytest.raises(rules.TransitionRefused, match="takes no further evidence"):
+            rules.next_status(status, "supplemented")
+    else:
+        assert rules.next_status(status, "supplemented") == status
+
+
 def test_deadlines_count_calendar_days_from_the_day_after_filing_in_beijing():
     accept, result = rules.initial_deadlines(FILED, TERMS)
     # Filed on 4 May (Beijing): day 1 is 5 May, day 15 is 19 May, lapsing at its end.
