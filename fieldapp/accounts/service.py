@@ -389,11 +389,18 @@ def token_holder(token: str) -> TokenHolder | None:
     no more of the user than that (a tus chunk, twenty of them for a 20 MB photo): one
     statement outside any transaction, so no BEGIN, no ROLLBACK, no statement timeout to
     set (a lookup by a unique key), and no row for the ORM to build."""
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        row = connection.execute(
-            select(User.id, User.role, ApiToken.scope)
-            .join(ApiToken, ApiToken.user_id == User.id).where(*_live(token))
-        ).first()
+    with db.engine.connect() as connection:
+        # Autocommit on the driver's connection itself: SQLAlchemy's isolation_level option
+        # would send a statement to set it and another to reset it, each a round trip.
+        driver = connection.connection.dbapi_connection
+        driver.autocommit = True
+        try:
+            row = connection.execute(
+                select(User.id, User.role, ApiToken.scope)
+                .join(ApiToken, ApiToken.user_id == User.id).where(*_live(token))
+            ).first()
+        finally:
+            driver.autocommit = False
     return TokenHolder(*row) if row else None
 
 
