@@ -190,7 +190,11 @@ def test_clicking_a_report_dot_opens_its_panel(app, server, field, frame, monkey
             "const [w, h] = map.getSize();"
             "return [x - w / 2, y - h / 2];", [lon, lat])
         ActionChains(driver).move_to_element_with_offset(
-            driver.find_element(By.ID, "map"), round(dx), round(dy)).click().perform()
+            driver.find_element(By.ID, "map"), round(dx), round(dy)).perform()
+        # Over the dot, the pointing hand says it can be clicked.
+        wait.until(lambda d: d.find_element(By.ID, "map").value_of_css_property("cursor")
+                   == "pointer", "a pointing hand")
+        ActionChains(driver).click().perform()
         panel = wait.until(lambda d: d.find_element(By.ID, "panel").is_displayed()
                            and d.find_element(By.ID, "panel"), "the report's panel")
         # The report's details as its tile carries them: id, category, day (UTC), verdict.

@@ -687,20 +687,15 @@ async function showSites(event) {
     el('td', { className: 'num', text: round(site.risk && site.risk.score) }))));
 }
 
-async function siteRisk(site) {
-  // Risk comes with the list ordered by risk; the site's own name narrows it.
-  const page = await getJSON(API + '/sites' + query({ order: 'risk', q: site.name, page_size: 500 }));
-  const found = page.items.find((s) => s.id === site.id);
-  return found ? found.risk : null;
-}
-
 async function showSite(id) {
   const site = await getJSON(`${API}/sites/${id}`);
   $('site-name').textContent = site.name + (site.name_en ? ` · ${site.name_en}` : '');
   $('site-about').textContent = [site.operator, site.status].filter(Boolean).join(' · ');
   $('site-on-map').href = `/map#site=${site.id}`;
-  const [risk, reports, timeline, cases] = await Promise.all([
-    siteRisk(site), getJSON(`${API}/sites/${id}/reports?page_size=200`),
+  // Staff are given the site's risk with the site itself.
+  const risk = site.risk;
+  const [reports, timeline, cases] = await Promise.all([
+    getJSON(`${API}/sites/${id}/reports?page_size=200`),
     getJSON(`${API}/sites/${id}/timeline`), getJSON(`${API}/cases?site_id=${id}`)]);
   $('site-risk').replaceChildren(...(risk ? RISK_PARTS.flatMap((key) =>
     [el('dt', { text: t(key) }), el('dd', { text: round(risk[key]) })]) : [el('dd', { text: '—' })]));

@@ -732,10 +732,10 @@
   window.addEventListener('resize', () => { map.updateSize(); map.renderSync(); });
   map.on('rendercomplete', updateStatus);
   map.on('singleclick', onClick);
+  // What a click opens shows a pointing hand: a site, a candidate or a report's dot.
+  const clickable = new Set([layers.sites, layers.candidates, layers.reports]);
   map.on('pointermove', (event) => {
-    const over = map.hasFeatureAtPixel(event.pixel, {
-      layerFilter: (layer) => layer === layers.sites || layer === layers.candidates,
-    });
+    const over = map.hasFeatureAtPixel(event.pixel, { layerFilter: (layer) => clickable.has(layer) });
     map.getTargetElement().style.cursor = over ? 'pointer' : '';
   });
 
