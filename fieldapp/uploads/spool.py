@@ -163,14 +163,15 @@ def sha256_of(fd: int, key: str, size: int, running=None) -> str:
 class Chunk:
     """The bytes of one request, appended at `offset` (the spool's size), hashed as they
     arrive for the upload's running SHA-256 and for the client's Upload-Checksum; a chunk
-    with a checksum waits in an unnamed file beside the spool until it is kept. Close it
-    (or use it in a `with`) on every path."""
+    with a checksum waits in an unnamed file beside the spool until it is kept. Used in a
+    `with`: a chunk neither kept nor discarded when an error leaves it is discarded, so the
+    spool never ends in bytes that were not fdatasynced."""
 
     def __init__(self, fd: int, path: Path, offset: int, checksum=None):
         self.fd, self.key, self.start = fd, path.name, offset
         self.written = 0
         self.running = STATES.take(self.key, offset)
-        self._final = False
+        self._final = self._settled = False
         self.expected = checksum
         self.checksum = checksum.new() if checksum is not None else None
         self._apart = None
@@ -184,7 +185,9 @@ class Chunk:
     def __enter__(self) -> Chunk:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, error_type, *exc_info) -> None:
+        if error_type is not None and not self._settled:
+            self.discard()
         self.close()
 
     def write(self, data) -> None:
@@ -208,6 +211,7 @@ class Chunk:
         file is hashed once at completion instead."""
         if self._apart is None:
             os.ftruncate(self.fd, self.start)
+        self._settled = True
         self.close()
 
     def keep(self) -> int:
@@ -217,6 +221,7 @@ class Chunk:
             _copy(self._apart.fileno(), self.fd, self.start, self.written)
             self.close()
         os.fdatasync(self.fd)
+        self._settled = True
         return self.start + self.written
 
     def remember(self) -> None:

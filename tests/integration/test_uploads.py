@@ -330,6 +330,32 @@ def test_a_chunk_with_a_checksum_enters_the_spool_only_once_it_matches(app, clie
     assert spool.read_bytes() == data + data
 
 
+def test_a_chunk_an_error_cuts_short_is_dropped(app, client, volunteer, monkeypatch):
+    """Bytes written but never fdatasynced must not count: the spool ends at the offset
+    again."""
+    from fieldapp.uploads import spool
+
+    _, _, token = volunteer
+    data = os.urandom(3 * MB)
+    upload_id = _create(client, token, len(data))
+    assert _patch(client, token, upload_id, 0, data[:100]).status_code == 204
+    write, written = spool.Chunk.write, []
+
+    def write_then_fail(chunk, piece):
+        write(chunk, piece)
+        written.append(len(piece))
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spool.Chunk, "write", write_then_fail)
+    with pytest.raises(OSError):
+        _patch(client, token, upload_id, 100, data[100:])
+    assert sum(written) > MB
+    monkeypatch.undo()
+    assert _spool(app, upload_id).stat().st_size == 100
+    assert _offset(client, token, upload_id) == 100
+
+
 def test_where_an_upload_stands_is_never_answered_mid_chunk(
         app, client, volunteer, live_url, monkeypatch):
     """A chunk being written holds the spool: HEAD (and another PATCH) wait for it, and are
