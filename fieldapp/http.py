@@ -16,11 +16,9 @@ from werkzeug.datastructures import FileStorage, Headers, ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fieldapp.errors import BadRequest, PayloadTooLarge, field_error
+from fieldapp.storage import chunks
 from fieldapp.storage.blobs import TooLarge
 
-# Read from the server 1 MiB at a time: gunicorn copies its read-ahead buffer whole on
-# every read, so many small reads of a large upload cost time growing with its square.
-BODY_READ_BYTES = 1024 * 1024
 # Bodies that carry files keep the app's large cap (MAX_CONTENT_LENGTH); every other body
 # (JSON, forms) gets FIELDAPP_MAX_JSON_BYTES, so a sign-in cannot make a worker read megabytes.
 UPLOAD_MIMETYPES = frozenset({"multipart/form-data", "application/octet-stream",
@@ -133,7 +131,8 @@ class _MultipartReader:
         })
 
     def read_all(self, stream) -> None:
-        while chunk := stream.read(BODY_READ_BYTES):
+        # Each chunk is valid until the next is read: the callbacks hash, write or copy it.
+        for chunk in chunks.from_stream(stream):
             self._parser.write(chunk)
         self._parser.finalize()
         if self._parser.state != MultipartState.END:

@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-CHUNK = 1024 * 1024
+from fieldapp.storage import chunks
+
 # A temp file older than this is left over whatever its name says: no upload or freeze runs
 # for a day, and a process id in a name may have been reused.
 STALE_AFTER_S = 24 * 3600
@@ -124,9 +125,8 @@ class BlobStore:
         """Copy a file into the store (CLI, demo); returns (sha256, size, path)."""
         spool = self.spool(max_bytes=2**62)
         try:
-            with open(source, "rb") as handle:
-                while chunk := handle.read(CHUNK):
-                    spool.write(chunk)
+            for piece in chunks.from_path(source):
+                spool.write(piece)
             return spool.sha256, spool.size, self.commit_spool(spool)
         finally:
             spool.close()
@@ -210,9 +210,8 @@ def _alive(pid: int) -> bool:
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
+    for piece in chunks.from_path(path):
+        digest.update(piece)
     return digest.hexdigest()
 
 

@@ -39,10 +39,10 @@ from fieldapp.errors import (
 from fieldapp.extensions import db
 from fieldapp.reports import quota
 from fieldapp.reports.models import Report
+from fieldapp.storage import chunks
 from fieldapp.uploads import protocol, spool
 from fieldapp.uploads.models import Upload
 
-READ_BYTES = 1024 * 1024
 # How long a request waits for another one writing the same upload to end (behind `fieldapp
 # serve` a chunk arrives whole and is written at memory speed) before it is told UPLOAD_BUSY.
 LOCK_WAIT_S = 2.0
@@ -289,7 +289,7 @@ def _write(upload_id: uuid.UUID, facts: _Facts, piece: spool.Chunk,
     remaining = facts.length - piece.start
     complete = True
     try:
-        while data := chunk.stream.read(READ_BYTES):
+        for data in chunks.from_stream(chunk.stream):
             if piece.written + len(data) > remaining:
                 piece.discard()
                 raise field_error("Content-Length", f"the body runs past the upload's length "

@@ -35,7 +35,8 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
-READ_BYTES = 1024 * 1024
+from fieldapp.storage import chunks
+
 HEAD_BYTES = 64
 # Running hashes a process remembers: a few hundred bytes each.
 _KEPT_STATES = 256
@@ -153,10 +154,8 @@ def sha256_of(fd: int, key: str, size: int, running=None) -> str:
     if running is not None:
         return running.hexdigest()
     digest = hashlib.sha256()
-    offset = 0
-    while block := os.pread(fd, READ_BYTES, offset):
+    for block in chunks.from_fd(fd):
         digest.update(block)
-        offset += len(block)
     return digest.hexdigest()
 
 
