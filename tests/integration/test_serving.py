@@ -288,6 +288,16 @@ def test_a_resumable_upload_is_handed_over_chunk_by_chunk(stack, tokens):
     assert stored.json()["photos"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
 
 
+def test_static_assets_are_compressed_and_api_answers_are_not(stack, tokens):
+    gzip = {"Accept-Encoding": "gzip"}
+    script = requests.get(f"{stack.base}/map/static/map.js", headers=gzip, timeout=10)
+    assert script.status_code == 200 and script.headers["Content-Encoding"] == "gzip"
+    assert "fieldappBasemap" in script.text  # requests inflates it
+    answer = requests.get(f"{stack.base}/api/v1/volunteers/me", timeout=10,
+                          headers={**gzip, **auth(tokens["volunteer"])})
+    assert answer.status_code == 200 and "Content-Encoding" not in answer.headers
+
+
 def test_no_other_request_can_name_a_body_file(stack):
     forged = {"X-Fieldapp-Body-File": "/etc/passwd"}
     answer = requests.get(f"{stack.base}/probe/client", headers=forged, timeout=10)

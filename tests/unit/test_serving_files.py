@@ -53,6 +53,15 @@ def test_report_and_upload_bodies_are_handed_over_by_file_and_no_client_can_name
     assert len(_directives(text, "proxy_set_header X-Forwarded-For")) == 2
 
 
+def test_only_the_pages_static_assets_are_compressed():
+    text = nginx_conf(SETTINGS)
+    [location] = re.findall(r"location ~ \^/\(map\|console\)/static/ \{(.*?)\n        \}",
+                            text, re.S)
+    assert _directives(location, "gzip") == ["on"]
+    assert "application/json" in _directives(location, "gzip_types")[0]
+    assert _directives(text, "gzip") == ["on"]  # nowhere else: API answers carry secrets
+
+
 def test_nginx_errors_are_json_in_the_api_error_shape():
     text = nginx_conf(SETTINGS)
     bodies = re.findall(r"return (\d+) '(.*)\\n';", text)
