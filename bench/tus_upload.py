@@ -7,7 +7,12 @@ the upload). The multipart figure is the floor the tus figure is held to (target
 80 % of its throughput), measured on the same server and bytes, minutes apart at most, so a
 busy machine slows both alike. It prints figures; it is not a test.
 
+On the loopback the bytes cost almost nothing to carry, so each chunk's fixed cost (a
+request through nginx, gunicorn and Flask, a token check, an fdatasync) is most of what is
+measured; --link-mbps sends every body, both ways, no faster than a phone's uplink.
+
     .venv/bin/python bench/tus_upload.py [--photo-mb 20] [--chunk-mb 1] [--rounds 5] [--checksum]
+                                         [--link-mbps 20]
 
 Everything it needs is made here and removed afterwards, even on failure: a database cloned
 from the PostGIS template, a temp data dir, a volunteer and token, the server process.
@@ -63,7 +68,37 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--checksum", action="store_true",
                         help="send Upload-Checksum: sha256 with every chunk")
+    parser.add_argument("--link-mbps", type=float, default=None,
+                        help="send every body no faster than this many megabits a second, "
+                             "as a phone's uplink would (both ways alike); default: as fast "
+                             "as the loopback goes")
     return parser.parse_args(argv)
+
+
+class PacedBody:
+    """A request body handed out no faster than a link's rate, so the client sends it as a
+    phone would; its length is known, so it goes with a Content-Length, not chunked."""
+
+    PIECE = 64 * 1024
+
+    def __init__(self, data: bytes, bytes_per_s: float):
+        self.data, self.rate, self.sent, self.started = data, bytes_per_s, 0, None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def read(self, size: int = -1) -> bytes:
+        if self.started is None:
+            self.started = time.perf_counter()
+        size = self.PIECE if size is None or size < 0 else min(size, self.PIECE)
+        piece = self.data[self.sent:self.sent + size]
+        self.sent += len(piece)
+        time.sleep(max(0.0, self.started + self.sent / self.rate - time.perf_counter()))
+        return piece
+
+
+def paced(data: bytes, link_bytes_per_s: float | None):
+    return data if link_bytes_per_s is None else PacedBody(data, link_bytes_per_s)
 
 
 def step(message: str) -> None:
@@ -93,11 +128,12 @@ def _stored(response: requests.Response, sha256: str) -> None:
         raise BenchError("the stored photo's SHA-256 is not the file's")
 
 
-def send_multipart(session: requests.Session, base: str, photo: bytes, sha256: str) -> float:
+def send_multipart(session: requests.Session, base: str, photo: bytes, sha256: str,
+                   link: float | None = None) -> float:
     body, content_type = encode_multipart_formdata(
         [("report", claim()), ("photos", ("photo.jpg", photo, "image/jpeg"))])
     started = time.perf_counter()
-    response = session.post(f"{base}/reports", data=body,
+    response = session.post(f"{base}/reports", data=paced(body, link),
                             headers={"Content-Type": content_type}, timeout=TIMEOUT_S)
     elapsed = time.perf_counter() - started
     _stored(response, sha256)
@@ -105,7 +141,7 @@ def send_multipart(session: requests.Session, base: str, photo: bytes, sha256: s
 
 
 def send_tus(session: requests.Session, base: str, photo: bytes, sha256: str, chunk: int,
-             checksum: bool) -> float:
+             checksum: bool, link: float | None = None) -> float:
     pieces = [photo[start:start + chunk] for start in range(0, len(photo), chunk)]
     sums = [base64.b64encode(hashlib.sha256(piece).digest()).decode() for piece in pieces]
     started = time.perf_counter()
@@ -120,7 +156,8 @@ def send_tus(session: requests.Session, base: str, photo: bytes, sha256: str, ch
                    "Upload-Offset": str(offset)}
         if checksum:
             headers["Upload-Checksum"] = f"sha256 {digest}"
-        response = session.patch(location, data=piece, headers=headers, timeout=TIMEOUT_S)
+        response = session.patch(location, data=paced(piece, link), headers=headers,
+                                 timeout=TIMEOUT_S)
         if response.status_code != 204:
             raise BenchError(f"PATCH refused: {response.status_code} {response.text[:300]}")
         offset = int(response.headers["Upload-Offset"])
@@ -156,6 +193,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     size, chunk = int(args.photo_mb * MB), int(args.chunk_mb * MB)
+    link = args.link_mbps * 1e6 / 8 if args.link_mbps else None
     with ExitStack() as cleanup:
         workdir = Path(tempfile.mkdtemp(prefix="fieldapp-bench-tus-"))
         cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
@@ -189,10 +227,11 @@ def main(argv=None) -> int:
             order = ("multipart", "tus") if round_no % 2 == 0 else ("tus", "multipart")
             for kind in order:
                 if kind == "multipart":
-                    multipart.append(send_multipart(session, server.base_url, photo, sha256))
+                    multipart.append(send_multipart(session, server.base_url, photo, sha256,
+                                                    link))
                 else:
                     tus.append(send_tus(session, server.base_url, photo, sha256, chunk,
-                                        args.checksum))
+                                        args.checksum, link))
             step(f"round {round_no + 1}: multipart {multipart[-1]:.3f} s, tus {tus[-1]:.3f} s")
         per_request = request_floor(session, server.base_url, photo)
         server.stop()
@@ -202,8 +241,9 @@ def main(argv=None) -> int:
     ratio = floor / measured
     chunks = -(-size // chunk)
     print()
+    over = f", over a {args.link_mbps:g} Mbit/s link" if link else ""
     print(f"{args.photo_mb:g} MB photo, stored as a report, {args.rounds} rounds, "
-          f"medians (fieldapp serve, one kept-alive connection)")
+          f"medians (fieldapp serve, one kept-alive connection{over})")
     print(f"  multipart, one request (floor): {floor:.3f} s  {mb / floor:7.1f} MB/s")
     print(f"  tus, {chunks} x {args.chunk_mb:g} MB PATCH"
           f"{' + sha256 checksums' if args.checksum else ''} + report: "
