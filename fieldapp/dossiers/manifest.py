@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fieldapp import __version__
 from fieldapp.evidence import media
+from fieldapp.storage import chunks
 
 FORMAT = "fieldapp-dossier/1"
 
@@ -122,7 +123,7 @@ def system_block(environment: dict, monitoring: dict, timestamping: str) -> dict
             "signature": "Ed25519 over the bytes of manifest.json"}
 
 
-def sm3_of(path: str | Path, chunk: int = 1 << 20) -> str:
+def sm3_of(path: str | Path) -> str:
     """The SM3 digest (hex) of a file, which Chinese judicial deposit platforms take.
 
     Raises RuntimeError when the OpenSSL under Python has no SM3: a dossier must not be
@@ -133,9 +134,8 @@ def sm3_of(path: str | Path, chunk: int = 1 << 20) -> str:
     except ValueError as err:
         raise RuntimeError("SM3 is not available from this system's OpenSSL (hashlib.new('sm3')"
                            " failed); dossiers need it") from err
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
+    for block in chunks.from_path(path):
+        digest.update(block)
     return digest.hexdigest()
 
 
