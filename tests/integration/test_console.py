@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 from PIL import Image
@@ -19,13 +19,22 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.browser import chromium
-from tests.helpers import auth, post_report, report_json, run_jobs, submit_at
+from tests.helpers import (
+    analyse_waiting,
+    auth,
+    post_report,
+    report_json,
+    run_jobs,
+    submit_at,
+)
 from tests.imagegen import jpeg_bytes
 
 CST = timezone(timedelta(hours=8))
 # Changchun and Xining: no other test puts sites or reports here.
 QUEUE_SITE = (125.32, 43.82)
 CASE_SITE = (101.78, 36.62)
+# Yinchuan: a site with more reports than a picker's page (100) shows at once.
+CROWDED_SITE = (106.23, 38.49)
 WAIT_S = 30
 
 
@@ -81,6 +90,43 @@ def field(app, people):
         submit_at(client, volunteer, lon + 0.0004 * i, lat, 3120 + i, now - timedelta(days=i + 1),
                   category="water")
     return {"client": client, "queue_site": queue_site, "case_site": case_site}
+
+
+@pytest.fixture(scope="module")
+def crowded(app, people):
+    """A site with 102 reports of one verified photo each: 100 of the last two days, a
+    picker's first page, and two observed a month earlier, on one day, beyond it."""
+    from fieldapp.accounts import service
+
+    client = app.test_client()
+    with app.app_context():
+        volunteer = service.issue_token(service.create_user(
+            "console-crowded@example.org", service.generate_password(), "volunteer"))
+    site = _site(client, people["coordinator"]["token"], "银川测试焦化厂", *CROWDED_SITE)
+    now = datetime.now(CST).replace(microsecond=0)
+    old_day = (now - timedelta(days=30)).date()
+    times = [now - timedelta(minutes=25 * (i + 1)) for i in range(100)]
+    times += [datetime.combine(old_day, time(hour), tzinfo=CST) for hour in (11, 10)]
+    lon, lat = CROWDED_SITE
+    # Sent in the order observed, so that the oldest are last both by observation (reports)
+    # and by receipt (photos); small photos, all analysed at once at the end.
+    for i, observed in enumerate(reversed(times)):
+        spot = (lon + 0.00002 * (i % 10), lat + 0.00002 * (i // 10))
+        claim = report_json(category="air", observed_at=observed.isoformat(), location={
+            "lon": spot[0], "lat": spot[1], "crs": "wgs84", "accuracy_m": 10})
+        photo = jpeg_bytes(seed=3200 + i, size=(160, 120), lat=spot[1], lon=spot[0],
+                           taken=observed, gps_time=observed)
+        posted = post_report(client, volunteer, claim, [(photo, "a.jpg")])
+        assert posted.status_code == 201, posted.get_json()
+    analyse_waiting(app)
+    token = people["coordinator"]["token"]
+    reports = client.get(f"/api/v1/sites/{site['id']}/reports?page_size=500",
+                         headers=auth(token)).get_json()["items"]
+    verified = client.get(f"/api/v1/photos?site_id={site['id']}&verified=true&page_size=1",
+                          headers=auth(token)).get_json()["total"]
+    assert len(reports) == verified == 102, (len(reports), verified)
+    # Newest observation first, as the pickers show them: the last two are a month old.
+    return {"site": site, "reports": reports, "old_day": old_day.isoformat()}
 
 
 @pytest.fixture()
@@ -543,3 +589,136 @@ def test_a_complaint_cites_picked_reports_and_lives_on_its_page(app, browser, se
     assert final["updates"][-1]["kind"] == "supplemented"
     assert final["updates"][-1]["report_ids"] == [further]
     assert final["updates"][-1]["reason"] == "夜间补拍"
+
+
+def _choices(browser, list_id: str) -> list[str]:
+    return [b.get_attribute("data-choice")
+            for b in browser.find_elements(By.CSS_SELECTOR, f"#{list_id} button")]
+
+
+def _pressed(browser, list_id: str) -> list[str]:
+    return [b.get_attribute("data-choice") for b in browser.find_elements(
+        By.CSS_SELECTOR, f'#{list_id} button[aria-pressed="true"]')]
+
+
+def _more(browser, list_id: str, shown: int) -> None:
+    """Press the picker's "more" and wait until it shows `shown` choices."""
+    more = browser.find_element(By.ID, f"{list_id}-more")
+    assert more.is_displayed()
+    more.send_keys(Keys.ENTER)
+    _wait(browser, lambda d: len(_choices(d, list_id)) == shown, f"{shown} choices")
+
+
+def _observed_days(browser, list_id: str, first: str, last: str) -> None:
+    """Set the picker's from and to days as a user's date picker would."""
+    browser.execute_script("""
+        for (const [key, day] of [['from', arguments[1]], ['to', arguments[2]]]) {
+          const box = document.getElementById(arguments[0] + '-' + key);
+          box.value = day;
+          box.dispatchEvent(new Event('change'));
+        }""", list_id, first, last)
+
+
+def test_complaint_pickers_reach_every_report_of_a_crowded_site(browser, server, people,
+                                                                 crowded, client, tmp_path):
+    """A site with more reports than a page: the filing form's picker shows the newest 100,
+    "more" brings the rest with the choices kept, and the observed days narrow it; the
+    complaint cites a report from beyond the first page, and further evidence reaches the
+    other one, the cited ones never offered again."""
+    token, site_id = people["coordinator"]["token"], crowded["site"]["id"]
+    reports = crowded["reports"]
+    recent, (old_late, old_early) = reports[0]["id"], [r["id"] for r in reports[-2:]]
+    _open(browser, server, token)
+    _ready(browser, "queue")
+    browser.get(f"{server}/console#/complaints")
+    _ready(browser, "complaints")
+    Select(browser.find_element(By.ID, "cf-site")).select_by_value(site_id)
+    _wait(browser, lambda d: len(_choices(d, "cf-reports")) == 100 and
+          _choices(d, "cf-reports")[0] == recent, "the first page of the site's reports")
+    assert old_late not in _choices(browser, "cf-reports")
+    assert browser.find_element(By.CSS_SELECTOR, "#cf-reports-more + [role=status]").text \
+        .endswith("100 / 102")
+    browser.find_element(By.CSS_SELECTOR, f'#cf-reports button[data-choice="{recent}"]').click()
+    _more(browser, "cf-reports", 102)
+    # The keyboard goes on from the first report the page brought, and "more" is done.
+    assert browser.switch_to.active_element.get_attribute("data-choice") == old_late
+    assert not browser.find_element(By.ID, "cf-reports-more").is_displayed()
+    browser.switch_to.active_element.send_keys(Keys.SPACE)
+    assert _pressed(browser, "cf-reports") == [recent, old_late]
+    # That month-old day alone: its two reports, the one chosen still chosen, and the
+    # report chosen on another day still counted.
+    _observed_days(browser, "cf-reports", crowded["old_day"], crowded["old_day"])
+    _wait(browser, lambda d: _choices(d, "cf-reports") == [old_late, old_early], "one day")
+    assert _pressed(browser, "cf-reports") == [old_late]
+    assert browser.find_element(By.ID, "cf-chosen").text.endswith("2")
+    _shot(browser, tmp_path, "picker-days")
+    # A day with nothing observed says so.
+    _observed_days(browser, "cf-reports", "2020-01-01", "2020-01-02")
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#cf-reports li.empty"),
+          "no reports on those days")
+    browser.find_element(By.ID, "cf-number").send_keys("YC-2026-0101")
+    browser.execute_script("document.getElementById('cf-filed').value = arguments[0]",
+                           datetime.now(CST).date().isoformat())
+    browser.find_element(By.ID, "cf-authority").send_keys("银川市生态环境局")
+    browser.find_element(By.CSS_SELECTOR, '#complaint-new button[type="submit"]').click()
+    _wait(browser, lambda d: "#/complaints/" in d.current_url, "the complaint's page")
+    complaint_id = browser.current_url.rsplit("/", 1)[1]
+    _complaint_page(browser, complaint_id)
+    shown = client.get(f"/api/v1/complaints/{complaint_id}", headers=auth(token)).get_json()
+    assert shown["report_ids"] == [old_late, recent]  # in the order observed
+
+    # Further evidence: the 100 reports not cited, over two pages; the other old one sent.
+    browser.find_element(By.ID, "cp-supplement-open").click()
+    _wait(browser, lambda d: len(_choices(d, "cp-picker")) == 99, "the first page less one")
+    _more(browser, "cp-picker", 100)
+    _shot(browser, tmp_path, "picker-more")
+    offered = _choices(browser, "cp-picker")
+    assert set(offered) == {r["id"] for r in reports} - {recent, old_late}
+    assert len(set(offered)) == 100
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    assert _pressed(browser, "cp-picker") == [old_early]
+    browser.find_element(By.CSS_SELECTOR, '#cp-supplement button[type="submit"]').click()
+    _wait(browser, lambda d: d.find_elements(
+        By.CSS_SELECTOR, f'#cp-further li[data-report="{old_early}"]'), "the further evidence")
+    final = client.get(f"/api/v1/complaints/{complaint_id}", headers=auth(token)).get_json()
+    assert final["updates"][-1]["kind"] == "supplemented"
+    assert final["updates"][-1]["report_ids"] == [old_early]
+
+
+def test_case_picker_reaches_every_verified_photo_of_a_crowded_site(browser, server, people,
+                                                                    crowded, client):
+    """The case's picker of verified photos pages the same way, from the keyboard; a photo
+    beyond the first page becomes an item, and is then no longer offered."""
+    token, site_id = people["lawyer"]["token"], crowded["site"]["id"]
+    made = client.post("/api/v1/cases", headers=auth(token), json={
+        "site_id": site_id, "title": "银川测试焦化厂 无组织排放"})
+    assert made.status_code == 201, made.get_json()
+    case_id = made.get_json()["id"]
+    oldest = crowded["reports"][-1]["photos"][0]["id"]
+    _open(browser, server, token)
+    _ready(browser, "cases")
+    browser.get(f"{server}/console#/cases/{case_id}")
+    _ready(browser, "case")
+    browser.find_element(By.ID, "picker-open").click()
+    _wait(browser, lambda d: len(_choices(d, "picker-photos")) == 100, "the first page")
+    assert oldest not in _choices(browser, "picker-photos")
+    _more(browser, "picker-photos", 102)
+    # Narrowed to the oldest photos' day, then that photo picked with the keyboard.
+    _observed_days(browser, "picker-photos", crowded["old_day"], crowded["old_day"])
+    _wait(browser, lambda d: len(_choices(d, "picker-photos")) == 2, "one day's photos")
+    assert not browser.find_element(By.ID, "picker-photos-more").is_displayed()
+    browser.find_element(By.CSS_SELECTOR,
+                         f'#picker-photos button[data-choice="{oldest}"]').send_keys(Keys.ENTER)
+    purpose = _wait(browser, lambda d: d.find_element(By.ID, "pk-purpose"), "the form")
+    purpose.send_keys("证明一个月前已有无组织排放")
+    browser.find_element(By.CSS_SELECTOR, '#picker-form button[type="submit"]').click()
+    _wait(browser, lambda d: d.find_elements(
+        By.CSS_SELECTOR, f'#case-items li[data-photo="{oldest}"]'), "the item")
+    items = client.get(f"/api/v1/cases/{case_id}/items", headers=auth(token)).get_json()
+    assert [i["photo_id"] for i in items] == [oldest]
+    # Opened again, with every day: the item's photo is left out on every page.
+    _observed_days(browser, "picker-photos", "", "")
+    browser.find_element(By.ID, "picker-open").click()
+    _wait(browser, lambda d: len(_choices(d, "picker-photos")) == 100, "the first page")
+    _more(browser, "picker-photos", 101)
+    assert oldest not in _choices(browser, "picker-photos")

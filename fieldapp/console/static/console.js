@@ -103,6 +103,8 @@ const TEXT = {
   status_replied: ['已答复', 'replied'], status_closed: ['已办结', 'closed'],
   kind_extended: ['延期办理', 'extended'], kind_supplemented: ['补充证据', 'further evidence'],
   kind_note: ['备注', 'note'],
+  more: ['加载更多', 'Load more'], loaded: ['已载入', 'Loaded'],
+  none_these_days: ['这些日期没有观察记录', 'Nothing observed on these days'],
 };
 
 const state = {
@@ -110,7 +112,7 @@ const state = {
   lang: localStorage.getItem(LANG_KEY) || (navigator.language.startsWith('zh') ? 'zh' : 'en'),
   me: null, blobUrls: [], maps: {},
   queue: { items: [], index: -1, selected: new Set(), page: 1, total: 0 },
-  caseData: null, pickerPhoto: null, poll: null, complaint: null, citing: [],
+  caseData: null, pickerPhoto: null, poll: null, complaint: null, citing: [], pickers: new Map(),
 };
 
 const t = (key) => (TEXT[key] ? TEXT[key][state.lang === 'zh' ? 0 : 1] : key);
@@ -430,37 +432,126 @@ function evidenceChoice(report, photo) {
 
 // One picker for the case page and the complaint pages: previews in a grid, each a button
 // that the keyboard reaches and presses (Enter or Space). With `multiple` each press adds or
-// takes away one (aria-pressed); without, a press picks that one alone. onPick gets the
-// chosen ones in the list's order.
-function renderPicker(list, choices, { multiple = false, empty, onPick }) {
-  const chosen = new Set();
+// takes away one (aria-pressed); without, a press picks that one alone. `chosen` (id ->
+// choice) may outlive the list, so that what was picked stays picked when the list is
+// drawn again; onPick gets every chosen one. add() puts more choices at the list's end.
+function renderPicker(list, choices, { multiple = false, empty, onPick, chosen = new Map() }) {
   const press = (choice) => {
     if (multiple && chosen.has(choice.id)) chosen.delete(choice.id);
-    else { if (!multiple) chosen.clear(); chosen.add(choice.id); }
+    else { if (!multiple) chosen.clear(); chosen.set(choice.id, choice); }
     for (const button of list.querySelectorAll('button')) {
       button.setAttribute('aria-pressed', String(chosen.has(button.dataset.choice)));
     }
-    onPick(choices.filter((c) => chosen.has(c.id)));
+    onPick([...chosen.values()]);
   };
-  list.replaceChildren(...choices.map((choice) => {
+  const item = (choice) => {
     const img = el('img', { alt: '' });
     if (choice.thumbnail) loadImage(img, choice.thumbnail);
     return el('li', {}, el('button', { type: 'button', 'data-choice': choice.id,
-      'aria-pressed': 'false', 'aria-label': choice.label, on: { click: () => press(choice) } },
+      'aria-pressed': String(chosen.has(choice.id)), 'aria-label': choice.label,
+      on: { click: () => press(choice) } },
     img, el('span', { text: choice.caption }),
     el('span', { className: 'badge ' + choice.verdict, text: t('verdict_' + choice.verdict) })));
-  }));
-  if (!choices.length) list.append(el('li', { className: 'empty', text: t(empty) }));
+  };
+  const add = (more) => {
+    for (const none of list.querySelectorAll('li.empty')) none.remove();
+    list.append(...more.map(item));
+    if (!list.querySelector('button')) list.append(el('li', { className: 'empty', text: t(empty) }));
+  };
+  list.replaceChildren();
+  add(choices);
+  return { add };
+}
+
+// A day's first or last second in China, as the API's time; '' for no day.
+const dayBound = (day, end) => (day ? day + (end ? 'T23:59:59+08:00' : 'T00:00:00+08:00') : '');
+
+const PICKER_PAGE = 100;
+
+// A picker over one of the API's paged lists (a site's verified photos or its reports), so
+// that all of it is within reach: the first page at once, the next each time "Load more" is
+// pressed, and From/To days (China time) that narrow it to what was observed then, from its
+// first page again. What was chosen stays chosen meanwhile; `keep` leaves out, on every
+// page, what may not be picked again (already an item, already cited). Resolves once the
+// first page is shown.
+function pagedPicker(list, { path, args = {}, keep = () => true, toChoice, empty, ...options }) {
+  const controls = pickerControls(list);
+  const chosen = new Map();
+  const pager = { asked: 0, page: 0, loaded: 0, total: 0, picker: null, shown: new Set() };
+  // A page is an offset into a list that may grow meanwhile (newest first): what a page
+  // shifted by a newcomer brings again is not shown twice.
+  const unseen = (choice) => !pager.shown.has(choice.id) && pager.shown.add(choice.id);
+  pager.load = async (next) => {
+    const asked = ++pager.asked;
+    const page = next ? pager.page + 1 : 1;
+    const filtered = Boolean(controls.from.value || controls.to.value);
+    controls.more.disabled = true;
+    if (!next) {
+      list.replaceChildren();
+      controls.more.hidden = true;
+      controls.count.textContent = '';
+    }
+    const answer = await getJSON(path + query({ ...args,
+      observed_from: dayBound(controls.from.value, false),
+      observed_to: dayBound(controls.to.value, true), page, page_size: PICKER_PAGE }));
+    if (controls.pager !== pager || asked !== pager.asked) return [];  // a newer load follows
+    if (!next) pager.shown.clear();
+    const choices = answer.items.filter(keep).map(toChoice).filter(unseen);
+    if (next) pager.picker.add(choices);
+    else {
+      pager.picker = renderPicker(list, choices, { ...options, chosen,
+        empty: filtered ? 'none_these_days' : empty });
+    }
+    pager.page = page;
+    pager.loaded = (page - 1) * PICKER_PAGE + answer.items.length;
+    pager.total = answer.total;
+    controls.more.disabled = false;
+    controls.more.hidden = pager.loaded >= pager.total;
+    controls.count.textContent = pager.total ? `${t('loaded')} ${pager.loaded} / ${pager.total}` : '';
+    return choices;
+  };
+  controls.pager = pager;
+  return pager.load(false);
+}
+
+// The From and To days above a picker's list and "Load more" below it, made once for each
+// list; they act on the list's newest pagedPicker.
+function pickerControls(list) {
+  const made = state.pickers.get(list);
+  if (made) return made;
+  const controls = {};
+  const reload = () => controls.pager.load(false).catch(handleError);
+  const day = (key) => el('label', {}, el('span', { 'data-i18n': key, text: t(key) }),
+    controls[key] = el('input', { type: 'date', id: `${list.id}-${key}`, on: { change: reload,
+      // The days are applied as they change; Enter in a form would send the form.
+      keydown: (e) => { if (e.key === 'Enter') e.preventDefault(); } } }));
+  list.before(el('div', { className: 'filters days' },
+    el('span', { 'data-i18n': 'observed', text: t('observed') }), day('from'), day('to')));
+  controls.more = el('button', { type: 'button', id: `${list.id}-more`, hidden: true,
+    'aria-controls': list.id, 'data-i18n': 'more', text: t('more'),
+    on: { click: () => moreChoices(list, controls).catch(handleError) } });
+  controls.count = el('span', { role: 'status' });
+  list.after(el('p', { className: 'more' }, controls.more, ' ', controls.count));
+  state.pickers.set(list, controls);
+  return controls;
+}
+
+// The next page; the keyboard goes on from the first choice it brought.
+async function moreChoices(list, controls) {
+  const added = await controls.pager.load(true);
+  const first = added.length && list.querySelector(`button[data-choice="${added[0].id}"]`);
+  const last = list.querySelector('li:last-child button');
+  if (first) first.focus();
+  else if (controls.more.hidden && last) last.focus();
 }
 
 // ---- the review queue ------------------------------------------------------------------
 
 function queueArgs() {
-  const day = (value, end) => (value ? value + (end ? 'T23:59:59+08:00' : 'T00:00:00+08:00') : '');
   return {
     review: 'pending', site_id: $('q-site').value, verdict: $('q-verdict').value,
     category: $('q-category').value, volunteer: $('q-volunteer').value.trim(),
-    observed_from: day($('q-from').value, false), observed_to: day($('q-to').value, true),
+    observed_from: dayBound($('q-from').value, false), observed_to: dayBound($('q-to').value, true),
     order: $('q-order').value, page_size: 50,
   };
 }
@@ -834,12 +925,10 @@ async function removeItem(itemId) {
 async function openPicker() {
   $('picker').hidden = false;
   $('picker-form').hidden = true;
-  $('picker-photos').replaceChildren();
   const taken = new Set(state.caseData.items.map((item) => item.photo_id));
-  const page = await getJSON(API + '/photos' + query({ site_id: state.caseData.site_id,
-    verified: 'true', page_size: 100 })).catch((err) => { handleError(err); return { items: [] }; });
-  const photos = page.items.filter((photo) => !taken.has(photo.id));
-  renderPicker($('picker-photos'), photos.map((photo) => evidenceChoice(photo.report, photo)), {
+  await pagedPicker($('picker-photos'), { path: API + '/photos',
+    args: { site_id: state.caseData.site_id, verified: 'true' },
+    keep: (photo) => !taken.has(photo.id), toChoice: (photo) => evidenceChoice(photo.report, photo),
     empty: 'no_photos', onPick: ([choice]) => pickPhoto(choice.photo) });
   const first = $('picker-photos').querySelector('button');
   if (first) first.focus();
@@ -1024,16 +1113,16 @@ async function loadCitable() {
   state.citing = [];
   const siteId = $('cf-site').value;
   if (!siteId) { $('cf-reports').replaceChildren(); return; }
-  const page = await getJSON(`${API}/sites/${siteId}/reports` + query({ page_size: 100 }));
-  if (siteId !== $('cf-site').value) return;  // another site was chosen meanwhile
-  pickReports($('cf-reports'), $('cf-chosen'), page.items);
+  await pickReports($('cf-reports'), $('cf-chosen'), siteId);
 }
 
-// Several reports picked for a complaint to cite (state.citing), with how many beside.
-function pickReports(list, count, reports) {
+// Several of a site's reports picked for a complaint to cite (state.citing), with how many
+// beside; those it cites already are not offered.
+function pickReports(list, count, siteId, cited = new Set()) {
   state.citing = [];
   count.textContent = `${t('chosen')} 0`;
-  renderPicker(list, reports.map((report) => evidenceChoice(report)), {
+  return pagedPicker(list, { path: `${API}/sites/${siteId}/reports`,
+    keep: (report) => !cited.has(report.id), toChoice: (report) => evidenceChoice(report),
     multiple: true, empty: 'no_reports',
     onPick: (chosen) => {
       state.citing = chosen.map((choice) => choice.report);
@@ -1175,8 +1264,7 @@ async function openSupplement() {
   $('cs-error').hidden = true;
   $('cs-date').value = chinaDay(new Date().toISOString());
   const cited = new Set([...c.report_ids, ...c.updates.flatMap((u) => u.report_ids || [])]);
-  const page = await getJSON(`${API}/sites/${c.site_id}/reports` + query({ page_size: 100 }));
-  pickReports($('cp-picker'), $('cp-chosen'), page.items.filter((r) => !cited.has(r.id)));
+  await pickReports($('cp-picker'), $('cp-chosen'), c.site_id, cited);
   const first = $('cp-picker').querySelector('button');
   if (first) first.focus();
 }
