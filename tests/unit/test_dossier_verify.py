@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -499,6 +500,69 @@ def test_manifest_with_duplicate_keys_is_refused(dossier, check):
     dossier.refresh_sums()
     assert having(check(dossier).problems, "manifest.json is not valid UTF-8 JSON",
                   "duplicate key 'format'")
+
+
+# --- hostile manifests and custody files: a verdict, never a traceback ----------------------
+
+def with_stamp(seq: int, items=(0,)):
+    """A manifest edit naming a time-stamp of custody event #seq (a junk token) for items."""
+    def edit(manifest):
+        manifest["timestamps"] = [{"file": "timestamps/x.tsr", "custody_seq": seq,
+                                   "custody_hash": "a" * 64, "tsa": "https://tsa.example",
+                                   "gen_time": "2026-03-01T10:00:00+00:00"}]
+        manifest["files"]["timestamps/x.tsr"] = sha256(b"junk")
+        for index in items:
+            manifest["items"][index]["timestamps"] = ["timestamps/x.tsr"]
+    return edit
+
+
+def build_stamped(edit_after=None) -> Dossier:
+    def edit(manifest):
+        with_stamp(12)(manifest)
+        if edit_after:
+            edit_after(manifest)
+    dossier = build(edit_manifest=edit)
+    dossier.files["timestamps/x.tsr"] = b"junk"
+    dossier.refresh_sums()
+    return dossier
+
+
+@pytest.mark.parametrize("entry", [[], {}, ["timestamps/x.tsr"], 7, None])
+def test_item_time_stamp_of_the_wrong_type_is_named_not_raised(check, entry):
+    def odd_entry(manifest):
+        manifest["items"][1]["timestamps"] = [entry]
+
+    problems = check(build_stamped(odd_entry)).problems
+    assert f"item 2: time-stamp {entry!r} is not in the manifest's timestamps" in problems
+
+
+def test_deeply_nested_manifest_is_named_not_raised(dossier, check):
+    dossier.files["manifest.json"] = b"[" * 100_000 + b"]" * 100_000
+    dossier.refresh_sums()
+    assert having(check(dossier).problems, "manifest.json is not valid UTF-8 JSON",
+                  "nested too deeply")
+
+
+def test_deeply_nested_custody_line_is_named_and_the_next_lines_are_read(dossier, check):
+    lines = custody_lines(dossier)
+    lines[3] = b'{"a":' * 100_000 + b"1" + b"}" * 100_000 + b"\n"
+    dossier.files["custody.jsonl"] = b"".join(lines)
+    problems = check(dossier).problems
+    assert having(problems, "custody.jsonl line 4", "nested too deeply")
+    assert not having(problems, "cannot be read from the ZIP")
+    # Every line was still read: none is counted as removed.
+    assert not having(problems, "events removed or added")
+
+
+def test_time_stamp_far_beyond_the_custody_file_is_named_at_once(check):
+    def far(manifest):
+        manifest["timestamps"][0]["custody_seq"] = 10 ** 15
+
+    started = time.monotonic()
+    problems = check(build_stamped(far)).problems
+    assert time.monotonic() - started < 10
+    assert having(problems, "item 1: the custody file lacks intact event #6, between its "
+                  f"receipt (#2) and the time-stamped event #{10 ** 15}")
 
 
 # --- the ZIP's layout ------------------------------------------------------------------------
