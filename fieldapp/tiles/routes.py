@@ -2,7 +2,7 @@ import hashlib
 
 from flask import Response, request
 from flask.views import MethodView
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from fieldapp.access.audit import bulk_read
 from fieldapp.accounts.auth import require
@@ -28,6 +28,10 @@ class TileArgsSchema(Schema):
             raise ValidationError("must not be after 'to'", "from")
 
 
+class PublicTileArgsSchema(Schema):
+    """None: the public layer has no time window or category (see PublicHexbinArgsSchema)."""
+
+
 def _respond(data: bytes, public: bool) -> Response:
     etag = hashlib.sha256(data).hexdigest()[:32]
     response = Response(data, mimetype=MVT)
@@ -42,10 +46,13 @@ def _respond(data: bytes, public: bool) -> Response:
 @blp.route("/public/<int:z>/<int:x>/<int:y>.mvt")
 class PublicTile(MethodView):
     @blp.doc(security=[])
+    # Refused rather than ignored, like the public hex bins': nobody believes a tile was
+    # filtered by a window or category when it was not.
+    @blp.arguments(PublicTileArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, content_type=MVT, description=(
         "Verified evidence in cells of at least ~1 km² where k distinct volunteers have "
         "some; `reports` is a band, `band` its number."))
-    def get(self, z, x, y):
+    def get(self, args, z, x, y):
         """The public layer: no token, hexagons only, never a cell with fewer than k people."""
         return _respond(service.tile("public", z, x, y, {}), public=True)
 

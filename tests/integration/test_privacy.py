@@ -101,6 +101,8 @@ def test_public_cells_are_never_smaller_than_a_square_kilometre(crowd):
     ("/tiles/public/19/0/0.mvt", "z"),
     ("/api/v1/public/hexbins?zoom=8&bbox=111.7,40.8,111.8,40.9&from=2026-01-01T00:00:00Z",
      "from"),  # no time window: comparing two would show what one volunteer added
+    ("/tiles/public/8/200/95.mvt?from=2026-01-01T00:00:00Z", "from"),  # nor on tiles
+    ("/tiles/public/8/200/95.mvt?category=air", "category"),
 ])
 def test_public_requests_are_capped(crowd, url, field):
     response = crowd["client"].get(url)
@@ -284,3 +286,4 @@ def test_clustering_is_refused_past_its_input_cap(app, crowd, monkeypatch):
     narrow = client.get("/api/v1/hotspots/candidates?from=2031-01-01T00:00:00Z",
                         headers=auth(token))
     assert narrow.status_code == 200 and narrow.get_json() == []
+
