@@ -7,7 +7,8 @@ custody chain: they are the volunteers' service history, not evidence, and the c
 lock would otherwise be taken by every claim, extension and sweep, beside intake.
 
 Races: a claim takes the volunteer's advisory lock, then the task's row lock, so two claims
-on the last slot, or one volunteer's two claims at once, are decided one after the other.
+on the last slot, or one volunteer's two claims at once, are decided one after the other; a
+check-in takes the volunteer's lock before the claim's, so two at once leave one visit open.
 Whatever changes a claim locks its row first (a task's, then its claims', where both), and
 reads its state only once locked.
 """
@@ -387,12 +388,18 @@ def _claims_query():
         selectinload(Claim.reports))
 
 
+def _volunteer_lock(user: User) -> None:
+    """The volunteer's own lock, taken before any row lock: what one volunteer does with
+    their claims (claiming, arriving) is decided one step at a time."""
+    db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                       {"key": f"claims:{user.id}"})
+
+
 def claim_task(task_id: uuid.UUID, user: User) -> Claim:
     """Take one slot of an open task until the claim expires (FIELDAPP_CLAIM_TTL_S)."""
     # The volunteer's lock first, then the task's: one volunteer's claims are decided one
     # at a time, and so are a task's slots.
-    db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                       {"key": f"claims:{user.id}"})
+    _volunteer_lock(user)
     task = _locked(Task, task_id)
     if task is None:
         raise NotFound("no such task")
@@ -470,7 +477,9 @@ def extend_claim(claim_id: uuid.UUID, user: User) -> Claim:
 
 
 def check_in(claim_id: uuid.UUID, place: dict, user: User) -> Claim:
-    """Arrive on site: accepted only within the task's reach of its place."""
+    """Arrive on site: accepted only within the task's reach of its place, and only while
+    the volunteer is on no other site (one visit at a time, so no hour counts twice)."""
+    _volunteer_lock(user)
     claim = _own_claim(claim_id, user, "check in")
     now = _now()
     current = _current(claim, now)
@@ -478,6 +487,15 @@ def check_in(claim_id: uuid.UUID, place: dict, user: User) -> Claim:
         rules.check_transition("claim", current, "checked_in")
     except rules.TransitionRefused as exc:
         raise _refused(exc) from None
+    elsewhere = list(db.session.scalars(select(Claim).where(
+        Claim.volunteer_id == user.id, Claim.status == "checked_in", Claim.id != claim.id)
+        .options(selectinload(Claim.task))))
+    if elsewhere:
+        raise Conflict(
+            "you are checked in on another task (“" + elsewhere[0].task.title + "”): check "
+            "out there first; on-site time is counted for one visit at a time",
+            errors={"claims": [str(other.id) for other in elsewhere]},
+            sub_code="ON_SITE_ELSEWHERE")
     task = db.session.get(Task, claim.task_id)
     if task.status != "open":
         raise Conflict(f"this task is {task.status}", errors={"status": [f"is {task.status}"]},

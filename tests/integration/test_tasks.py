@@ -500,6 +500,63 @@ def test_check_in_with_a_gcj02_point_on_site_then_out(app, client, volunteer, ta
     assert stored == visit["on_site_s"]
 
 
+def sent_back_beside_another(client, coordinator, token, site) -> tuple[dict, dict]:
+    """Claim A checked out and sent back for more, and claim B taken meanwhile (A waiting
+    on the coordinator is no longer in hand): two claims the volunteer may check in on."""
+    first = dispatch(client, coordinator[2], site_id=site["id"], title="A").get_json()
+    second = dispatch(client, coordinator[2], site_id=site["id"], title="B").get_json()
+    held_a = claim(client, token, first["id"]).get_json()
+    assert check_in(client, token, held_a["id"]).status_code == 200
+    assert act(client, token, held_a["id"], "check-out").status_code == 200
+    held_b = claim(client, token, second["id"]).get_json()
+    assert evaluate(client, coordinator[2], held_a["id"], "needs_more",
+                    "the outfall is not in frame").status_code == 200
+    return held_a, held_b
+
+
+def test_one_visit_at_a_time_so_no_hour_is_counted_twice(app, client, coordinator,
+                                                        volunteer, site):
+    # Checked in on B, a check-in on A would open a second visit beside B's, and every
+    # minute would count twice toward the volunteer's hours.
+    held_a, held_b = sent_back_beside_another(client, coordinator, volunteer[2], site)
+    assert check_in(client, volunteer[2], held_b["id"]).status_code == 200
+    before = counts(app)
+    again = check_in(client, volunteer[2], held_a["id"])
+    assert again.status_code == 409, again.get_json()
+    assert again.get_json()["sub_code"] == "ON_SITE_ELSEWHERE"
+    assert again.get_json()["errors"]["claims"] == [held_b["id"]]
+    assert counts(app) == before
+    assert client.get(f"/api/v1/claims/{held_a['id']}",
+                      headers=auth(volunteer[2])).get_json()["status"] == "needs_more"
+    # Once back from B, the volunteer goes on to A.
+    assert act(client, volunteer[2], held_b["id"], "check-out").status_code == 200
+    assert check_in(client, volunteer[2], held_a["id"]).status_code == 200
+
+
+def test_one_volunteers_two_check_ins_at_once_leave_one_visit_open(app, coordinator,
+                                                                    make_user, site):
+    client = app.test_client()
+    walker = make_user("volunteer")
+    held_a, held_b = sent_back_beside_another(client, coordinator, walker[2], site)
+    barrier, statuses = threading.Barrier(2), []
+
+    def arrive(claim_id):
+        barrier.wait()
+        statuses.append(check_in(app.test_client(), walker[2], claim_id).status_code)
+
+    threads = [threading.Thread(target=arrive, args=(held["id"],)) for held in (held_a, held_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 409]
+    with app.app_context():
+        assert db.session.scalar(text(
+            "SELECT count(*) FROM claim_visits v JOIN claims c ON c.id = v.claim_id "
+            "WHERE c.volunteer_id = :v AND v.checked_out_at IS NULL"),
+            {"v": walker[0]}) == 1
+
+
 def test_check_in_before_the_task_starts_is_refused(client, coordinator, volunteer, site):
     start = datetime.now(UTC) + timedelta(hours=3)
     later = dispatch(client, coordinator[2], site_id=site["id"], starts_at=iso(start),
