@@ -46,8 +46,9 @@ Checks (every problem is reported, naming the file, line or item concerned):
    where one line's seq follows the previous line's by one, its ``prev_hash`` is that line's
    ``hash`` (event #1 starts from 64 zeros); the line count equals the manifest's
    ``custody.events``; the last seq is at most ``custody.head_seq`` (and, if it is the head, its
-   hash is ``custody.head_hash``); each item's photo has an intact "received" event whose
-   ``details.sha256`` is the item's SHA-256.
+   hash is ``custody.head_hash``); each item's photo has exactly one intact "received" event,
+   whose ``details.sha256`` is the item's SHA-256 and whose seq, hash and time are the item's
+   ``receipt_seq``, ``receipt_hash`` and ``received_at``.
 7. Time-stamps: each entry of the manifest's ``timestamps`` names a listed ``timestamps/*.tsr``
    file holding a granted RFC 3161 TimeStampResp whose SHA-256 message imprint is the entry's
    ``custody_hash`` and whose time is its ``gen_time``; custody.jsonl holds that event, intact,
@@ -600,10 +601,8 @@ class _Custody:
     lines: int = 0
     last_seq: int | None = None
     last_hash: str | None = None
-    # photo id -> the SHA-256s its intact "received" events record
-    received: dict[str, set] = field(default_factory=dict)
-    # photo id -> seq of its intact "received" event; seq -> hash of every intact event
-    received_seq: dict[str, int] = field(default_factory=dict)
+    # photo id -> its intact "received" events; seq -> hash of every intact event
+    receipts: dict[str, list[dict]] = field(default_factory=dict)
     hashes: dict[int, str] = field(default_factory=dict)
 
 
@@ -717,11 +716,25 @@ def _check_link(event: dict, previous: dict | None, where: str, report: _Report)
 
 def _note_received(event: dict, custody: _Custody) -> None:
     if event["action"] == "received" and event["subject_type"] == "photo":
-        details = event["details"] if isinstance(event["details"], dict) else {}
-        sha256 = details.get("sha256")
-        if isinstance(sha256, str):
-            custody.received.setdefault(str(event["subject_id"]), set()).add(sha256.lower())
-        custody.received_seq.setdefault(str(event["subject_id"]), event["seq"])
+        custody.receipts.setdefault(str(event["subject_id"]), []).append(event)
+
+
+def _recorded_sha256(event: dict) -> str | None:
+    details = event["details"] if isinstance(event["details"], dict) else {}
+    sha256 = details.get("sha256")
+    return sha256.lower() if isinstance(sha256, str) else None
+
+
+def _sole_receipt(item: dict, custody: _Custody) -> dict | None:
+    """The item's receipt: its photo's one "received" event, if it records the item's hash.
+
+    A photo is received once. A second "received" event, appended after the first was
+    time-stamped, could otherwise vouch for a swapped original while the time-stamp covers
+    only the first: the item's hash must be the one the time-stamped receipt records."""
+    found = custody.receipts.get(item["photo_id"], [])
+    if len(found) == 1 and _recorded_sha256(found[0]) == item["sha256"].lower():
+        return found[0]
+    return None
 
 
 def _check_custody_against_manifest(custody: _Custody, section: dict, items: list[dict],
@@ -737,9 +750,49 @@ def _check_custody_against_manifest(custody: _Custody, section: dict, items: lis
         report.problem(f"{path}: the hash of head event #{custody.last_seq} is not the "
                        f"head_hash recorded in {MANIFEST}")
     for item in items:
-        if item["sha256"].lower() not in custody.received.get(item["photo_id"], set()):
-            report.problem(f"item {item['number']}: {path} has no intact 'received' event for "
-                           f"photo {item['photo_id']} with SHA-256 {item['sha256']}")
+        _check_receipt(item, custody, path, report)
+
+
+def _check_receipt(item: dict, custody: _Custody, path: str, report: _Report) -> None:
+    where, found = f"item {item['number']}", custody.receipts.get(item["photo_id"], [])
+    if len(found) > 1:
+        seqs = ", ".join(f"#{event['seq']}" for event in found)
+        report.problem(f"{where}: {path} has {len(found)} 'received' events for photo "
+                       f"{item['photo_id']} ({seqs}); a photo is received once")
+        return
+    receipt = _sole_receipt(item, custody)
+    if receipt is None:
+        report.problem(f"{where}: {path} has no intact 'received' event for "
+                       f"photo {item['photo_id']} with SHA-256 {item['sha256']}")
+        return
+    for problem in _receipt_claim_problems(item, receipt):
+        report.problem(f"{where}: {problem}")
+
+
+def _receipt_claim_problems(item: dict, receipt: dict) -> list[str]:
+    """What the manifest says of the item's receipt, against the receipt event itself (the
+    catalog shows these; older manifests may lack them)."""
+    problems = []
+    if item.get("receipt_seq") is not None and item["receipt_seq"] != receipt["seq"]:
+        problems.append(f"receipt_seq {item['receipt_seq']!r} is not its 'received' event "
+                        f"#{receipt['seq']}")
+    if item.get("receipt_hash") is not None and item["receipt_hash"] != receipt["hash"]:
+        problems.append(f"receipt_hash is not the hash of its 'received' event "
+                        f"#{receipt['seq']}")
+    if item.get("received_at") is not None and \
+            _as_time(item["received_at"]) != _as_time(receipt["occurred_at"]):
+        problems.append(f"received_at {item['received_at']!r} is not the time of its "
+                        f"'received' event #{receipt['seq']} ({receipt['occurred_at']})")
+    return problems
+
+
+def _as_time(text) -> datetime | str:
+    """An RFC 3339 text as an aware datetime to compare; the text itself if it is not one."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return text
+    return moment if moment.tzinfo is not None else text
 
 
 # --- 7. time-stamps --------------------------------------------------------------------------
@@ -881,7 +934,8 @@ def _check_item_coverage(item: dict, entries: dict[str, dict], custody: _Custody
         return
     if not files:
         report.uncovered.append(item["number"])
-    receipt = custody.received_seq.get(item["photo_id"])
+    sole = _sole_receipt(item, custody)
+    receipt = sole["seq"] if sole else None
     for path in files:
         # Only a text can name a file; a list or object here is no key to look up.
         entry = entries.get(path) if isinstance(path, str) else None
@@ -889,7 +943,7 @@ def _check_item_coverage(item: dict, entries: dict[str, dict], custody: _Custody
             report.problem(f"{where}: time-stamp {path!r} is not in the manifest's timestamps")
             continue
         if receipt is None:
-            continue  # already reported: no intact "received" event
+            continue  # already reported: no single intact "received" event with its hash
         if entry["custody_seq"] < receipt:
             report.problem(f"{where}: {path} anchors event #{entry['custody_seq']}, before its "
                            f"receipt (event #{receipt})")

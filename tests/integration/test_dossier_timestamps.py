@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fieldapp.custody import chain
 from fieldapp.dossiers import manifest as mf
 from tests.helpers import auth, post_report, report_json, role_tokens
 from tests.imagegen import jpeg_bytes
@@ -186,12 +187,57 @@ def test_a_token_changed_by_one_byte_fails_verification(app, stamped, tsa, tmp_p
     assert f"PROBLEM: {name}: does not verify against --tsa-ca" in result.output
 
 
+def _resigned(app, entries: dict[str, bytes], manifest: dict, top: str, path: Path) -> Path:
+    """The entries with this manifest, signed with the server's own key and summed afresh:
+    what someone holding that key could ship."""
+    from fieldapp.dossiers import keys
+
+    entries["manifest.json"] = mf.manifest_bytes(manifest)
+    with app.app_context():
+        entries["manifest.sig"] = keys.signing_key(app.config["FIELDAPP_DATA_DIR"]).sign(
+            entries["manifest.json"])
+    entries["SHA256SUMS"] = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+        for name, data in sorted(entries.items()) if name != "SHA256SUMS").encode()
+    path.write_bytes(_rezip(entries, top))
+    return path
+
+
+def test_a_photo_swapped_after_its_time_stamp_fails_even_under_the_servers_key(
+        app, stamped, tsa, tmp_path):
+    """Someone holding the server's key swaps an original after its receipt was time-stamped
+    and appends a second "received" event for it, with the new hash, after the anchor: every
+    hash, link and signature agrees, and the time-stamp still covers only the first."""
+    entries, manifest = dict(stamped["entries"]), json.loads(stamped["entries"]["manifest.json"])
+    item = manifest["items"][0]
+    events = [json.loads(line) for line in entries["custody.jsonl"].decode().splitlines()]
+    doctored = jpeg_bytes(seed=3999, lat=23.18, lon=113.39)
+    sha256 = hashlib.sha256(doctored).hexdigest()
+    del entries[item["original"]]
+    item["original"] = f"originals/001-{sha256[:8]}.jpg"
+    entries[item["original"]] = doctored
+    item.update(sha256=sha256, size=len(doctored), sm3=hashlib.new("sm3", doctored).hexdigest())
+    head = manifest["custody"]
+    received = next(e for e in events if e["seq"] == item["receipt_seq"])
+    forged = dict(received, seq=head["head_seq"] + 1, prev_hash=head["head_hash"],
+                  details=dict(received["details"], sha256=sha256, size=len(doctored)))
+    forged["hash"] = chain.link_hash(forged["prev_hash"], forged)
+    entries["custody.jsonl"] += json.dumps(forged, ensure_ascii=False, sort_keys=True).encode() \
+        + b"\n"
+    head.update(head_seq=forged["seq"], head_hash=forged["hash"], events=len(events) + 1)
+    manifest["files"]["custody.jsonl"] = hashlib.sha256(entries["custody.jsonl"]).hexdigest()
+    path = _resigned(app, entries, manifest, stamped["top"], tmp_path / "swapped.zip")
+    result = app.test_cli_runner().invoke(args=["dossier", "verify", str(path),
+                                                "--tsa-ca", str(tsa.ca_file)])
+    assert result.exit_code == 1, result.output
+    assert (f"PROBLEM: item 1: custody.jsonl has 2 'received' events for photo "
+            f"{item['photo_id']} (#{item['receipt_seq']}, #{forged['seq']})") in result.output
+
+
 def test_a_forged_token_fails_even_under_a_valid_manifest_signature(app, stamped, tsa,
                                                                      tmp_path):
     """Someone holding the server's signing key re-signs a manifest over a changed token:
     the hashes and the signature all agree, and the token still gives it away."""
-    from fieldapp.dossiers import keys
-
     entries = dict(stamped["entries"])
     manifest = json.loads(entries["manifest.json"])
     name = manifest["timestamps"][0]["file"]
@@ -199,15 +245,7 @@ def test_a_forged_token_fails_even_under_a_valid_manifest_signature(app, stamped
     token[-1] ^= 0x01
     entries[name] = bytes(token)
     manifest["files"][name] = hashlib.sha256(entries[name]).hexdigest()
-    entries["manifest.json"] = mf.manifest_bytes(manifest)
-    with app.app_context():
-        entries["manifest.sig"] = keys.signing_key(app.config["FIELDAPP_DATA_DIR"]).sign(
-            entries["manifest.json"])
-    entries["SHA256SUMS"] = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  {path}\n"
-        for path, data in sorted(entries.items()) if path != "SHA256SUMS").encode()
-    path = tmp_path / "forged.zip"
-    path.write_bytes(_rezip(entries, stamped["top"]))
+    path = _resigned(app, entries, manifest, stamped["top"], tmp_path / "forged.zip")
     result = app.test_cli_runner().invoke(args=["dossier", "verify", str(path),
                                                 "--tsa-ca", str(tsa.ca_file)])
     assert result.exit_code == 1

@@ -97,7 +97,8 @@ def jsonl(events: list[dict]) -> bytes:
     return "".join(json.dumps(event, ensure_ascii=False) + "\n" for event in events).encode()
 
 
-def item_entry(number: int, data: bytes, preview: str | None) -> dict:
+def item_entry(number: int, data: bytes, preview: str | None, receipt: dict) -> dict:
+    """An item as the server writes it; receipt is its photo's "received" event."""
     digest = sha256(data)
     return {
         "number": number, "title": f"Outfall photo {number}", "purpose": "discharge colour",
@@ -105,7 +106,8 @@ def item_entry(number: int, data: bytes, preview: str | None) -> dict:
         "source": {"reporter_role": "volunteer"},
         "capture_time": "2026-03-01T08:55:00+08:00",
         "place": {"lon": 120.3, "lat": 31.5, "crs": "wgs84"},
-        "received_at": "2026-03-01T09:01:00+00:00", "sha256": digest, "size": len(data),
+        "received_at": receipt["occurred_at"], "receipt_seq": receipt["seq"],
+        "receipt_hash": receipt["hash"], "sha256": digest, "size": len(data),
         "media_type": "image/jpeg", "original": f"originals/{number:03d}-{digest[:8]}.jpg",
         "preview": preview, "exif": {"make": "Xiaomi"}, "checks": [], "verdict": "pass",
         "reviews": [], "included_despite_rejection": False,
@@ -145,7 +147,9 @@ def build(*, with_previews=(1, 2, 3), edit_manifest=None, edit_events=None) -> D
     files, items = {}, []
     for number, data in originals.items():
         preview = f"previews/{number:03d}.jpg" if number in with_previews else None
-        item = item_entry(number, data, preview)
+        receipt = next(event for event in all_events if event["action"] == "received"
+                       and event["subject_id"] == str(PHOTOS[number]))
+        item = item_entry(number, data, preview, receipt)
         items.append(item)
         files[item["original"]] = data
         if preview:
@@ -343,6 +347,34 @@ def test_item_whose_photo_was_never_received_is_caught(check):
     problems = check(build(edit_manifest=other_photo)).problems
     assert problems == [f"item 3: custody.jsonl has no intact 'received' event for photo "
                         f"{PHOTOS['other']} with SHA-256 {sha256(jpeg(3))}"]
+
+
+def test_second_received_event_for_a_photo_is_named(check):
+    """Forged in a gap of the extract (#7 belongs to a photo outside the dossier), with its
+    own hash right, it breaks no link; but a photo is received once."""
+    def receive_again(events):
+        forged = dict(events[1], seq=7, id=str(uuid.UUID(int=1007)),
+                      details={"sha256": sha256(b"another photo"), "size": 13})
+        forged["hash"] = chain.link_hash(forged["prev_hash"], forged)
+        return [*events[:5], forged, *events[5:]]
+
+    assert check(build(edit_events=receive_again)).problems == [
+        f"item 1: custody.jsonl has 2 'received' events for photo {PHOTOS[1]} (#2, #7); "
+        "a photo is received once"]
+
+
+def test_receipt_stated_in_the_manifest_must_be_the_received_event(check):
+    def misstate(manifest):
+        manifest["items"][0].update(received_at="2026-03-01T08:00:00+00:00", receipt_seq=3,
+                                    receipt_hash="b" * 64)
+        # The same instant in another offset is the same time.
+        manifest["items"][1]["received_at"] = "2026-03-01T17:04:00+08:00"
+
+    assert check(build(edit_manifest=misstate)).problems == [
+        "item 1: receipt_seq 3 is not its 'received' event #2",
+        "item 1: receipt_hash is not the hash of its 'received' event #2",
+        "item 1: received_at '2026-03-01T08:00:00+00:00' is not the time of its 'received' "
+        "event #2 (2026-03-01T09:02:00.000000+00:00)"]
 
 
 def test_altered_sha256sums_line_is_named(dossier, check):
