@@ -117,10 +117,14 @@ def reach_problem(distance_m: float, reach_m: int) -> str | None:
             f"{reach_m} m")
 
 
-def on_site_seconds(checked_in_at: datetime, checked_out_at: datetime) -> int:
+def on_site_seconds(checked_in_at: datetime, checked_out_at: datetime,
+                    ends_at: datetime | None = None) -> int:
     """On-site time of one visit: check-out minus check-in, whole seconds (never negative:
-    clocks are the server's own, but a visit is never less than nothing)."""
-    return max(0, int((checked_out_at - checked_in_at).total_seconds()))
+    clocks are the server's own, but a visit is never less than nothing). A visit counts
+    no further than the end of its task's window: check-in is refused after it, and a
+    volunteer who stays on, or checks out only days later, adds nothing past it."""
+    until = min(checked_out_at, ends_at) if ends_at is not None else checked_out_at
+    return max(0, int((until - checked_in_at).total_seconds()))
 
 
 def evaluation_problem(decision: str, reason: str | None) -> str | None:

@@ -519,14 +519,16 @@ def check_in(claim_id: uuid.UUID, place: dict, user: User) -> Claim:
 
 
 def check_out(claim_id: uuid.UUID, user: User) -> Claim:
-    """Leave the site: the visit's on-site time is check-out minus check-in."""
+    """Leave the site: the visit's on-site time is check-out minus check-in, counted no
+    further than the end of the task's window."""
     claim = _own_claim(claim_id, user, "check out")
     now = _now()
     _move("claim", claim, "checked_out", user.id, now, claim.task_id, "checked_out")
     visit = db.session.scalar(select(Visit).where(
         Visit.claim_id == claim.id, Visit.checked_out_at.is_(None)).with_for_update())
     visit.checked_out_at = now
-    visit.on_site_s = rules.on_site_seconds(visit.checked_in_at, now)
+    visit.on_site_s = rules.on_site_seconds(visit.checked_in_at, now,
+                                            db.session.get(Task, claim.task_id).ends_at)
     db.session.commit()
     return get_claim(claim.id, user)
 

@@ -557,6 +557,32 @@ def test_one_volunteers_two_check_ins_at_once_leave_one_visit_open(app, coordina
             {"v": walker[0]}) == 1
 
 
+def test_on_site_time_stops_at_the_end_of_the_tasks_window(app, client, coordinator,
+                                                          volunteer, site, owner_connection):
+    now = datetime.now(UTC)
+    made = dispatch(client, coordinator[2], site_id=site["id"],
+                    starts_at=iso(now - timedelta(hours=4))).get_json()
+    held = claim(client, volunteer[2], made["id"]).get_json()
+    assert check_in(client, volunteer[2], held["id"]).status_code == 200
+    # Checked in three hours ago, on a task that ended an hour ago: whoever checks out
+    # only now (or a week later) was on duty two hours.
+    with owner_connection.cursor() as cur:
+        cur.execute("UPDATE claim_visits SET checked_in_at = now() - interval '3 hours' "
+                    "WHERE claim_id = %s", (held["id"],))
+        cur.execute("UPDATE tasks SET ends_at = now() - interval '1 hour' WHERE id = %s",
+                    (made["id"],))
+    owner_connection.commit()
+    left = act(client, volunteer[2], held["id"], "check-out")
+    assert left.status_code == 200, left.get_json()
+    [visit] = left.get_json()["visits"]
+    assert abs(visit["on_site_s"] - 7200) <= 2, visit
+    assert left.get_json()["on_site_s"] == visit["on_site_s"]
+    assert evaluate(client, coordinator[2], held["id"], "accepted").status_code == 200
+    record = client.get("/api/v1/volunteers/me/service-record",
+                        headers=auth(volunteer[2])).get_json()
+    assert record["total_on_site_s"] == visit["on_site_s"] and record["total_hours"] == 2.0
+
+
 def test_check_in_before_the_task_starts_is_refused(client, coordinator, volunteer, site):
     start = datetime.now(UTC) + timedelta(hours=3)
     later = dispatch(client, coordinator[2], site_id=site["id"], starts_at=iso(start),

@@ -93,6 +93,14 @@ def test_on_site_time_is_check_out_minus_check_in():
     assert rules.on_site_seconds(NOW, NOW - timedelta(seconds=3)) == 0
 
 
+def test_on_site_time_ends_with_the_tasks_window():
+    # Staying on (or checking out days later) adds nothing after the task has ended.
+    ends = NOW + timedelta(hours=2)
+    assert rules.on_site_seconds(NOW, NOW + timedelta(days=3), ends) == 7200
+    assert rules.on_site_seconds(NOW, NOW + timedelta(minutes=30), ends) == 1800
+    assert rules.on_site_seconds(NOW, NOW + timedelta(hours=5), NOW - timedelta(hours=1)) == 0
+
+
 @pytest.mark.parametrize(("decision", "reason", "refused"), [
     ("needs_more", None, True), ("needs_more", "   ", True), ("needs_more", "closer", False),
     ("accepted", None, False), ("accepted", "", False),
