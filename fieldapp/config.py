@@ -82,6 +82,10 @@ class Config:
         # The public layer withholds hexagons where fewer distinct volunteers than this have
         # verified evidence (k-anonymity: people, not reports).
         self.FIELDAPP_PUBLIC_MIN_COUNT = _int("FIELDAPP_PUBLIC_MIN_COUNT", 3)
+        # The public layer shows public_cells as captured once a UTC day, from this many days
+        # after the capture's day (0: the same day), so a cell never appears minutes after a
+        # volunteer's visit.
+        self.FIELDAPP_PUBLIC_DELAY_DAYS = _int("FIELDAPP_PUBLIC_DELAY_DAYS", 1)
         # Bounded work. Every request's queries are cancelled after this (a 503); the CLI
         # and background work are not bound by it.
         self.FIELDAPP_STATEMENT_TIMEOUT_MS = _int("FIELDAPP_STATEMENT_TIMEOUT_MS", 15000)

@@ -3,6 +3,7 @@ and the public layer's rules (coarsest cells, counts in bands, how much a reques
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 
 import h3
 
@@ -49,6 +50,31 @@ def band_labels(edges: list[int]) -> list[str]:
         labels.append(f"{low}+" if high is None else str(low) if high == low
                       else f"{low}-{high}")
     return labels
+
+
+# The public layer is published once a UTC day, from a capture of public_cells taken by the
+# day's first public request; a capture is shown only from delay_days days after its day.
+# A cell that appeared minutes after a volunteer's visit would tell anyone polling the map
+# that someone had just been there; a day's capture shown the next day says only "some day
+# before yesterday" (with the default delay of 1).
+
+
+def day_start(now: datetime) -> datetime:
+    """Midnight UTC of now's UTC day."""
+    return datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
+
+
+def capture_due(now: datetime, newest: datetime | None) -> bool:
+    """Is a new capture of the public layer due (none yet taken this UTC day)?"""
+    return newest is None or newest < day_start(now)
+
+
+def shown_before(now: datetime, delay_days: int) -> datetime:
+    """The public layer shows the newest capture taken before this moment: the end of the
+    UTC day delay_days days before today (0: today's own capture)."""
+    if delay_days < 0:
+        raise ValueError("the public layer's delay is a number of days, not negative")
+    return day_start(now) + timedelta(days=1 - delay_days)
 
 
 EARTH_RADIUS_KM = 6371.0088

@@ -13,6 +13,7 @@ from fieldapp.errors import Conflict, field_error
 from fieldapp.extensions import db
 from fieldapp.hotspots import cells
 from fieldapp.hotspots.indexing import refresh_site_risk
+from fieldapp.hotspots.publication import shown_snapshot
 from fieldapp.sites.linking import link_reports_to_site
 from fieldapp.sites.models import Site
 from fieldapp.sites.service import create_site_in_session
@@ -52,14 +53,15 @@ def hexbins(args: dict) -> str:
         **params, **_box(args["bbox"]), "res": res})
 
 
-# The public layer reads one row per cell (public_cells, kept at ingest and review): a cell
-# shows only when enough distinct volunteers have verified evidence in it, and its reports
-# only as the band they fall in.
+# The public layer reads one row per cell, from the capture of public_cells (kept at ingest
+# and review) it shows today (hotspots.publication): a cell shows only when enough distinct
+# volunteers have verified evidence in it, and its reports only as the band they fall in.
 _PUBLIC_HEXBINS = """
     WITH shown AS (
         SELECT p.cell, width_bucket(p.reports, CAST(:edges AS int[])) AS band
-        FROM public_cells p JOIN h3_cells c ON c.cell = p.cell
-        WHERE p.res = :res AND c.res = :res AND p.volunteers >= :min_volunteers
+        FROM public_snapshot_cells p JOIN h3_cells c ON c.cell = p.cell
+        WHERE p.snapshot_id = :snapshot AND p.res = :res AND c.res = :res
+          AND p.volunteers >= :min_volunteers
           AND c.boundary && ST_MakeEnvelope(:minlon, :minlat, :maxlon, :maxlat, 4326)
     )
     SELECT json_build_object(
@@ -82,7 +84,7 @@ def public_hexbins(bbox, zoom: int, min_volunteers: int) -> str:
     check_area(bbox, res)
     return db.session.scalar(text(_PUBLIC_HEXBINS), {
         **_box(bbox), **public_bands(min_volunteers), "res": res,
-        "min_volunteers": min_volunteers})
+        "min_volunteers": min_volunteers, "snapshot": shown_snapshot()})
 
 
 def public_bands(min_volunteers: int) -> dict:

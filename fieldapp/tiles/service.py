@@ -2,8 +2,8 @@
 
 Layers: `sites` (with risk), `reports` (points from zoom 15, counts per hexagon below),
 `hexbins` (hexagons with counts) and `public` (cells of ~1 km² or more where k distinct
-volunteers have verified evidence, reports in bands). Aggregates read the counts kept at
-ingest, never every report.
+volunteers have verified evidence, reports in bands, as captured a day before). Aggregates
+read the counts kept at ingest, never every report.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import text
 from fieldapp.errors import field_error
 from fieldapp.extensions import db
 from fieldapp.hotspots import cells
+from fieldapp.hotspots.publication import shown_snapshot
 from fieldapp.hotspots.risk import risk_of
 from fieldapp.hotspots.service import check_window, count_source, public_bands
 
@@ -84,8 +85,9 @@ _HEX = f"""
 _PUBLIC = f"""
     WITH {_BOUNDS}, shown AS (
         SELECT p.cell, width_bucket(p.reports, CAST(:edges AS int[])) AS band
-        FROM public_cells p JOIN h3_cells c ON c.cell = p.cell, bounds
-        WHERE p.res = :res AND c.res = :res AND p.volunteers >= :min_volunteers
+        FROM public_snapshot_cells p JOIN h3_cells c ON c.cell = p.cell, bounds
+        WHERE p.snapshot_id = :snapshot AND p.res = :res AND c.res = :res
+          AND p.volunteers >= :min_volunteers
           AND c.boundary && bounds.env4326
     ), features AS (
         SELECT ST_AsMVTGeom(ST_Transform(c.boundary, 3857), bounds.env, {EXTENT}, {BUFFER},
@@ -107,7 +109,8 @@ def tile(layer: str, z: int, x: int, y: int, args: dict) -> bytes:
     if layer == "public":
         k = current_app.config["FIELDAPP_PUBLIC_MIN_COUNT"]
         return _scalar(_PUBLIC, {**xyz, **public_bands(k), "min_volunteers": k,
-                                 "res": cells.public_resolution_for_zoom(z)})
+                                 "res": cells.public_resolution_for_zoom(z),
+                                 "snapshot": shown_snapshot()})
     check_window(args)
     if layer == "reports" and z >= POINT_ZOOM:
         filters, params = _report_filters(args)

@@ -21,7 +21,7 @@ from tests.helpers import (
     superuser_sql,
 )
 from tests.imagegen import jpeg_bytes
-from tests.integration.test_tiles import tile_of
+from tests.integration.test_tiles import a_day_passes, published, tile_of
 
 CST = timezone(timedelta(hours=8))
 # Around Hohhot: no other test puts reports here.
@@ -40,6 +40,10 @@ def _public(client, zoom, bbox=BOX):
     return response.get_json()["features"]
 
 
+def _published(client, zoom, bbox=BOX):
+    return published(lambda: _public(client, zoom, bbox))
+
+
 @pytest.fixture(scope="module")
 def crowd(app):
     """One volunteer with five verified reports in one spot."""
@@ -54,12 +58,12 @@ def crowd(app):
 
 def test_one_volunteer_never_shows_publicly_three_do(app, crowd, make_user):
     client = crowd["client"]
-    assert _public(client, 10) == []
+    assert _published(client, 10) == []
     others = [make_user("volunteer")[2] for _ in range(2)]
     second = _submit(client, others[0], 5)
-    assert _public(client, 10) == []  # two people are still not enough
+    assert _published(client, 10) == []  # two people are still not enough
     third = _submit(client, others[1], 6)
-    [cell] = _public(client, 10)
+    [cell] = _published(client, 10)
     spot = third["location"]["wgs84"]
     assert cell["id"] == h3.latlng_to_cell(spot["lat"], spot["lon"], PUBLIC_FINEST)
     # Seven reports are shown as their band, never as an exact number.
@@ -71,11 +75,11 @@ def test_one_volunteer_never_shows_publicly_three_do(app, crowd, make_user):
     rejected = client.post(f"/api/v1/photos/{photo}/reviews", headers=auth(coordinator),
                            json={"decision": "rejected", "reason": "staged"})
     assert rejected.status_code == 201
-    assert _public(client, 10) == []
+    assert _published(client, 10) == []
     accepted = client.post(f"/api/v1/photos/{photo}/reviews", headers=auth(coordinator),
                            json={"decision": "accepted"})
     assert accepted.status_code == 201
-    assert [c["id"] for c in _public(client, 10)] == [cell["id"]]
+    assert [c["id"] for c in _published(client, 10)] == [cell["id"]]
     crowd["shown"] = cell["id"]
     crowd["second"] = second
 
@@ -287,3 +291,35 @@ def test_clustering_is_refused_past_its_input_cap(app, crowd, monkeypatch):
                         headers=auth(token))
     assert narrow.status_code == 200 and narrow.get_json() == []
 
+
+# Far enough from the crowd (about 17 km) to be in other cells up to resolution 5.
+FRESH_LON, FRESH_LAT = 111.95, 40.66
+FRESH_BOX = "111.9,40.6,112.0,40.7"
+
+
+def _fresh_cells(client):
+    z, x, y = tile_of(FRESH_LON, FRESH_LAT, 10)
+    tile = client.get(f"/tiles/public/{z}/{x}/{y}.mvt")
+    assert tile.status_code == 200
+    tiled = mapbox_vector_tile.decode(tile.data).get("public", {"features": []})["features"]
+    listed = [f["id"] for f in _public(client, 10, FRESH_BOX)]
+    assert sorted(f["properties"]["cell"] for f in tiled) == sorted(listed)
+    return listed
+
+
+def test_a_visit_shows_publicly_a_day_later_not_minutes_later(app, crowd, make_user):
+    """A cell that appears minutes after a volunteer's visit tells anyone polling the map
+    that someone was there just now: the layer is captured once a UTC day and shown only
+    the day after its capture."""
+    client = crowd["client"]
+    assert _fresh_cells(client) == []  # today's capture is taken before anyone goes there
+    for i in range(3):
+        volunteer = make_user("volunteer")[2]
+        observed = datetime(2026, 9, 1, 10, 0, tzinfo=CST)
+        submit_at(client, volunteer, FRESH_LON + i * 0.0003, FRESH_LAT, 3100 + i, observed)
+    assert _fresh_cells(client) == []  # three people, verified: but not minutes later
+    a_day_passes()
+    assert _fresh_cells(client) == []  # captured now, with the cell, shown tomorrow
+    a_day_passes()
+    expected = h3.latlng_to_cell(FRESH_LAT, FRESH_LON + 0.0003, PUBLIC_FINEST)
+    assert _fresh_cells(client) == [expected]

@@ -7,7 +7,14 @@ from datetime import datetime, timedelta, timezone
 import mapbox_vector_tile
 import pytest
 
-from tests.helpers import analyse_waiting, auth, multipart, post_report, report_json
+from tests.helpers import (
+    analyse_waiting,
+    auth,
+    multipart,
+    post_report,
+    report_json,
+    superuser_sql,
+)
 from tests.imagegen import jpeg_bytes
 
 # Around Lanzhou: this module's own corner of the map.
@@ -19,6 +26,20 @@ def tile_of(lon, lat, z):
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return z, x, y
+
+
+def a_day_passes() -> None:
+    """Every capture of the public layer is made a day older, as if a UTC day had passed."""
+    superuser_sql("UPDATE public_snapshots SET taken_at = taken_at - interval '1 day'")
+
+
+def published(read):
+    """What read() finds in the public layer once what is stored now has been captured (by
+    the first public request of a new UTC day) and shown (from the day after)."""
+    a_day_passes()
+    read()
+    a_day_passes()
+    return read()
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +141,7 @@ def test_etag_and_cache_headers(mapped):
 
 
 def test_public_layer_needs_no_token_and_counts_people_not_reports(mapped):
-    response = get_tile(mapped, "public", 8, token=False)
+    response = published(lambda: get_tile(mapped, "public", 8, token=False))
     assert response.status_code == 200 and "public" in response.headers["Cache-Control"]
     # Three verified reports in one hexagon, all by one coordinator: not three people.
     assert decode(response, "public") == []

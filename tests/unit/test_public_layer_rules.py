@@ -1,6 +1,8 @@
 """The public layer's pure rules, and what a volunteer may read of checks naming others."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import h3
 import pytest
 
@@ -31,6 +33,34 @@ def test_box_area_and_cells():
     china = (73.4, 18.1, 135.1, 53.6)
     assert cells.cells_in_bbox(china, 4) == pytest.approx(12_200, rel=0.01)
     assert cells.cells_in_bbox(china, 7) > 4_000_000
+
+
+def test_the_public_layer_is_captured_once_a_utc_day():
+    # 07:30 in Beijing is still the previous UTC day.
+    now = datetime(2026, 12, 2, 7, 30, tzinfo=timezone(timedelta(hours=8)))
+    assert cells.day_start(now) == datetime(2026, 12, 1, tzinfo=UTC)
+    assert cells.capture_due(now, None)
+    assert not cells.capture_due(now, datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC))
+    assert cells.capture_due(now, datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("delay, before", [
+    (0, datetime(2026, 12, 2, tzinfo=UTC)),  # today's own capture
+    (1, datetime(2026, 12, 1, tzinfo=UTC)),  # yesterday's, or older
+    (2, datetime(2026, 11, 30, tzinfo=UTC)),
+])
+def test_a_capture_is_shown_from_delay_days_after_its_day(delay, before):
+    now = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
+    assert cells.shown_before(now, delay) == before
+    # A capture taken seconds after midnight is not shown before the next day (delay 1).
+    taken = datetime(2026, 12, 1, 0, 0, 5, tzinfo=UTC)
+    assert (taken < cells.shown_before(now, delay)) == (delay == 0)
+    assert taken < cells.shown_before(now + timedelta(minutes=1), 1)
+
+
+def test_a_negative_delay_is_refused():
+    with pytest.raises(ValueError):
+        cells.shown_before(datetime(2026, 12, 1, tzinfo=UTC), -1)
 
 
 MINE = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
