@@ -126,6 +126,10 @@ def resolve_correction(correction_id: uuid.UUID, data: dict, resolver: User) -> 
     correction = db.session.get(Correction, correction_id)
     if correction is None:
         raise NotFound("no such correction")
+    if correction.user_id == resolver.id:
+        # As no one evaluates their own claim: a coordinator who also goes out on tasks
+        # has their record's corrections decided by another.
+        raise Forbidden("no one resolves a correction of their own record")
     if correction.resolution is not None:
         raise Conflict(f"this correction was already {correction.resolution.decision}")
     correction.resolution = Resolution(decision=data["decision"], note=data["note"],

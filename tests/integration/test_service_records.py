@@ -197,6 +197,27 @@ def test_correction_requested_then_resolved_both_recorded(
         ("rejected", "the check-out time stands")]
 
 
+def test_no_one_resolves_a_correction_of_their_own_record(client, coordinator, make_user,
+                                                        owner_connection):
+    # A coordinator who also goes out on tasks is evaluated by another; their correction
+    # is likewise decided by another, never by themself.
+    walker = make_user("coordinator")
+    claim_id = _visit(client, owner_connection, walker, coordinator, "Outfall", 20,
+                      "accepted", 5105)
+    asked = client.post("/api/v1/volunteers/me/service-record/corrections",
+                        headers=auth(walker[2]),
+                        json={"claim_id": claim_id, "message": "I stayed 5 h, not 20 min"})
+    assert asked.status_code == 201, asked.get_json()
+    url = f"/api/v1/service-record-corrections/{asked.get_json()['id']}/resolution"
+    before = _count(owner_connection, "service_record_resolutions")
+    own = client.post(url, headers=auth(walker[2]), json={"decision": "accepted", "note": "ok"})
+    assert own.status_code == 403, own.get_json()
+    assert _count(owner_connection, "service_record_resolutions") == before
+    decided = client.post(url, headers=auth(coordinator[2]),
+                          json={"decision": "rejected", "note": "the times stand"})
+    assert decided.status_code == 201, decided.get_json()
+
+
 def test_real_name_reaches_only_the_volunteer_and_admins(
         client, volunteer, coordinator, make_user, owner_connection):
     admin, other = make_user("admin"), make_user("volunteer")
