@@ -8,8 +8,9 @@ all of it (``manifest.json``), the server's Ed25519 signature over the manifest'
 (``manifest.sig``), the server's public key (``public_key.pem``) and ``SHA256SUMS``.
 
 This file stands alone: it needs Python 3.9 or later and the ``cryptography`` package; the
-RFC 3161 time-stamps are read with ``rfc3161-client`` when it is installed, else checked with
-the ``openssl`` command (given ``--tsa-ca``)::
+RFC 3161 time-stamps are read with ``rfc3161-client`` when it is installed, else with the
+``openssl`` command (``openssl ts -reply -text``, and ``openssl ts -verify`` given
+``--tsa-ca``)::
 
     pip install cryptography rfc3161-client
     python verify.py DOSSIER.zip                     # prints "OK: ..." or "PROBLEM: ..." lines
@@ -858,52 +859,112 @@ def _check_timestamps(entries: dict[str, dict], items: list[dict], custody: _Cus
             _check_item_coverage(item, entries, custody, report)
 
 
+@dataclass
+class _TokenReading:
+    """What a TimeStampResp says, whichever reader read it."""
+
+    granted: bool
+    algorithm: str  # the imprint's hash: "sha256" or an OID
+    message: bytes
+    gen_time: datetime
+
+
 def _token_problems(data: bytes, entry: dict, roots, roots_pem, report: _Report) -> list[str]:
-    if rfc3161_client is None:
-        if roots_pem is None:
-            return []
-        return _openssl_problems(data, entry, roots_pem, report)
     try:
-        response = rfc3161_client.decode_timestamp_response(data)
-        info = response.tst_info
-        imprint = info.message_imprint
-        algorithm, message = imprint.hash_algorithm.dotted_string, imprint.message
-        gen_time = info.gen_time
+        reading = _read_token(data)
     except Exception as err:  # any parse failure of a hostile file is a finding
         return [f"not a readable RFC 3161 TimeStampResp ({_short(err)})"]
-    problems = []
-    if response.status not in (0, 1):
-        problems.append(f"the authority did not grant it (status {response.status})")
-    if algorithm != SHA256_OID or message != bytes.fromhex(entry["custody_hash"]):
-        problems.append(f"it does not time-stamp custody hash {entry['custody_hash']}")
-    if not _same_time(gen_time, entry["gen_time"]):
-        problems.append(f"its time {gen_time.isoformat()} is not the manifest's "
-                        f"{entry['gen_time']}")
-    if roots is not None:
-        builder = rfc3161_client.VerifierBuilder()
-        for root in roots:
-            builder = builder.add_root_certificate(root)
-        try:
-            builder.build().verify(response, bytes.fromhex(entry["custody_hash"]))
-        except Exception as err:  # VerificationError, or a malformed signature
-            problems.append(f"does not verify against --tsa-ca ({_short(err)})")
-        else:
-            report.tokens_signed += 1
+    problems = [] if reading is None else _reading_problems(reading, entry)
+    if roots_pem is None:
+        return problems
+    if rfc3161_client is None:
+        return problems + _openssl_problems(data, entry, roots_pem, report)
+    builder = rfc3161_client.VerifierBuilder()
+    for root in roots:
+        builder = builder.add_root_certificate(root)
+    try:
+        builder.build().verify(rfc3161_client.decode_timestamp_response(data),
+                               bytes.fromhex(entry["custody_hash"]))
+    except Exception as err:  # VerificationError, or a malformed signature
+        return problems + [f"does not verify against --tsa-ca ({_short(err)})"]
+    report.tokens_signed += 1
     return problems
+
+
+def _reading_problems(reading: _TokenReading, entry: dict) -> list[str]:
+    problems = []
+    if not reading.granted:
+        problems.append("the authority did not grant it")
+    if reading.algorithm not in (SHA256_OID, "sha256") or \
+            reading.message != bytes.fromhex(entry["custody_hash"]):
+        problems.append(f"it does not time-stamp custody hash {entry['custody_hash']}")
+    if not _same_time(reading.gen_time, entry["gen_time"]):
+        problems.append(f"its time {reading.gen_time.isoformat()} is not the manifest's "
+                        f"{entry['gen_time']}")
+    return problems
+
+
+def _read_token(data: bytes) -> _TokenReading | None:
+    """The token read by rfc3161-client, else by the openssl command; None with neither."""
+    if rfc3161_client is not None:
+        response = rfc3161_client.decode_timestamp_response(data)
+        info = response.tst_info
+        return _TokenReading(response.status in (0, 1),
+                             info.message_imprint.hash_algorithm.dotted_string,
+                             info.message_imprint.message, info.gen_time)
+    if shutil.which("openssl") is None:
+        return None
+    # Without this, a reader lacking rfc3161-client got no check of the token's time (which
+    # the catalog shows) at all: only openssl ts -verify, which never looks at it.
+    return _openssl_reading(_openssl_ts(["-reply", "-text"], data).stdout)
+
+
+def _openssl_reading(text: str) -> _TokenReading:
+    """A token from the text of ``openssl ts -reply -text``."""
+    fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    dump = re.search(r"^Message data:\n((?:\s+[0-9a-f]{4} - .*\n?)+)", text, re.MULTILINE)
+    if dump is None or "Time stamp" not in fields:
+        raise ValueError("openssl ts -reply -text shows no imprint or time")
+    # Each dump line: offset, " - ", 16 bytes in hex (a "-" after the 8th), then the text.
+    message = bytes.fromhex("".join(line.split(" - ", 1)[1][:47].replace("-", " ")
+                                    for line in dump.group(1).splitlines()))
+    return _TokenReading(fields.get("Status", "").startswith("Granted"),
+                         fields.get("Hash Algorithm", ""), message,
+                         _openssl_time(fields["Time stamp"]))
+
+
+def _openssl_time(text: str) -> datetime:
+    """``Dec  2 04:00:52[.25] 2026 GMT``, as openssl prints a GeneralizedTime."""
+    month, day, clock, year, _zone = text.split()
+    if "." not in clock:
+        clock += ".0"
+    return datetime.strptime(f"{month} {day} {clock} {year}", "%b %d %H:%M:%S.%f %Y").replace(
+        tzinfo=timezone.utc)  # noqa: UP017 (Python 3.9)
+
+
+def _openssl_ts(args: list[str], data: bytes, roots_pem: bytes | None = None):
+    """openssl ts ARGS -in <data as a file> [-CAfile <roots_pem as a file>]."""
+    with tempfile.TemporaryDirectory() as work:
+        token, roots = os.path.join(work, "token.tsr"), os.path.join(work, "roots.pem")
+        with open(token, "wb") as handle:
+            handle.write(data)
+        extra = []
+        if roots_pem is not None:
+            with open(roots, "wb") as handle:
+                handle.write(roots_pem)
+            extra = ["-CAfile", roots]
+        result = subprocess.run(["openssl", "ts", *args, "-in", token, *extra],
+                                capture_output=True, text=True)
+    if args[0] == "-reply" and result.returncode != 0:
+        raise ValueError((result.stderr.strip().splitlines() or ["openssl failed"])[-1])
+    return result
 
 
 def _openssl_problems(data: bytes, entry: dict, roots_pem: bytes, report: _Report) -> list[str]:
     """The reference check, for a reader without rfc3161-client: openssl ts -verify."""
     if shutil.which("openssl") is None:
         return ["cannot be checked: install rfc3161-client (pip) or openssl"]
-    with tempfile.TemporaryDirectory() as work:
-        token, roots = os.path.join(work, "token.tsr"), os.path.join(work, "roots.pem")
-        with open(token, "wb") as handle:
-            handle.write(data)
-        with open(roots, "wb") as handle:
-            handle.write(roots_pem)
-        result = subprocess.run(["openssl", "ts", "-verify", "-digest", entry["custody_hash"],
-                                 "-in", token, "-CAfile", roots], capture_output=True, text=True)
+    result = _openssl_ts(["-verify", "-digest", entry["custody_hash"]], data, roots_pem)
     if result.returncode != 0 or "Verification: OK" not in result.stdout:
         return ["openssl ts -verify fails: " + (result.stderr.strip().splitlines() or ["?"])[-1]]
     report.tokens_signed += 1

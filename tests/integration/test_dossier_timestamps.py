@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,26 @@ def test_the_standalone_verifier_falls_back_to_openssl(stamped, tsa, tmp_path):
                              capture_output=True, text=True)
     assert refused.returncode == 1
     assert f"PROBLEM: {name}: openssl ts -verify fails" in refused.stdout
+
+
+@pytest.mark.parametrize("reader", ["rfc3161-client", "openssl"])
+@pytest.mark.parametrize("with_root", [True, False])
+def test_a_time_stamp_time_moved_in_the_manifest_is_caught(app, stamped, tsa, tmp_path, reader,
+                                                         with_root):
+    """The catalog shows the manifest's gen_time: re-signed an hour earlier, it must not pass,
+    whichever reader the verifier finds on the expert's machine, and with or without a root."""
+    entries, manifest = dict(stamped["entries"]), json.loads(stamped["entries"]["manifest.json"])
+    entry = manifest["timestamps"][0]
+    moved = datetime.fromisoformat(entry["gen_time"]) - timedelta(hours=1)
+    entry["gen_time"] = moved.isoformat()
+    path = _resigned(app, entries, manifest, stamped["top"], tmp_path / "moved.zip")
+    prefix = [sys.executable] + (["-c", WITHOUT_RFC3161_CLIENT] if reader == "openssl" else [])
+    root = ["--tsa-ca", str(tsa.ca_file)] if with_root else []
+    done = subprocess.run([*prefix, str(VERIFY_SCRIPT), str(path), *root], capture_output=True,
+                          text=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"PROBLEM: {entry['file']}: its time " in done.stdout
+    assert f"is not the manifest's {entry['gen_time']}" in done.stdout
 
 
 def test_a_token_changed_by_one_byte_fails_verification(app, stamped, tsa, tmp_path):
