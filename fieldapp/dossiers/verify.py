@@ -36,7 +36,8 @@ Checks (every problem is reported, naming the file, line or item concerned):
    DER SubjectPublicKeyInfo, to compare with the one the NGO publishes.
 3. Manifest: UTF-8 JSON (no duplicate keys), format ``fieldapp-dossier/1``, well-formed items,
    files and custody sections.
-4. Contents: each item's original exists with the manifest's SHA-256 and size (and is named
+4. Contents: each item's original exists with the manifest's SHA-256, size and SM3 (when
+   stated; with the SM3 of ``cryptography``'s OpenSSL, else the summary says so) (and is named
    ``originals/NNN-<first 8 hex of its SHA-256>...``); each preview exists and is listed under
    ``files``; each file under ``files`` exists with that SHA-256; ``catalog.pdf`` and the
    custody file are listed there; no file is present that the signed manifest does not cover.
@@ -89,7 +90,7 @@ from datetime import datetime, timezone
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 try:  # optional: without it, tokens are checked with the openssl command
@@ -251,6 +252,7 @@ class _Report:
     tokens_signed: int = 0
     tokens_note: str = ""
     uncovered: list = field(default_factory=list)
+    sm3_unchecked: bool = False
 
     def problem(self, message: str) -> None:
         self.problems.append(message)
@@ -267,7 +269,10 @@ class _Report:
             stamps += f" ({self.tokens_note})"
         if self.uncovered and self.timestamps:
             stamps += f", item(s) {', '.join(map(str, self.uncovered))} not time-stamped"
-        return (f"{self.label}: {self.items} items, {self.originals} originals, "
+        originals = f"{self.originals} originals"
+        if self.sm3_unchecked:
+            originals += " (SM3 not checked: this OpenSSL has no SM3)"
+        return (f"{self.label}: {self.items} items, {originals}, "
                 f"{self.events} custody events, {stamps}, {signed}")
 
 
@@ -279,6 +284,7 @@ class _Archive:
     def __init__(self, zf: zipfile.ZipFile, top: str, files: dict, report: _Report):
         self.zf, self.top, self.files, self.report = zf, top, files, report
         self._digests: dict[str, tuple[str, int] | None] = {}
+        self._sm3: dict[str, str | None] = {}
 
     def has(self, path: str) -> bool:
         return path in self.files
@@ -291,6 +297,13 @@ class _Archive:
         if path not in self._digests:
             self._digests[path] = self._hash(path)
         return self._digests[path]
+
+    def sm3(self, path: str) -> str | None:
+        """The SM3 hex of a present file (hashed with its SHA-256 in one reading), or None if
+        it cannot be read or this cryptography has no SM3."""
+        if path not in self._sm3:
+            self._digests[path] = self._hash(path, with_sm3=True)
+        return self._sm3.get(path)
 
     def read_small(self, path: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
         """A present file's bytes, or None if it is absent, too large or unreadable."""
@@ -308,21 +321,36 @@ class _Archive:
         self._digests[path] = (hashlib.sha256(data).hexdigest(), len(data))
         return data
 
-    def _hash(self, path: str) -> tuple[str, int] | None:
+    def _hash(self, path: str, with_sm3: bool = False) -> tuple[str, int] | None:
         digest, size = hashlib.sha256(), 0
+        sm3 = _new_sm3() if with_sm3 else None
         try:
             with self.open(path) as stream:
                 for chunk in iter(lambda: stream.read(CHUNK), b""):
                     digest.update(chunk)
+                    if sm3 is not None:
+                        sm3.update(chunk)
                     size += len(chunk)
         except Exception as err:  # a corrupt entry (bad CRC, bad deflate...) is a finding
             self._unreadable(path, err)
             return None
+        if with_sm3:
+            self._sm3[path] = sm3.finalize().hex() if sm3 is not None else None
         return digest.hexdigest(), size
 
     def _unreadable(self, path: str, err: Exception) -> None:
         self._digests[path] = None
+        self._sm3[path] = None
         self.report.problem(f"{path}: cannot be read from the ZIP ({err})")
+
+
+def _new_sm3():
+    """An SM3 hash from cryptography, or None where its OpenSSL has none (then the summary
+    says SM3 was not checked)."""
+    try:
+        return hashes.Hash(hashes.SM3())
+    except UnsupportedAlgorithm:
+        return None
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
@@ -451,6 +479,10 @@ def _manifest_items(manifest: dict, report: _Report) -> list[dict]:
         if isinstance(item, dict) and not (item.get("preview") is None
                                            or _is_relative_path(item.get("preview"))):
             found.append(f"{where}: 'preview' is malformed")
+        # Optional: manifests from before SM3 was added have none.
+        if isinstance(item, dict) and not (item.get("sm3") is None
+                                           or _is_sha256(item.get("sm3"))):
+            found.append(f"{where}: 'sm3' is malformed")
         for message in found:
             report.problem(message)
         if found:
@@ -508,9 +540,14 @@ def _check_original(item: dict, archive: _Archive, report: _Report) -> None:
     if not archive.has(path):
         report.problem(f"{where}: original {path} is missing")
         return
+    sm3 = archive.sm3(path) if item.get("sm3") is not None else None
     digest = archive.digest(path)
     if digest is None:
         return
+    if sm3 is None and item.get("sm3") is not None:
+        report.sm3_unchecked = True
+    elif sm3 is not None and sm3 != item["sm3"].lower():
+        report.problem(f"{path} ({where}): SM3 is {sm3}, the manifest says {item['sm3']}")
     actual_sha, actual_size = digest
     if actual_sha != sha256:
         report.problem(f"{path} ({where}): SHA-256 is {actual_sha}, the manifest says {sha256} "

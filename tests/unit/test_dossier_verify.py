@@ -108,6 +108,7 @@ def item_entry(number: int, data: bytes, preview: str | None, receipt: dict) -> 
         "place": {"lon": 120.3, "lat": 31.5, "crs": "wgs84"},
         "received_at": receipt["occurred_at"], "receipt_seq": receipt["seq"],
         "receipt_hash": receipt["hash"], "sha256": digest, "size": len(data),
+        "sm3": hashlib.new("sm3", data).hexdigest(),
         "media_type": "image/jpeg", "original": f"originals/{number:03d}-{digest[:8]}.jpg",
         "preview": preview, "exif": {"make": "Xiaomi"}, "checks": [], "verdict": "pass",
         "reviews": [], "included_despite_rejection": False,
@@ -248,6 +249,30 @@ def test_changed_byte_of_an_original_names_the_item(dossier, check):
     assert having(result.problems, original, "item 2", "SHA-256")
     assert having(result.problems, "SHA256SUMS line", original)
     assert "2 originals" in result.summary
+
+
+def test_wrong_sm3_of_an_original_is_named(check):
+    """The SM3 is what a Chinese deposit platform compares: the manifest must state it right."""
+    def wrong_sm3(manifest):
+        manifest["items"][1]["sm3"] = "0" * 64
+        manifest["items"][2]["sm3"] = "not hex"
+
+    originals = [item["original"] for item in build().manifest()["items"]]
+    assert check(build(edit_manifest=wrong_sm3)).problems == [
+        "manifest.json item #3: 'sm3' is malformed",
+        f"{originals[1]} (item 2): SM3 is {hashlib.new('sm3', jpeg(2)).hexdigest()}, "
+        f"the manifest says {'0' * 64}",
+        f"unexpected file {originals[2]} (not covered by the signed manifest)"]
+
+
+def test_without_sm3_in_openssl_the_summary_says_it_was_not_checked(dossier, check,
+                                                                    monkeypatch):
+    from fieldapp.dossiers import verify
+
+    monkeypatch.setattr(verify, "_new_sm3", lambda: None)
+    result = check(dossier)
+    assert result.ok
+    assert "3 originals (SM3 not checked: this OpenSSL has no SM3)" in result.summary
 
 
 def test_changed_byte_of_manifest_breaks_the_signature(dossier, check):
