@@ -524,13 +524,17 @@ def check_out(claim_id: uuid.UUID, user: User) -> Claim:
     claim = _own_claim(claim_id, user, "check out")
     now = _now()
     _move("claim", claim, "checked_out", user.id, now, claim.task_id, "checked_out")
-    visit = db.session.scalar(select(Visit).where(
-        Visit.claim_id == claim.id, Visit.checked_out_at.is_(None)).with_for_update())
-    visit.checked_out_at = now
-    visit.on_site_s = rules.on_site_seconds(visit.checked_in_at, now,
-                                            db.session.get(Task, claim.task_id).ends_at)
+    _close_visit(claim, now, db.session.get(Task, claim.task_id).ends_at)
     db.session.commit()
     return get_claim(claim.id, user)
+
+
+def _close_visit(claim: Claim, at: datetime, ends_at: datetime) -> None:
+    """End the claim's open visit at `at`; its on-site time counts up to the task's end."""
+    visit = db.session.scalar(select(Visit).where(
+        Visit.claim_id == claim.id, Visit.checked_out_at.is_(None)).with_for_update())
+    visit.checked_out_at = at
+    visit.on_site_s = rules.on_site_seconds(visit.checked_in_at, at, ends_at)
 
 
 def cancel_claim(claim_id: uuid.UUID, reason: str | None, user: User) -> Claim:
@@ -628,8 +632,9 @@ def count_report(claim: Claim, report_id: uuid.UUID, user: User, at: datetime) -
 
 def sweep_claims(now: datetime | None = None) -> tuple[int, int]:
     """Mark active claims past their expiry `expired` (their slot is free already: slots
-    count only unexpired claims), and warn the volunteers whose claims expire within
-    FIELDAPP_CLAIM_WARN_S, once per expiry. Returns (expired, warned)."""
+    count only unexpired claims), warn the volunteers whose claims expire within
+    FIELDAPP_CLAIM_WARN_S, once per expiry, and close the visits still open when their
+    task has ended. Returns (expired, warned)."""
     now = now or _now()
     # An UPDATE that re-checks its WHERE once it has the row: a claim checked in meanwhile
     # is left alone.
@@ -660,8 +665,32 @@ def sweep_claims(now: datetime | None = None) -> tuple[int, int]:
                     f"Your claim expires in about {minutes} min: check in or extend it.", now,
                     claim_id=row.id, task_id=row.task_id)
         warned = len(due)
+    if closed := _close_visits_past_window(now):
+        current_app.logger.info("claims: %d visit(s) closed at the end of their task", closed)
     db.session.commit()
     return len(expired), warned
+
+
+def _close_visits_past_window(now: datetime) -> int:
+    """Close the visits of volunteers still checked in when their task's window has ended,
+    at that end: a volunteer who walked away without checking out would otherwise hold the
+    task open for good (it is never ended under a volunteer on site, and only the claimant
+    checks out), and the time past the end is not service anyway. The claim is then
+    checked out, by the server, and waits for its evaluation like any other."""
+    stale = db.session.execute(
+        select(Claim, Task.ends_at, Task.title).join(Task, Task.id == Claim.task_id)
+        .where(Claim.status == "checked_in", Task.ends_at <= now)
+        .with_for_update(of=Claim, skip_locked=True)
+        .execution_options(populate_existing=True)).all()
+    for claim, ends_at, title in stale:
+        _move("claim", claim, "checked_out", SYSTEM, now, claim.task_id, "checked_out",
+              closed_at=ends_at.isoformat(), reason="the task ended before a check-out")
+        _close_visit(claim, ends_at, ends_at)
+        _notify(claim.volunteer_id, "visit_closed",
+                f"“{title}” ended while you were checked in: your visit was closed at its end "
+                f"({ends_at.isoformat()}), and a coordinator evaluates it now.", now,
+                claim_id=claim.id, task_id=claim.task_id)
+    return len(stale)
 
 
 # The volunteer's own side

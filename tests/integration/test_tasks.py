@@ -557,21 +557,29 @@ def test_one_volunteers_two_check_ins_at_once_leave_one_visit_open(app, coordina
             {"v": walker[0]}) == 1
 
 
-def test_on_site_time_stops_at_the_end_of_the_tasks_window(app, client, coordinator,
-                                                          volunteer, site, owner_connection):
+def checked_in_past_the_end(client, coordinator, token, site, owner_connection):
+    """A claim checked in three hours ago on a task that ended an hour ago (the insider's
+    hand puts both back: the app never rewrites them): (task, claim, the task's end)."""
     now = datetime.now(UTC)
     made = dispatch(client, coordinator[2], site_id=site["id"],
                     starts_at=iso(now - timedelta(hours=4))).get_json()
-    held = claim(client, volunteer[2], made["id"]).get_json()
-    assert check_in(client, volunteer[2], held["id"]).status_code == 200
-    # Checked in three hours ago, on a task that ended an hour ago: whoever checks out
-    # only now (or a week later) was on duty two hours.
+    held = claim(client, token, made["id"]).get_json()
+    assert check_in(client, token, held["id"]).status_code == 200
     with owner_connection.cursor() as cur:
         cur.execute("UPDATE claim_visits SET checked_in_at = now() - interval '3 hours' "
                     "WHERE claim_id = %s", (held["id"],))
-        cur.execute("UPDATE tasks SET ends_at = now() - interval '1 hour' WHERE id = %s",
-                    (made["id"],))
+        cur.execute("UPDATE tasks SET ends_at = now() - interval '1 hour' WHERE id = %s "
+                    "RETURNING ends_at", (made["id"],))
+        ends_at = cur.fetchone()[0]
     owner_connection.commit()
+    return made, held, ends_at
+
+
+def test_on_site_time_stops_at_the_end_of_the_tasks_window(app, client, coordinator,
+                                                          volunteer, site, owner_connection):
+    # Whoever checks out only now (or a week later) was on duty two hours.
+    _, held, _ = checked_in_past_the_end(client, coordinator, volunteer[2], site,
+                                         owner_connection)
     left = act(client, volunteer[2], held["id"], "check-out")
     assert left.status_code == 200, left.get_json()
     [visit] = left.get_json()["visits"]
@@ -581,6 +589,46 @@ def test_on_site_time_stops_at_the_end_of_the_tasks_window(app, client, coordina
     record = client.get("/api/v1/volunteers/me/service-record",
                         headers=auth(volunteer[2])).get_json()
     assert record["total_on_site_s"] == visit["on_site_s"] and record["total_hours"] == 2.0
+
+
+def test_a_visit_never_checked_out_is_closed_at_the_tasks_end_so_the_task_can_end(
+        app, client, coordinator, volunteer, make_user, site, owner_connection):
+    from fieldapp.tasks import service
+
+    # Another volunteer on site at a task still under way is left alone.
+    other_task = dispatch(client, coordinator[2], site_id=site["id"]).get_json()
+    stayer = make_user("volunteer")
+    staying = claim(client, stayer[2], other_task["id"]).get_json()
+    assert check_in(client, stayer[2], staying["id"]).status_code == 200
+    # The volunteer checked in and walked away; the task ended an hour ago.
+    made, held, ends_at = checked_in_past_the_end(client, coordinator, volunteer[2], site,
+                                                  owner_connection)
+    # Until then nothing could end the task, and nobody but the volunteer could move it.
+    for action in ("complete", "cancel"):
+        stuck = client.post(f"/api/v1/tasks/{made['id']}/{action}",
+                            headers=auth(coordinator[2]), json={})
+        assert stuck.get_json()["sub_code"] == "CLAIMS_UNDER_WAY"
+    with app.app_context():
+        service.sweep_claims()
+        service.sweep_claims()
+        events = db.session.execute(select(TaskEvent.action, TaskEvent.actor_id).where(
+            TaskEvent.subject_id == uuid.UUID(held["id"]),
+            TaskEvent.action == "checked_out")).all()
+        told = db.session.scalars(select(Notification.kind).where(
+            Notification.claim_id == uuid.UUID(held["id"]))).all()
+    assert events == [("checked_out", None)]
+    assert told == ["visit_closed"]
+    shown = client.get(f"/api/v1/claims/{held['id']}", headers=auth(volunteer[2])).get_json()
+    [visit] = shown["visits"]
+    assert shown["status"] == "checked_out"
+    assert datetime.fromisoformat(visit["checked_out_at"]) == ends_at
+    assert abs(visit["on_site_s"] - 7200) <= 2
+    assert client.get(f"/api/v1/claims/{staying['id']}",
+                      headers=auth(stayer[2])).get_json()["status"] == "checked_in"
+    # The coordinator evaluates, and the task (its one slot done) is completed.
+    assert evaluate(client, coordinator[2], held["id"], "accepted").status_code == 200
+    assert client.get(f"/api/v1/tasks/{made['id']}",
+                      headers=auth(coordinator[2])).get_json()["status"] == "completed"
 
 
 def test_check_in_before_the_task_starts_is_refused(client, coordinator, volunteer, site):
