@@ -14,7 +14,7 @@ AS_OWNER = set -a && . $(FIELDAPP_DATABASE_ENV) && set +a &&
 AS_APP = $(AS_OWNER) unset FIELDAPP_OWNER_DATABASE_URL &&
 export FIELDAPP_DATA_DIR ?= $(CURDIR)/var
 
-APP_PACKAGES := fonts-wqy-zenhei nginx
+APP_PACKAGES := fonts-wqy-zenhei nginx postgresql-client-15
 TEST_PACKAGES := poppler-utils openssl coreutils gdal-bin chromium chromium-driver
 
 .PHONY: run test install packages test-packages map-assets postgis migrate demo serve lint bench-ingest
@@ -56,6 +56,12 @@ admin:
 
 serve:
 	$(AS_APP) $(BIN)/fieldapp serve
+
+# A backup is made as the schema owner (pg_dump reads every table): make backup DEST=/backups/2026-12-02
+.PHONY: backup
+backup:
+	@test -n "$(DEST)" || { echo 'usage: make backup DEST=/new/dir [EARLIER=/an/earlier/backup]' >&2; exit 2; }
+	$(AS_OWNER) $(BIN)/fieldapp backup make '$(DEST)' $(if $(EARLIER),--earlier '$(EARLIER)')
 
 run: demo serve
 

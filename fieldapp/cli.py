@@ -414,9 +414,11 @@ def register(app) -> None:
     for command in (users_cli, custody_cli, evidence_cli, sites_cli, dossier_cli,
                     certificate_cli, demo, serve):
         app.cli.add_command(command)
+    from fieldapp.backups.cli import backup_cli
     from fieldapp.jobs.cli import jobs_cli
 
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(backup_cli)
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
 #
 #   scripts/packages.sh fonts-wqy-zenhei poppler-utils
 #
-# The app needs fonts-wqy-zenhei (the CJK font embedded in catalog PDFs) and nginx (the proxy
-# `fieldapp serve` puts in front of gunicorn); the tests also use
+# The app needs fonts-wqy-zenhei (the CJK font embedded in catalog PDFs), nginx (the proxy
+# `fieldapp serve` puts in front of gunicorn) and postgresql-client-15 (pg_dump and
+# pg_restore, for `fieldapp backup`); the tests also use
 # poppler-utils (pdftotext, pdftoppm), openssl and coreutils' sha256sum, as a court would.
 set -euo pipefail
 

@@ -71,9 +71,10 @@ def _drop_database(url: str) -> None:
 
 
 @contextmanager
-def app_on_own_database(what: str, data_dir: Path):
+def app_on_own_database(what: str, data_dir: Path, migrated: bool = True):
     """The app on a migrated database of its own (fieldapp_test_<pid>_<what>), for a test
-    that must see everything in its database, or that writes what others must not see."""
+    that must see everything in its database, or that writes what others must not see;
+    with migrated=False, an empty one (PostGIS and nothing else), as a restore needs."""
     from urllib.parse import urlsplit, urlunsplit
 
     from flask_migrate import upgrade
@@ -89,8 +90,9 @@ def app_on_own_database(what: str, data_dir: Path):
                                     FIELDAPP_OWNER_DATABASE_URI=sqlalchemy_url(owner_url),
                                     FIELDAPP_DATA_DIR=data_dir, TESTING=True))
     try:
-        with application.app_context():
-            upgrade()
+        if migrated:
+            with application.app_context():
+                upgrade()
         yield application
     finally:
         with application.app_context():

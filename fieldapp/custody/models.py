@@ -16,7 +16,9 @@ ACTIONS = ("received", "verified", "original_read", "rechecked", "audited", "rev
            # A complaint filed with the authorities, and each update of what they did.
            "complaint_filed", "complaint_updated",
            # A row created before rows were bound to the chain, bound once as it then stood.
-           "bound")
+           "bound",
+           # A backup read every original (fieldapp.backups).
+           "backed_up")
 
 
 class CustodyEvent(db.Model):

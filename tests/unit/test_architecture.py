@@ -18,6 +18,7 @@ PURE_CORES = (
     "tasks/rules.py", "accounts/throttle.py", "uploads/protocol.py",
     "volunteers/certificates.py", "volunteers/records.py", "serving/proxy.py",
     "serving/supervision.py", "jobs/schedule.py", "access/disclosure.py",
+    "backups/contents.py",
 )  # sites/importer.py needs no app either, but shares the API's schema module on purpose
 FRAMEWORKS = ("flask", "flask_smorest", "sqlalchemy", "geoalchemy2", "psycopg2",
               "fieldapp.extensions")

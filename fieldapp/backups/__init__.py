@@ -1,0 +1,1 @@
+"""Backups: the database and every stored file, made, checked and restored together."""
