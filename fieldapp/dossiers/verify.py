@@ -218,6 +218,16 @@ def _malformed(obj, fields: dict, where: str) -> list[str]:
             for name, valid in fields.items() if not valid(obj.get(name))]
 
 
+def _printable(text: str) -> str:
+    """text with every control or format character escaped (\\n, \\x1b, \\u202e...).
+
+    Names and values come from the dossier: a newline in one would print an "OK:" line of
+    its own among the problems, a terminal escape could erase lines, a right-to-left
+    override could show a name backwards."""
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode()
+                   for char in text)
+
+
 def _key_fingerprint(key: Ed25519PublicKey) -> str:
     der = key.public_bytes(serialization.Encoding.DER,
                            serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -255,7 +265,7 @@ class _Report:
     sm3_unchecked: bool = False
 
     def problem(self, message: str) -> None:
-        self.problems.append(message)
+        self.problems.append(_printable(message))
 
     def summary(self) -> str:
         if self.fingerprint is None:
@@ -272,8 +282,8 @@ class _Report:
         originals = f"{self.originals} originals"
         if self.sm3_unchecked:
             originals += " (SM3 not checked: this OpenSSL has no SM3)"
-        return (f"{self.label}: {self.items} items, {originals}, "
-                f"{self.events} custody events, {stamps}, {signed}")
+        return _printable(f"{self.label}: {self.items} items, {originals}, "
+                          f"{self.events} custody events, {stamps}, {signed}")
 
 
 # --- the archive -----------------------------------------------------------------------------

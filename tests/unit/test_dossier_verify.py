@@ -661,6 +661,20 @@ def test_duplicate_entry_is_reported(dossier, check):
     assert having(problems, f"'{LABEL}/catalog.pdf' occurs more than once")
 
 
+def test_names_cannot_write_lines_of_their_own_into_the_verdict(dossier, tmp_path):
+    """An entry named with a newline, a terminal escape or a right-to-left override would
+    print an "OK:" line of its own (or erase lines on a terminal) among the problems."""
+    fake = f"x\nOK: {LABEL}: 3 items, signature by key SHA256:abc\x1b[1A\x1b[2K\u202egpj.exe"
+    path = write_zip(dossier, tmp_path / "dossier.zip", extra=[(f"{LABEL}/{fake}", b"x")])
+    done = run_script(VERIFY_PY, path)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == ["PROBLEM", "PROBLEM", "FAILED"]
+    assert all(line.isprintable() for line in lines)
+    assert "unexpected file x\\nOK: " in done.stdout and "\\x1b[1A\\x1b[2K\\u202egpj.exe" in \
+        done.stdout
+
+
 def test_file_that_is_not_a_zip_is_unreadable(tmp_path):
     path = tmp_path / "dossier.zip"
     path.write_bytes(b"this is not a zip file")
