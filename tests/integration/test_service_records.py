@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import psycopg2
 import pytest
 
+from fieldapp.volunteers import certificates
 from tests.helpers import auth, post_report, report_json
 from tests.imagegen import jpeg_bytes
 from tests.integration.test_volunteer_view import SITE_LAT, SITE_LON, _site
@@ -203,7 +204,7 @@ def test_no_one_resolves_a_correction_of_their_own_record(client, coordinator, m
     # is likewise decided by another, never by themself.
     walker = make_user("coordinator")
     claim_id = _visit(client, owner_connection, walker, coordinator, "Outfall", 20,
-                      "accepted", 5105)
+                      "accepted", 5107)
     asked = client.post("/api/v1/volunteers/me/service-record/corrections",
                         headers=auth(walker[2]),
                         json={"claim_id": claim_id, "message": "I stayed 5 h, not 20 min"})
@@ -255,6 +256,49 @@ def test_real_name_reaches_only_the_volunteer_and_admins(
     assert shown["volunteer"] != real_name and shown["volunteer"]
     users = client.get("/api/v1/users", headers=auth(admin[2]))
     assert real_name not in users.get_data(as_text=True)
+
+
+def test_a_read_only_token_reads_no_real_name_record_or_certificate(
+        app, client, coordinator, make_user, owner_connection):
+    # A wall display's token sits in a link (/map#token=…) on a screen anyone may read:
+    # it is for the map, never for who a volunteer is, where they served, or a certificate.
+    walker, admin = make_user("coordinator"), make_user("admin")
+    _visit(client, owner_connection, walker, coordinator, "Outfall", 20, "accepted", 5108)
+    assert client.put(f"/api/v1/volunteers/{walker[0]}/identity", headers=auth(admin[2]),
+                      json={"real_name": "周立", "document_number": "440106199001010000"}
+                      ).status_code == 200
+    with issuer(app):
+        issued = client.get("/api/v1/volunteers/me/certificate", headers=auth(walker[2]))
+    assert issued.status_code == 200
+    number = certificates.TRAILER.search(issued.data)["number"].decode()
+
+    def wall_token(token):
+        made = client.post("/api/v1/auth/read-token", json={"ttl_s": 600},
+                           headers=auth(token))
+        assert made.status_code == 201, made.get_json()
+        return made.get_json()["token"]
+
+    own, admins = wall_token(walker[2]), wall_token(admin[2])
+    before = _count(owner_connection, "certificates")
+    with issuer(app):
+        for token, path in ((own, "/api/v1/volunteers/me/identity"),
+                            (own, "/api/v1/volunteers/me/service-record"),
+                            (own, "/api/v1/volunteers/me/service-record?format=csv"),
+                            (own, "/api/v1/volunteers/me/certificate"),
+                            (own, f"/api/v1/certificates/{number}"),
+                            (admins, f"/api/v1/volunteers/{walker[0]}/identity"),
+                            (admins, f"/api/v1/volunteers/{walker[0]}/service-record"),
+                            (admins, f"/api/v1/certificates/{number}")):
+            refused = client.get(path, headers=auth(token))
+            assert refused.status_code == 403, (path, refused.get_data(as_text=True)[:200])
+            assert refused.get_json()["sub_code"] == "READ_ONLY_TOKEN", path
+            assert "440106199001010000" not in refused.get_data(as_text=True)
+    assert _count(owner_connection, "certificates") == before
+    # The same people with their own full tokens still read them.
+    assert client.get("/api/v1/volunteers/me/identity",
+                      headers=auth(walker[2])).get_json()["real_name"] == "周立"
+    assert client.get(f"/api/v1/certificates/{number}",
+                      headers=auth(admin[2])).status_code == 200
 
 
 def test_certificate_carries_the_fields_verifies_and_is_recorded(
