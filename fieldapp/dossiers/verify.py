@@ -62,15 +62,19 @@ Large dossiers are fine: files are hashed in chunks straight from the ZIP, never
 
 The same facts can be checked with ordinary tools after ``unzip``, inside the folder::
 
-    sha256sum -c SHA256SUMS
     openssl pkeyutl -verify -pubin -inkey public_key.pem -rawin \\
         -in manifest.json -sigfile manifest.sig
     openssl pkey -pubin -in public_key.pem -outform DER | sha256sum    # the key fingerprint
+    python3 -c 'import json; m = json.load(open("manifest.json"))
+    for i in m["items"]: print(i["sha256"] + "  " + i["original"])
+    for f, h in m["files"].items(): print(h + "  " + f)' | sha256sum -c
     openssl ts -verify -digest <custody_hash> -in timestamps/<file>.tsr -CAfile <TSA root>
 
 and each custody event's hash is the lowercase hex SHA-256 of the UTF-8 bytes of
 ``prev_hash + canonical JSON`` of the event's fields other than ``prev_hash`` and ``hash``,
 where canonical JSON means keys sorted, no spaces (separators "," and ":"), non-ASCII kept.
+``sha256sum -c SHA256SUMS`` alone proves little: SHA256SUMS is not signed, so whoever swaps a
+photo can rewrite it; the manifest's hashes are what the signature covers.
 """
 from __future__ import annotations
 

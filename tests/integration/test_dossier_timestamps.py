@@ -194,6 +194,62 @@ def test_a_time_stamp_time_moved_in_the_manifest_is_caught(app, stamped, tsa, tm
     assert f"is not the manifest's {entry['gen_time']}" in done.stdout
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _manual_checks() -> str:
+    """The README's commands for checking a dossier by hand, as written (the unzip line and
+    the blocks running verify.py left out: the folder is unpacked here, and verify.py is
+    tested on its own)."""
+    section = README.read_text().split("## Dossiers, and how to verify one", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    blocks = [block.split("```", 1)[0] for block in section.split("```sh\n")[1:]]
+    lines = [line for block in blocks if "verify.py" not in block
+             for line in block.splitlines() if not line.startswith("unzip ")]
+    return "\n".join(lines) + "\n"
+
+
+def _run_manual_checks(folder: Path, ca_file: Path) -> subprocess.CompletedProcess:
+    (folder.parent / "tsa-root.pem").write_bytes(ca_file.read_bytes())
+    script = _manual_checks().replace("-CAfile tsa-root.pem", "-CAfile ../tsa-root.pem")
+    return subprocess.run(["bash", "-c", script], cwd=folder, capture_output=True, text=True)
+
+
+def test_the_readmes_checks_by_hand_work_as_written(stamped, tsa, tmp_path):
+    folder = tmp_path / stamped["top"]
+    with zipfile.ZipFile(stamped["path"]) as archive:
+        archive.extractall(tmp_path)
+    done = _run_manual_checks(folder, tsa.ca_file)
+    assert "FAILED" not in done.stdout + done.stderr, done.stdout + done.stderr
+    assert "Signature Verified Successfully" in done.stdout
+    assert done.stdout.count("Verification: OK") == len(stamped["manifest"]["timestamps"])
+    for item in stamped["manifest"]["items"]:
+        assert f"{item['original']}: OK" in done.stdout
+    # The key's fingerprint, to compare with the one the NGO publishes (GET /api/v1/keys).
+    key = (folder / "public_key.pem").read_bytes()
+    from fieldapp.dossiers.verify import _key_fingerprint, load_public_key
+
+    assert _key_fingerprint(load_public_key(key)).split(":")[1] in done.stdout
+
+
+def test_the_readmes_checks_by_hand_catch_a_swapped_photo(stamped, tsa, tmp_path):
+    """SHA256SUMS is not signed: a swapped original with SHA256SUMS written afresh passes
+    sha256sum -c SHA256SUMS, and the signature still holds. The checks by hand must hold
+    each file to the signed manifest."""
+    folder = tmp_path / stamped["top"]
+    with zipfile.ZipFile(stamped["path"]) as archive:
+        archive.extractall(tmp_path)
+    original = folder / stamped["manifest"]["items"][0]["original"]
+    original.write_bytes(jpeg_bytes(seed=3998, lat=23.18, lon=113.39))
+    sums = (folder / "SHA256SUMS").read_text().splitlines()
+    name = original.relative_to(folder).as_posix()
+    (folder / "SHA256SUMS").write_text("".join(
+        f"{hashlib.sha256(original.read_bytes()).hexdigest()}  {name}\n"
+        if line.endswith(f"  {name}") else line + "\n" for line in sums))
+    done = _run_manual_checks(folder, tsa.ca_file)
+    assert f"{name}: FAILED" in done.stdout, done.stdout + done.stderr
+
+
 def test_a_token_changed_by_one_byte_fails_verification(app, stamped, tsa, tmp_path):
     entries = dict(stamped["entries"])
     name = stamped["manifest"]["timestamps"][0]["file"]
