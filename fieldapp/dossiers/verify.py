@@ -876,6 +876,11 @@ def _manifest_timestamps(manifest: dict, files: dict, report: _Report) -> dict[s
             report.problem(message)
         if found:
             continue
+        if entry["file"] in good:
+            # One token, two claims: only one could be held to the token.
+            report.problem(f"{MANIFEST} timestamps #{index}: {entry['file']} is named by an "
+                           "earlier entry too")
+            continue
         if entry["file"] not in files:
             report.problem(f"{entry['file']} is not listed in the manifest's files "
                            "(not covered by the signature)")

@@ -593,6 +593,18 @@ def test_item_time_stamp_of_the_wrong_type_is_named_not_raised(check, entry):
     assert f"item 2: time-stamp {entry!r} is not in the manifest's timestamps" in problems
 
 
+def test_a_token_file_named_by_two_time_stamp_entries_is_named(check):
+    """Only one entry can be checked against the token; the other's claims (another event,
+    another time, which the catalog would show) would go unchecked."""
+    def twice(manifest):
+        manifest["timestamps"].insert(0, dict(manifest["timestamps"][0], custody_seq=5,
+                                              gen_time="2026-03-01T09:06:00+00:00"))
+
+    problems = check(build_stamped(twice)).problems
+    assert "manifest.json timestamps #2: timestamps/x.tsr is named by an earlier entry too" \
+        in problems
+
+
 def test_deeply_nested_manifest_is_named_not_raised(dossier, check):
     dossier.files["manifest.json"] = b"[" * 100_000 + b"]" * 100_000
     dossier.refresh_sums()
