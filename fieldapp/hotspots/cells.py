@@ -32,6 +32,15 @@ def public_resolution_for_zoom(zoom: int) -> int:
     return min(resolution_for_zoom(zoom), PUBLIC_FINEST)
 
 
+def public_family(cell: int) -> dict[int, int]:
+    """A finest public cell and its H3 ancestors, by resolution: the public layer's coarser
+    cells are made only of the finest cells it shows, so that comparing zooms tells nothing
+    the finest cells do not (H3's hexagons do not nest exactly: counted where each report
+    lies, a parent could hide what its overhanging child shows)."""
+    name = h3.int_to_str(cell)
+    return {res: h3.str_to_int(h3.cell_to_parent(name, res)) for res in PUBLIC_RESOLUTIONS}
+
+
 # Lower edges of the bands in which the public layer states a cell's verified reports.
 # Roughly logarithmic, so one volunteer's next report rarely moves a cell into another
 # band, and an exact small number (which a neighbour could match to a person) never shows.

@@ -9,6 +9,7 @@ risk is recomputed for the sites a change touches.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from flask import current_app
@@ -91,7 +92,7 @@ def index_new_report(report: Report, lon: float, lat: float) -> None:
     """Give a new report (at WGS-84 lon, lat) its H3 cell and count it."""
     by_res = cells.cells_for(lon, lat)
     report.h3_cell = by_res[cells.FINEST]
-    _add_missing_cells(by_res)
+    add_missing_cells(by_res.items())
     _lock_cells(by_res)
     _count(report, by_res, report.verified, +1)
 
@@ -123,19 +124,18 @@ def _known_cells() -> set[int]:
     return current_app.extensions.setdefault("fieldapp.known_h3_cells", set())
 
 
-def _add_missing_cells(by_res: dict[int, int]) -> None:
-    """Store the shapes of cells no report has fallen in before (most already are)."""
+def add_missing_cells(cells_by_res: Iterable[tuple[int, int]]) -> None:
+    """Store the shapes of (res, cell) no report has fallen in before (most already are)."""
     remembered = _known_cells()
-    wanted = [cell for cell in by_res.values() if cell not in remembered]
+    wanted = {cell: res for res, cell in cells_by_res if cell not in remembered}
     if not wanted:
         return
     known = set(db.session.scalars(text("SELECT cell FROM h3_cells WHERE cell = ANY(:cells)"),
-                                   {"cells": wanted}))
+                                   {"cells": list(wanted)}))
     if len(remembered) + len(known) > _KNOWN_CELLS_MAX:
         remembered.clear()
     remembered.update(known)
-    missing = [_cell_row(res, cell) for res, cell in by_res.items()
-               if cell in wanted and cell not in known]
+    missing = [_cell_row(res, cell) for cell, res in wanted.items() if cell not in known]
     if missing:
         db.session.execute(_ADD_CELL, missing)
 

@@ -323,3 +323,54 @@ def test_a_visit_shows_publicly_a_day_later_not_minutes_later(app, crowd, make_u
     a_day_passes()
     expected = h3.latlng_to_cell(FRESH_LAT, FRESH_LON + 0.0003, PUBLIC_FINEST)
     assert _fresh_cells(client) == [expected]
+
+
+# Around Jiayuguan: no other test puts reports here.
+NEST_LON, NEST_LAT = 98.29, 39.77
+
+
+def _straddling_child(parent):
+    """A finest public cell whose H3 parent is `parent`, and a point inside it that lies
+    outside `parent` (H3's hexagons do not nest exactly: children overhang their parent)."""
+    for child in sorted(h3.cell_to_children(parent, PUBLIC_FINEST)):
+        lat, lon = h3.cell_to_latlng(child)
+        if h3.latlng_to_cell(lat, lon, PUBLIC_FINEST - 1) != parent:
+            continue
+        for vertex_lat, vertex_lon in h3.cell_to_boundary(child):
+            out = lat + 0.8 * (vertex_lat - lat), lon + 0.8 * (vertex_lon - lon)
+            if (h3.latlng_to_cell(*out, PUBLIC_FINEST) == child
+                    and h3.latlng_to_cell(*out, PUBLIC_FINEST - 1) != parent):
+                return child, (lat, lon), out
+    raise AssertionError(f"no child of {parent} overhangs it")
+
+
+def test_coarser_zooms_say_nothing_the_finest_cells_do_not(app, crowd, make_user):
+    """Zooms are not compared to single anyone out. Counted where each report lies, a cell
+    shown at zoom 10 whose parent is hidden at zoom 9 says one of its volunteers is in the
+    sliver overhanging the parent; a parent whose band outgrows its shown children's says
+    someone, perhaps one person, has evidence in hidden cells. So every coarser cell is made
+    of the finest cells shown, and of nothing else."""
+    client = crowd["client"]
+    parent = h3.latlng_to_cell(NEST_LAT, NEST_LON, PUBLIC_FINEST - 1)
+    child, centre, overhang = _straddling_child(parent)
+    # Two volunteers in the child where it lies inside its parent, one in its overhang.
+    for i, (lat, lon) in enumerate([centre, (centre[0] + 0.001, centre[1]), overhang]):
+        submit_at(client, make_user("volunteer")[2], lon, lat, 3200 + i,
+                  datetime(2026, 9, 2, 10, 0, tzinfo=CST))
+    box = f"{NEST_LON - 0.3},{NEST_LAT - 0.3},{NEST_LON + 0.3},{NEST_LAT + 0.3}"
+    assert [f["id"] for f in _published(client, 10, box)] == [child]
+    [coarse] = _public(client, 9, box)
+    assert coarse["id"] == parent and coarse["properties"]["reports"] == "3-9"
+    # Eight reports by one more volunteer in a hidden cell of the same parent change nothing.
+    other = next(c for c in sorted(h3.cell_to_children(parent, PUBLIC_FINEST))
+                 if c != child and h3.latlng_to_cell(*h3.cell_to_latlng(c),
+                                                     PUBLIC_FINEST - 1) == parent)
+    lat, lon = h3.cell_to_latlng(other)
+    prolific = make_user("volunteer")[2]
+    for i in range(8):
+        submit_at(client, prolific, lon + i * 0.0002, lat, 3210 + i,
+                  datetime(2026, 9, 3 + i, 10, 0, tzinfo=CST))
+    assert [f["id"] for f in _published(client, 10, box)] == [child]
+    [coarse] = _public(client, 9, box)
+    assert coarse["id"] == parent and coarse["properties"]["reports"] == "3-9"
+    assert {f["id"] for f in _public(client, 6, box)} == {h3.cell_to_parent(child, 4)}

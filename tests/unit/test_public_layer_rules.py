@@ -17,6 +17,29 @@ def test_public_cells_are_never_under_a_square_kilometre(zoom):
     assert h3.average_hexagon_area(res, "km^2") > 5
 
 
+def _overhang(parent: str) -> tuple[str, tuple[float, float]]:
+    """A child of parent at the finest public resolution, and a point inside the child but
+    outside parent (H3's children overhang their parent)."""
+    for child in sorted(h3.cell_to_children(parent, cells.PUBLIC_FINEST)):
+        lat, lon = h3.cell_to_latlng(child)
+        for vertex_lat, vertex_lon in h3.cell_to_boundary(child):
+            point = lat + 0.8 * (vertex_lat - lat), lon + 0.8 * (vertex_lon - lon)
+            if (h3.latlng_to_cell(*point, cells.PUBLIC_FINEST) == child
+                    and h3.latlng_to_cell(*point, cells.PUBLIC_FINEST - 1) != parent):
+                return child, point
+    raise AssertionError(f"no child of {parent} overhangs it")
+
+
+def test_coarser_public_cells_are_the_finest_cells_h3_ancestors():
+    child, (lat, lon) = _overhang(h3.latlng_to_cell(39.77, 98.29, cells.PUBLIC_FINEST - 1))
+    family = cells.public_family(h3.str_to_int(child))
+    assert sorted(family) == list(cells.PUBLIC_RESOLUTIONS)
+    assert family[cells.PUBLIC_FINEST] == h3.str_to_int(child)
+    assert all(h3.int_to_str(family[res]) == h3.cell_to_parent(child, res) for res in family)
+    # Not where the point lies at the coarser resolution: there it is in another cell.
+    assert family[cells.PUBLIC_FINEST - 1] != cells.cells_for(lon, lat)[cells.PUBLIC_FINEST - 1]
+
+
 def test_bands_start_at_the_threshold_and_never_state_a_small_number():
     assert cells.band_labels(cells.count_bands(3)) == [
         "3-9", "10-29", "30-99", "100-299", "300-999", "1000+"]
