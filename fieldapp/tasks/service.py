@@ -199,6 +199,10 @@ def create_task(data: dict, user: User) -> Task:
     """Dispatch a task, from a request (which becomes dispatched) or directly, and tell the
     volunteers whose chosen area reaches it."""
     now = _now()
+    if data["ends_at"] <= now:
+        # Nobody could claim it, yet the volunteers near it would be told of it.
+        raise field_error("ends_at", f"has passed ({data['ends_at'].isoformat()}): a task "
+                          "is dispatched for a window not yet over")
     request = None
     site_id = data.get("site_id")
     geom = shape_element(data["area"]) if data.get("area") is not None else None

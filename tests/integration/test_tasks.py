@@ -233,6 +233,9 @@ def test_bad_requests_are_422_naming_the_field_and_write_nothing(app, client, vo
 @pytest.mark.parametrize(("fields", "field"), [
     ({}, "site_id"),
     ({"site_id": "SITE", "ends_at": "2020-01-01T00:00:00+08:00"}, "ends_at"),
+    # A window already over: nobody could claim it, yet volunteers near it would be told.
+    ({"site_id": "SITE", "starts_at": "2021-03-01T08:00:00+08:00",
+      "ends_at": "2021-03-01T18:00:00+08:00"}, "ends_at"),
     ({"area": {"type": "Point", "coordinates": [113.4, 23.2]}}, "area"),
     ({"area": {"type": "Polygon", "coordinates": [[[113.4, 23.2], [113.5, 23.3],
                                                    [113.5, 23.2], [113.4, 23.3],
