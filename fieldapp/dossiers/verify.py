@@ -28,8 +28,9 @@ Checks (every problem is reported, naming the file, line or item concerned):
 
 1. ZIP layout: the file opens as a ZIP; every entry lies under exactly one top folder; entries
    with absolute paths, ``..``, backslashes or symbolic links are refused and reported, as are
-   names that occur twice; the required files are present; the top folder is the dossier's
-   label in the manifest.
+   names that occur twice; every byte belongs to an entry of the central directory (nothing
+   hidden between the entries for a reader that unpacks as a stream), with no comment; the
+   required files are present; the top folder is the dossier's label in the manifest.
 2. Signature: ``manifest.sig`` is a 64-byte Ed25519 signature over the exact bytes of
    ``manifest.json`` that verifies with ``public_key.pem``; with ``--key`` the key must also be
    the expected one. The summary gives the key's fingerprint, ``SHA256:`` + the SHA-256 of its
@@ -85,6 +86,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -396,6 +398,71 @@ def _top_folder(entries: dict, report: _Report) -> str | None:
     report.problem(f"ZIP must hold exactly one top folder; found: {found}")
     holding_manifest = [top for top in tops if f"{top}/{MANIFEST}" in entries]
     return holding_manifest[0] if len(holding_manifest) == 1 else None
+
+
+LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # signature ... name length, extra length
+END_RECORD_SIZE = 22
+
+
+def _check_layout(zf: zipfile.ZipFile, report: _Report) -> None:
+    """Every byte of the ZIP belongs to an entry of its central directory, or to the directory
+    and its end record.
+
+    zipfile (like unzip) reads the central directory; a reader that unpacks the ZIP as a
+    stream reads the local headers in order and would unpack an entry hidden between them
+    (a forged photo, under an original's name) instead of the one checked here. A genuine
+    dossier's entries follow one another from byte 0 to the directory, and nothing follows
+    the end record."""
+    position = 0
+    for info in sorted(zf.infolist(), key=lambda info: info.header_offset):
+        if info.header_offset != position:
+            _unaccounted(position, info.header_offset, report)
+        position = max(position, _entry_end(zf.fp, info))
+    if position != zf.start_dir:
+        _unaccounted(position, zf.start_dir, report)
+    size = zf.fp.seek(0, os.SEEK_END)
+    zf.fp.seek(size - END_RECORD_SIZE)
+    if len(zf.comment) or not zf.fp.read(4) == zipfile.stringEndArchive:
+        trailing = len(zf.comment) or "some"
+        report.problem(f"the ZIP has a comment or bytes after its end record ({trailing} "
+                       "bytes that belong to no entry)")
+
+
+def _unaccounted(start: int, end: int, report: _Report) -> None:
+    if start > end:
+        report.problem(f"ZIP entries overlap at bytes {end} to {start}")
+    else:
+        report.problem(f"ZIP bytes {start} to {end} belong to no entry of the central directory "
+                       "(a reader that unpacks the ZIP as a stream would find what is hidden "
+                       "there)")
+
+
+def _entry_end(fp, info: zipfile.ZipInfo) -> int:
+    """Where an entry's local header, data and data descriptor end (its start if its local
+    header is unreadable: opening it reports that)."""
+    fp.seek(info.header_offset)
+    header = fp.read(LOCAL_HEADER.size)
+    if len(header) < LOCAL_HEADER.size or header[:4] != zipfile.stringFileHeader:
+        return info.header_offset
+    *_, name_length, extra_length = LOCAL_HEADER.unpack(header)
+    end = info.header_offset + LOCAL_HEADER.size + name_length + extra_length + \
+        info.compress_size
+    return end + (_descriptor_length(fp, end, info) if info.flag_bits & 0x08 else 0)
+
+
+def _descriptor_length(fp, at: int, info: zipfile.ZipInfo) -> int:
+    """The length of the data descriptor at `at` that repeats the entry's CRC and sizes
+    (optional signature, 4- or 8-byte sizes), or 0 if there is none such."""
+    fp.seek(at)
+    data = fp.read(24)
+    signature = 4 if data[:4] == b"PK\x07\x08" else 0
+    for size_format in ("<3L", "<L2Q"):
+        layout = struct.Struct(size_format)
+        fields = data[signature:signature + layout.size]
+        if len(fields) == layout.size and layout.unpack(fields) == (
+                info.CRC, info.compress_size, info.file_size):
+            return signature + layout.size
+    return 0
 
 
 def _open_archive(zf: zipfile.ZipFile, report: _Report) -> _Archive | None:
@@ -1106,6 +1173,7 @@ def verify_dossier(path, expected_key_pem: bytes | str | None = None,
                       "not a readable ZIP file", readable=False)
     report = _Report()
     with zf:
+        _check_layout(zf, report)
         archive = _open_archive(zf, report)
         if archive is not None:
             _verify_archive(archive, expected_key, tsa_ca_pem, report)

@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import time
@@ -685,6 +686,59 @@ def test_names_cannot_write_lines_of_their_own_into_the_verdict(dossier, tmp_pat
     assert all(line.isprintable() for line in lines)
     assert "unexpected file x\\nOK: " in done.stdout and "\\x1b[1A\\x1b[2K\\u202egpj.exe" in \
         done.stdout
+
+
+def local_entry(name: str, data: bytes) -> bytes:
+    """A ZIP entry's local header and data, as a streaming reader finds them."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(name, data)
+        zf.comment = b""
+    raw = out.getvalue()
+    return raw[:raw.index(b"PK\x01\x02")]
+
+
+def directory_offset(raw: bytes) -> int:
+    return struct.unpack_from("<L", raw, len(raw) - 22 + 16)[0]
+
+
+def with_hidden_entry(raw: bytes, hidden: bytes, at: str) -> bytes:
+    """raw with hidden bytes before its first entry (zipfile reads past a prefix) or before
+    its central directory (the end record's directory offset moved to match)."""
+    if at == "start":
+        return hidden + raw
+    offset = directory_offset(raw)
+    changed = raw[:offset] + hidden + raw[offset:]
+    end = len(changed) - 22
+    return changed[:end + 16] + struct.pack("<L", offset + len(hidden)) + changed[end + 20:]
+
+
+@pytest.mark.parametrize("at", ["start", "before the directory"])
+def test_an_entry_hidden_outside_the_central_directory_is_named(dossier, tmp_path, at):
+    """A reader that unpacks a ZIP as a stream (local headers in order) would unpack the
+    hidden photo, over the original that was checked; zipfile never sees it."""
+    original = dossier.manifest()["items"][0]["original"]
+    hidden = local_entry(f"{LABEL}/{original}", jpeg(9))
+    raw = write_zip(dossier, tmp_path / "dossier.zip").read_bytes()
+    path = tmp_path / "hidden.zip"
+    path.write_bytes(with_hidden_entry(raw, hidden, at))
+    with zipfile.ZipFile(path) as zf:
+        assert zf.read(f"{LABEL}/{original}") == dossier.files[original]
+    start = 0 if at == "start" else directory_offset(raw)
+    assert verify_dossier(path).problems == [
+        f"ZIP bytes {start} to {start + len(hidden)} belong to no entry of the central "
+        "directory (a reader that unpacks the ZIP as a stream would find what is hidden "
+        "there)"]
+
+
+def test_bytes_after_the_end_of_the_zip_are_named(dossier, tmp_path):
+    path = write_zip(dossier, tmp_path / "dossier.zip")
+    comment = b"PK\x03\x04 a ZIP comment can hold anything"
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.comment = comment
+    problems = verify_dossier(path).problems
+    assert problems == ["the ZIP has a comment or bytes after its end record "
+                        f"({len(comment)} bytes that belong to no entry)"]
 
 
 def test_file_that_is_not_a_zip_is_unreadable(tmp_path):
