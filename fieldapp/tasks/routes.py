@@ -211,7 +211,8 @@ class ClaimCheckOut(MethodView):
     @claims_blp.response(200, ClaimSchema)
     @claims_blp.alt_response(409, description=REFUSED)
     def post(self, claim_id):
-        """Leave the site: the visit's on-site time is check-out minus check-in."""
+        """Leave the site: the visit's on-site time is check-out minus check-in (up to the
+        task's end). A coordinator may close the visit of a volunteer who left without."""
         return service.check_out(claim_id, current_user())
 
 

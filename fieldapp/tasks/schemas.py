@@ -338,7 +338,8 @@ class NotificationSchema(Schema):
     kind = fields.String(metadata={"description": "task_nearby, request_dispatched, "
                                    "request_declined, request_done, claim_expiring, "
                                    "claim_expired, claim_cancelled, visit_closed (the task "
-                                   "ended while you were checked in), claim_accepted, "
+                                   "ended while you were checked in, or a coordinator "
+                                   "closed the visit), claim_accepted, "
                                    "claim_needs_more (a request for more, with its reason); "
                                    "reviews of your photos: report_accepted, report_rejected, "
                                    "report_needs_more (with the reason)"})

@@ -524,13 +524,28 @@ def check_in(claim_id: uuid.UUID, place: dict, user: User) -> Claim:
 
 def check_out(claim_id: uuid.UUID, user: User) -> Claim:
     """Leave the site: the visit's on-site time is check-out minus check-in, counted no
-    further than the end of the task's window."""
-    claim = _own_claim(claim_id, user, "check out")
+    further than the end of the task's window. A coordinator may close the visit of a
+    volunteer who left without checking out (the task is never ended under a volunteer on
+    site, and waiting for its window to end may be waiting for weeks); they are told."""
+    claim = _claimant_or_coordinator(claim_id, user, "check out")
     now = _now()
+    task = db.session.get(Task, claim.task_id)
     _move("claim", claim, "checked_out", user.id, now, claim.task_id, "checked_out")
-    _close_visit(claim, now, db.session.get(Task, claim.task_id).ends_at)
+    _close_visit(claim, now, task.ends_at)
+    if user.id != claim.volunteer_id:
+        _notify(claim.volunteer_id, "visit_closed",
+                f"“{task.title}”: a coordinator closed your visit, as you had not checked out; "
+                "it is evaluated now.", now, claim_id=claim.id, task_id=claim.task_id)
     db.session.commit()
     return get_claim(claim.id, user)
+
+
+def _claimant_or_coordinator(claim_id: uuid.UUID, user: User, doing: str) -> Claim:
+    """The claim, locked, for its volunteer or a coordinator (other staff: 403)."""
+    claim = get_claim(claim_id, user)
+    if claim.volunteer_id != user.id and user.role not in ("coordinator", "admin"):
+        raise Forbidden(f"only the claimant or a coordinator can {doing}")
+    return _locked(Claim, claim_id)
 
 
 def _close_visit(claim: Claim, at: datetime, ends_at: datetime) -> None:
@@ -544,10 +559,7 @@ def _close_visit(claim: Claim, at: datetime, ends_at: datetime) -> None:
 def cancel_claim(claim_id: uuid.UUID, reason: str | None, user: User) -> Claim:
     """Give up a claim not yet on site (or sent back for more): its slot is free again.
     The claimant or a coordinator may."""
-    claim = get_claim(claim_id, user)
-    if claim.volunteer_id != user.id and user.role not in ("coordinator", "admin"):
-        raise Forbidden("only the claimant or a coordinator can cancel a claim")
-    claim = _locked(Claim, claim_id)
+    claim = _claimant_or_coordinator(claim_id, user, "cancel a claim")
     now = _now()
     _cancel_claim(claim, _current(claim, now), user.id, now, reason)
     db.session.commit()

@@ -634,6 +634,32 @@ def test_a_visit_never_checked_out_is_closed_at_the_tasks_end_so_the_task_can_en
                       headers=auth(coordinator[2])).get_json()["status"] == "completed"
 
 
+def test_a_coordinator_closes_the_visit_of_a_volunteer_who_left_without_checking_out(
+        app, client, coordinator, volunteer, make_user, site):
+    # A task a month long: waiting for its end would leave it open, under a volunteer long
+    # gone, for a month.
+    now = datetime.now(UTC)
+    made = dispatch(client, coordinator[2], site_id=site["id"],
+                    ends_at=iso(now + timedelta(days=30))).get_json()
+    held = claim(client, volunteer[2], made["id"]).get_json()
+    assert check_in(client, volunteer[2], held["id"]).status_code == 200
+    assert act(client, make_user("lawyer")[2], held["id"], "check-out").status_code == 403
+    assert act(client, make_user("volunteer")[2], held["id"], "check-out").status_code == 404
+    closed = act(client, coordinator[2], held["id"], "check-out")
+    assert closed.status_code == 200, closed.get_json()
+    assert closed.get_json()["status"] == "checked_out"
+    with app.app_context():
+        event = db.session.scalar(select(TaskEvent).where(
+            TaskEvent.subject_id == uuid.UUID(held["id"]), TaskEvent.action == "checked_out"))
+        told = db.session.scalars(select(Notification.kind).where(
+            Notification.claim_id == uuid.UUID(held["id"]))).all()
+    assert event.actor_id == coordinator[0]
+    assert told == ["visit_closed"]
+    assert evaluate(client, coordinator[2], held["id"], "needs_more", "gone").status_code == 200
+    assert client.post(f"/api/v1/tasks/{made['id']}/cancel", headers=auth(coordinator[2]),
+                       json={"reason": "nobody went"}).status_code == 200
+
+
 def test_check_in_before_the_task_starts_is_refused(client, coordinator, volunteer, site):
     start = datetime.now(UTC) + timedelta(hours=3)
     later = dispatch(client, coordinator[2], site_id=site["id"], starts_at=iso(start),
