@@ -196,7 +196,7 @@ def issue_certificate(user: User, issuer: User) -> bytes:
     config = current_app.config
     found = db.session.get(Identity, user.id)
     now = utcnow()
-    number = f"ZYFW-{now.astimezone(CHINA):%Y%m%d}-{secrets.token_hex(4).upper()}"
+    number = _unused_number(now)
     fields = {
         "number": number,
         "volunteer_name": found.real_name if found else user.pseudonym,
@@ -226,6 +226,16 @@ def issue_certificate(user: User, issuer: User) -> bytes:
                                issued_by=issuer.id))
     db.session.commit()
     return pdf
+
+
+def _unused_number(now: datetime) -> str:
+    """ZYFW-<day of issue>-<32 random bits>, drawn again while the register holds it: one
+    volunteer fetching certificates over and over would otherwise meet a number already
+    issued that day, and the register's key would refuse it."""
+    while True:
+        number = f"ZYFW-{now.astimezone(CHINA):%Y%m%d}-{secrets.token_hex(4).upper()}"
+        if db.session.get(Certificate, number) is None:
+            return number
 
 
 def _day(moment: datetime | None) -> str | None:

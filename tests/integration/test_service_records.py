@@ -301,6 +301,24 @@ def test_a_read_only_token_reads_no_real_name_record_or_certificate(
                       headers=auth(admin[2])).status_code == 200
 
 
+def test_a_number_drawn_twice_in_a_day_is_drawn_again_not_a_500(
+        app, client, coordinator, make_user, owner_connection, monkeypatch):
+    # 32 random bits a day: a volunteer fetching their certificate over and over draws a
+    # number already issued sooner or later.
+    from fieldapp.volunteers import records_service
+
+    walker = make_user("volunteer")
+    _visit(client, owner_connection, walker, coordinator, "Outfall", 20, "accepted", 5109)
+    draws = iter(["c0ffee01", "c0ffee01", "c0ffee02"])
+    monkeypatch.setattr(records_service.secrets, "token_hex", lambda n: next(draws))
+    with issuer(app):
+        first, second = (client.get("/api/v1/volunteers/me/certificate",
+                                    headers=auth(walker[2])) for _ in range(2))
+    assert (first.status_code, second.status_code) == (200, 200), second.get_data()[:300]
+    numbers = [certificates.TRAILER.search(r.data)["number"].decode() for r in (first, second)]
+    assert [n[-8:] for n in numbers] == ["C0FFEE01", "C0FFEE02"]
+
+
 def test_certificate_carries_the_fields_verifies_and_is_recorded(
         app, client, volunteer, coordinator, make_user, owner_connection, tmp_path):
     assert client.get("/api/v1/volunteers/me/certificate",
