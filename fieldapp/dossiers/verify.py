@@ -28,8 +28,10 @@ Checks (every problem is reported, naming the file, line or item concerned):
 
 1. ZIP layout: the file opens as a ZIP; every entry lies under exactly one top folder; entries
    with absolute paths, ``..``, backslashes or symbolic links are refused and reported, as are
-   names that occur twice; every byte belongs to an entry of the central directory (nothing
-   hidden between the entries for a reader that unpacks as a stream), with no comment; the
+   names that occur twice, or named otherwise for another reader (by a local header, or an
+   Info-ZIP Unicode Path field, which unzip prefers); every byte belongs to an entry of the
+   central directory (nothing hidden between the entries for a reader that unpacks as a
+   stream), with no comment; folder entries hold nothing and hold files of the dossier; the
    required files are present; the top folder is the dossier's label in the manifest.
 2. Signature: ``manifest.sig`` is a 64-byte Ed25519 signature over the exact bytes of
    ``manifest.json`` that verifies with ``public_key.pem``; with ``--key`` the key must also be
@@ -379,6 +381,9 @@ def _safe_entries(zf: zipfile.ZipFile, report: _Report) -> dict[str, zipfile.Zip
     for info in zf.infolist():
         name = info.filename
         reason = _unsafe_path_reason(name) or ("symbolic link" if _is_symlink(info) else None)
+        renamed = _unicode_path(info.extra)
+        if not reason and renamed is not None and renamed != name:
+            reason = f"its Unicode Path field names it {renamed!r}"
         if reason:
             report.problem(f"ZIP entry {name!r} refused: {reason}")
             continue
@@ -417,7 +422,7 @@ def _check_layout(zf: zipfile.ZipFile, report: _Report) -> None:
     for info in sorted(zf.infolist(), key=lambda info: info.header_offset):
         if info.header_offset != position:
             _unaccounted(position, info.header_offset, report)
-        position = max(position, _entry_end(zf.fp, info))
+        position = max(position, _entry_end(zf.fp, info, report))
     if position != zf.start_dir:
         _unaccounted(position, zf.start_dir, report)
     size = zf.fp.seek(0, os.SEEK_END)
@@ -437,7 +442,7 @@ def _unaccounted(start: int, end: int, report: _Report) -> None:
                        "there)")
 
 
-def _entry_end(fp, info: zipfile.ZipInfo) -> int:
+def _entry_end(fp, info: zipfile.ZipInfo, report: _Report) -> int:
     """Where an entry's local header, data and data descriptor end (its start if its local
     header is unreadable: opening it reports that)."""
     fp.seek(info.header_offset)
@@ -445,9 +450,36 @@ def _entry_end(fp, info: zipfile.ZipInfo) -> int:
     if len(header) < LOCAL_HEADER.size or header[:4] != zipfile.stringFileHeader:
         return info.header_offset
     *_, name_length, extra_length = LOCAL_HEADER.unpack(header)
+    name, extra = fp.read(name_length), fp.read(extra_length)
+    # zipfile compares the two names only when it opens an entry, never for a folder.
+    if name != _name_bytes(info):
+        report.problem(f"ZIP entry {info.filename!r}: its local header names it "
+                       f"{name.decode('utf-8', 'replace')!r}")
+    renamed = _unicode_path(extra)
+    if renamed not in (None, info.filename, _unicode_path(info.extra)):  # else named already
+        report.problem(f"ZIP entry {info.filename!r}: its local header's Unicode Path field "
+                       f"names it {renamed!r}")
     end = info.header_offset + LOCAL_HEADER.size + name_length + extra_length + \
         info.compress_size
     return end + (_descriptor_length(fp, end, info) if info.flag_bits & 0x08 else 0)
+
+
+def _name_bytes(info: zipfile.ZipInfo) -> bytes:
+    return info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+
+
+UNICODE_PATH = 0x7075
+
+
+def _unicode_path(extra: bytes) -> str | None:
+    """The name in an Info-ZIP Unicode Path extra field, which unzip prefers to the entry's
+    own name and zipfile ignores; None if there is none."""
+    while len(extra) >= 4:
+        kind, size = struct.unpack_from("<HH", extra)
+        if kind == UNICODE_PATH and size >= 5:
+            return extra[9:4 + size].decode("utf-8", "replace")
+        extra = extra[4 + size:]
+    return None
 
 
 def _descriptor_length(fp, at: int, info: zipfile.ZipInfo) -> int:
@@ -474,7 +506,23 @@ def _open_archive(zf: zipfile.ZipFile, report: _Report) -> _Archive | None:
     files = {name[len(prefix):]: info for name, info in entries.items()
              if name.startswith(prefix) and not name.endswith("/")}
     report.label = top
+    _check_folders(entries, prefix, files, report)
     return _Archive(zf, top, files, report)
+
+
+def _check_folders(entries: dict, prefix: str, files: dict, report: _Report) -> None:
+    """Folder entries are never read (by zipfile or here): each must hold nothing and hold
+    a file of the dossier, as ``zip -r`` writes them. Another is an addition, and one named
+    like a file ("manifest.json/") makes unpacking fail."""
+    holding = {prefix} | {prefix + path[:end + 1] for path in files
+                          for end in range(len(path)) if path[end] == "/"}
+    for name, info in sorted(entries.items()):
+        if not name.endswith("/"):
+            continue
+        if info.file_size or info.compress_size:
+            report.problem(f"folder entry {name} holds {info.file_size} bytes")
+        elif name not in holding:
+            report.problem(f"unexpected folder entry {name} (no file of the dossier lies in it)")
 
 
 def _check_required(archive: _Archive, report: _Report) -> None:

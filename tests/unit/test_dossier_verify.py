@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -739,6 +740,60 @@ def test_bytes_after_the_end_of_the_zip_are_named(dossier, tmp_path):
     problems = verify_dossier(path).problems
     assert problems == ["the ZIP has a comment or bytes after its end record "
                         f"({len(comment)} bytes that belong to no entry)"]
+
+
+def unicode_path(entry_name: str, path: str) -> bytes:
+    """An Info-ZIP Unicode Path extra field (0x7075): unzip names the entry by it."""
+    field = struct.pack("<BL", 1, zlib.crc32(entry_name.encode())) + path.encode()
+    return struct.pack("<HH", 0x7075, len(field)) + field
+
+
+def test_a_folder_entry_renamed_for_unzip_is_refused(dossier, tmp_path):
+    """zipfile, and so the verifier, takes an entry named "x/" for a folder and never reads
+    it; unzip takes the Unicode Path field's name, and unpacks the bytes over the original."""
+    original = dossier.manifest()["items"][0]["original"]
+    path = write_zip(dossier, tmp_path / "dossier.zip")
+    folder = zipfile.ZipInfo(f"{LABEL}/x/")
+    folder.extra = unicode_path(folder.filename, f"{LABEL}/{original}")
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr(folder, b"forged photo")
+    subprocess.run(["unzip", "-o", "-q", str(path)], cwd=tmp_path, check=True)
+    assert (tmp_path / LABEL / original).read_bytes() == b"forged photo"
+    assert verify_dossier(path).problems == [
+        f"ZIP entry '{LABEL}/x/' refused: its Unicode Path field names it "
+        f"'{LABEL}/{original}'"]
+
+
+def test_a_folder_entry_whose_local_header_names_a_file_is_named(dossier, tmp_path):
+    """A reader that unpacks as a stream takes the local header's name; zipfile compares it
+    with the directory's only when it opens an entry, and never opens a folder."""
+    original = dossier.manifest()["items"][0]["original"]
+    folder = f"{LABEL}/{'x' * (len(original) - 1)}/"
+    path = write_zip(dossier, tmp_path / "dossier.zip")
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr(folder, b"")
+    with zipfile.ZipFile(path) as zf:
+        at = zf.getinfo(folder).header_offset + 30  # the local header's name
+    raw = path.read_bytes()
+    assert raw[at:at + len(folder)] == folder.encode()
+    path = tmp_path / "renamed.zip"
+    path.write_bytes(raw[:at] + f"{LABEL}/{original}".encode() + raw[at + len(folder):])
+    assert verify_dossier(path).problems == [
+        f"ZIP entry '{folder}': its local header names it '{LABEL}/{original}'",
+        f"unexpected folder entry {folder} (no file of the dossier lies in it)"]
+
+
+def test_folder_entries_are_named_unless_they_hold_files(dossier, tmp_path):
+    path = write_zip(dossier, tmp_path / "dossier.zip")
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr(f"{LABEL}/originals/", b"")  # as zip -r writes: fine
+        zf.writestr(f"{LABEL}/empty/", b"")
+        zf.writestr(f"{LABEL}/manifest.json/", b"")  # unpacked, it collides with the file
+        zf.writestr(f"{LABEL}/previews/", b"data")
+    assert verify_dossier(path).problems == [
+        f"unexpected folder entry {LABEL}/empty/ (no file of the dossier lies in it)",
+        f"unexpected folder entry {LABEL}/manifest.json/ (no file of the dossier lies in it)",
+        f"folder entry {LABEL}/previews/ holds 4 bytes"]
 
 
 def test_file_that_is_not_a_zip_is_unreadable(tmp_path):
