@@ -175,6 +175,25 @@ def test_the_standalone_verifier_falls_back_to_openssl(stamped, tsa, tmp_path):
 
 
 @pytest.mark.parametrize("reader", ["rfc3161-client", "openssl"])
+def test_tokens_swapped_between_entries_are_caught(app, stamped, tsa, tmp_path, reader):
+    """Each token is a genuine one of this dossier, re-signed under the other's entry: each
+    time-stamps another custody hash than its entry says, without a root too."""
+    entries, manifest = dict(stamped["entries"]), json.loads(stamped["entries"]["manifest.json"])
+    first, second = (entry["file"] for entry in manifest["timestamps"][:2])
+    entries[first], entries[second] = entries[second], entries[first]
+    manifest["files"][first], manifest["files"][second] = (manifest["files"][second],
+                                                           manifest["files"][first])
+    path = _resigned(app, entries, manifest, stamped["top"], tmp_path / "swapped.zip")
+    prefix = [sys.executable] + (["-c", WITHOUT_RFC3161_CLIENT] if reader == "openssl" else [])
+    done = subprocess.run([*prefix, str(VERIFY_SCRIPT), str(path)], capture_output=True,
+                          text=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    for entry in manifest["timestamps"][:2]:
+        assert (f"PROBLEM: {entry['file']}: it does not time-stamp custody hash "
+                f"{entry['custody_hash']}") in done.stdout
+
+
+@pytest.mark.parametrize("reader", ["rfc3161-client", "openssl"])
 @pytest.mark.parametrize("with_root", [True, False])
 def test_a_time_stamp_time_moved_in_the_manifest_is_caught(app, stamped, tsa, tmp_path, reader,
                                                          with_root):
