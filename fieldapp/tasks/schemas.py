@@ -216,7 +216,8 @@ class TaskListArgsSchema(Schema):
     radius_m = fields.Integer(load_default=10_000, validate=validate.Range(1, MAX_RADIUS_M))
     crs = fields.String(load_default="wgs84", validate=validate.OneOf(CRS_CHOICES))
     status = fields.String(validate=validate.OneOf(rules.TASK_STATUSES),
-                           metadata={"description": "staff only; volunteers see open tasks"})
+                           metadata={"description": "staff only; volunteers see open tasks "
+                                          "(another status: 403)"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 

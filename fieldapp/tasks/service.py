@@ -288,6 +288,8 @@ def list_tasks(user: User, args: dict) -> tuple[list[Task], int]:
     now = _now()
     stmt = select(Task).options(selectinload(Task.site))
     if not user.is_staff:
+        if args.get("status", "open") != "open":
+            raise field_error("status", "volunteers see open tasks only", cls=Forbidden)
         stmt = stmt.where(Task.status == "open", Task.ends_at > now)
     elif args.get("status"):
         stmt = stmt.where(Task.status == args["status"])

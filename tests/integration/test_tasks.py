@@ -793,6 +793,12 @@ def test_volunteers_see_only_open_tasks_and_staff_see_all(client, coordinator, v
     staff = client.get("/api/v1/tasks?status=completed&page_size=500",
                        headers=auth(coordinator[2])).get_json()
     assert ended["id"] in {t["id"] for t in staff["items"]}
+    # Asked for completed tasks, a volunteer is told they see open ones only, rather than
+    # handed open tasks as if they were the answer.
+    asked = client.get("/api/v1/tasks?status=completed", headers=auth(volunteer[2]))
+    assert asked.status_code == 403 and "status" in asked.get_json()["errors"], asked.get_json()
+    assert client.get("/api/v1/tasks?status=open",
+                      headers=auth(volunteer[2])).status_code == 200
 
 
 def test_dispatch_notifies_volunteers_whose_area_reaches_the_task(app, client, coordinator,
