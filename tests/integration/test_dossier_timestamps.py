@@ -242,6 +242,7 @@ def test_the_readmes_checks_by_hand_work_as_written(stamped, tsa, tmp_path):
     assert "FAILED" not in done.stdout + done.stderr, done.stdout + done.stderr
     assert "Signature Verified Successfully" in done.stdout
     assert done.stdout.count("Verification: OK") == len(stamped["manifest"]["timestamps"])
+    assert done.stdout.count("Time stamp: ") == len(stamped["manifest"]["timestamps"])
     for item in stamped["manifest"]["items"]:
         assert f"{item['original']}: OK" in done.stdout
     # The key's fingerprint, to compare with the one the NGO publishes (GET /api/v1/keys).
