@@ -507,7 +507,8 @@ def check_in(claim_id: uuid.UUID, place: dict, user: User) -> Claim:
         raise Conflict(f"this task is {task.status}", errors={"status": [f"is {task.status}"]},
                        sub_code="TASK_NOT_OPEN")
     if problem := rules.window_problem(task.starts_at, task.ends_at, now):
-        raise Conflict(f"check-in refused: {problem}", errors={"starts_at": [problem]},
+        field = "starts_at" if now < task.starts_at else "ends_at"
+        raise Conflict(f"check-in refused: {problem}", errors={field: [problem]},
                        sub_code="OUTSIDE_WINDOW")
     lon, lat = place["wgs84"]
     point = _geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))

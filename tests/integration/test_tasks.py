@@ -667,6 +667,23 @@ def test_check_in_before_the_task_starts_is_refused(client, coordinator, volunte
     held = claim(client, volunteer[2], later["id"]).get_json()
     early = check_in(client, volunteer[2], held["id"])
     assert early.status_code == 409 and early.get_json()["sub_code"] == "OUTSIDE_WINDOW"
+    assert "starts_at" in early.get_json()["errors"]
+
+
+def test_check_in_after_the_task_ended_is_refused_naming_its_end(app, client, coordinator,
+                                                                 volunteer, site,
+                                                                 owner_connection):
+    made = dispatch(client, coordinator[2], site_id=site["id"]).get_json()
+    held = claim(client, volunteer[2], made["id"]).get_json()
+    with owner_connection.cursor() as cur:
+        cur.execute("UPDATE tasks SET ends_at = now() - interval '1 minute' WHERE id = %s",
+                    (made["id"],))
+    owner_connection.commit()
+    before = counts(app)
+    late = check_in(client, volunteer[2], held["id"])
+    assert late.status_code == 409 and late.get_json()["sub_code"] == "OUTSIDE_WINDOW"
+    assert list(late.get_json()["errors"]) == ["ends_at"], late.get_json()
+    assert counts(app) == before
 
 
 def test_reports_count_toward_a_task_only_from_the_claimant_on_site(app, client, volunteer,
