@@ -271,6 +271,7 @@ class _Report:
     tokens_note: str = ""
     uncovered: list = field(default_factory=list)
     sm3_unchecked: bool = False
+    key_pinned: bool = False
 
     def problem(self, message: str) -> None:
         self.problems.append(_printable(message))
@@ -278,8 +279,13 @@ class _Report:
     def summary(self) -> str:
         if self.fingerprint is None:
             signed = "no usable public key"
+        elif self.signature_ok and self.key_pinned:
+            signed = f"signature by the expected key {self.fingerprint}"
         elif self.signature_ok:
-            signed = f"signature by key {self.fingerprint}"
+            # Anyone can sign a dossier with a key of their own: an OK says only that it is
+            # whole, until the key is the NGO's.
+            signed = (f"signature by key {self.fingerprint} (not compared with the NGO's "
+                      "published key: use --key)")
         else:
             signed = f"signature INVALID (key {self.fingerprint})"
         stamps = f"{self.timestamps} time-stamps"
@@ -542,6 +548,7 @@ def _check_signature(archive: _Archive, manifest_bytes: bytes | None,
     if expected_key is not None and _key_fingerprint(expected_key) != report.fingerprint:
         report.problem(f"{PUBLIC_KEY} ({report.fingerprint}) is not the expected key "
                        f"({_key_fingerprint(expected_key)})")
+    report.key_pinned = expected_key is not None
     signature = archive.read_small(SIGNATURE, KEY_FILE_LIMIT)
     if signature is None or manifest_bytes is None:
         return

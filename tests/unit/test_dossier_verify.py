@@ -227,7 +227,8 @@ def test_valid_dossier_passes_every_check(dossier, check):
     assert result.problems == []
     assert result.ok
     assert result.summary == (f"{LABEL}: 3 items, 3 originals, 9 custody events, 0 time-stamps, "
-                              f"signature by key {fingerprint(dossier.key)}")
+                              f"signature by key {fingerprint(dossier.key)} (not compared with "
+                              "the NGO's published key: use --key)")
 
 
 def test_item_without_preview_passes(check):
@@ -238,7 +239,9 @@ def test_item_without_preview_passes(check):
 
 def test_pinned_key_that_matches_passes(dossier, tmp_path):
     path = write_zip(dossier, tmp_path / "dossier.zip")
-    assert verify_dossier(path, expected_key_pem=public_pem(dossier.key)).ok
+    result = verify_dossier(path, expected_key_pem=public_pem(dossier.key))
+    assert result.ok
+    assert result.summary.endswith(f"signature by the expected key {fingerprint(dossier.key)}")
 
 
 # --- tampering with the contents -------------------------------------------------------------
@@ -531,7 +534,10 @@ def test_resigned_dossier_fails_against_the_pinned_key(dossier, tmp_path):
     impostor = Ed25519PrivateKey.generate()
     dossier.sign(dossier.manifest(), key=impostor)
     path = write_zip(dossier, tmp_path / "dossier.zip")
-    assert verify_dossier(path).ok  # self-consistent: only the pinned key can tell
+    unpinned = verify_dossier(path)
+    assert unpinned.ok  # self-consistent: only the pinned key can tell, and the OK line says so
+    assert unpinned.summary.endswith(f"signature by key {fingerprint(impostor)} (not compared "
+                                     "with the NGO's published key: use --key)")
     problems = verify_dossier(path, expected_key_pem=published).problems
     assert problems == [f"public_key.pem ({fingerprint(impostor)}) is not the expected key "
                         f"({fingerprint(dossier.key)})"]
