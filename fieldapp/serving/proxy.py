@@ -80,7 +80,9 @@ daemon off;
 master_process on;
 worker_processes auto;
 pid {s.run_dir / "nginx.pid"};
-error_log stderr warn;
+# Errors only: nginx's warnings (a large answer buffered to a temp file, which is the
+# design) name the client's address and the whole request line, query included.
+error_log stderr error;
 {user}# Each proxied request holds two descriptors (client and gunicorn), a spooled one three.
 worker_rlimit_nofile {s.open_files};
 events {{
@@ -90,10 +92,18 @@ events {{
 http {{
     default_type application/octet-stream;
     server_tokens off;
-    # The time gunicorn spent on a request (up=) beside the whole request's: a slow reader
-    # shows a long request and a short upstream.
-    log_format fieldapp '$remote_addr "$request" $status $body_bytes_sent '
-                        '$request_time up=$upstream_response_time "$http_user_agent"';
+    # What the log may say of a volunteer: their network, not their address (the last
+    # IPv4 byte and all but 48 bits of IPv6 dropped); the path, not the query (GET
+    # /tasks?near=lon,lat carries where a volunteer stands); no user agent (it names the
+    # phone's model). The time gunicorn spent on a request (up=) beside the whole
+    # request's: a slow reader shows a long request and a short upstream.
+    map $remote_addr $client_network {{
+        ~^(?<v4>[0-9]+[.][0-9]+[.][0-9]+)[.][0-9]+$ $v4.0;
+        ~^(?<v6>[0-9a-fA-F]*:[0-9a-fA-F]*:[0-9a-fA-F]*):  $v6::;
+        default -;
+    }}
+    log_format fieldapp '$client_network "$request_method $uri $server_protocol" $status '
+                        '$body_bytes_sent $request_time up=$upstream_response_time';
     access_log /dev/stdout fieldapp;
 
     # Slow clients wait here, never in gunicorn. A sender that stalls this long between

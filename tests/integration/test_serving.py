@@ -14,6 +14,7 @@ import http.client
 import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -229,14 +230,35 @@ def test_a_slow_reader_holds_the_proxy_not_a_gunicorn_thread(stack, tokens):
         hashlib.sha256(photo).hexdigest()}
     # nginx's log: each download took over 3 s, of which gunicorn spent a fraction.
     deadline = time.monotonic() + 10
-    while len(lines := [line for line in stack.log().splitlines()
-                        if "slow-reader" in line]) < 6:
+    while len(lines := [line for line in stack.log().splitlines() if line.startswith(
+            f'127.0.0.0 "GET /api/v1/photos/{photo_id}/original HTTP/1.1" ')]) < 6:
         assert time.monotonic() < deadline, stack.log()
         time.sleep(0.2)
     for line in lines:
         request_s, upstream = line.split('" ')[1].split()[2:4]
         assert float(request_s) >= 3, line
         assert float(upstream.removeprefix("up=")) < 1.5, line
+
+
+def test_the_proxys_log_holds_a_network_and_a_path_not_an_address_a_place_or_a_phone(
+        stack, tokens):
+    near = "113.394512,23.178633"
+    response = requests.get(f"{stack.base}/api/v1/tasks", params={"near": near},
+                            headers={**auth(tokens["volunteer"]),
+                                     "User-Agent": "PhoneModel-XYZ-123"}, timeout=30)
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 10
+    while not (lines := [line for line in stack.log().splitlines()
+                         if '"GET /api/v1/tasks HTTP/1.1" 200' in line]):
+        assert time.monotonic() < deadline, stack.log()
+        time.sleep(0.2)
+    assert lines[-1].startswith('127.0.0.0 "GET /api/v1/tasks HTTP/1.1" 200 ')
+    log = stack.log()
+    for secret in ("113.394512", "23.178633", "PhoneModel"):
+        assert secret not in log
+    # Only errors (a gunicorn not up yet, at start) name an address, as nginx always does.
+    assert not [line for line in log.splitlines() if re.match(r"^\d+[.]\d+[.]\d+[.]\d+ ", line)
+                and not line.startswith("127.0.0.0 ")]
 
 
 def test_a_report_body_reaches_the_app_as_the_proxys_temp_file_then_removed(stack, tokens):
