@@ -36,7 +36,8 @@ Checks (every problem is reported, naming the file, line or item concerned):
 2. Signature: ``manifest.sig`` is a 64-byte Ed25519 signature over the exact bytes of
    ``manifest.json`` that verifies with ``public_key.pem``; with ``--key`` the key must also be
    the expected one. The summary gives the key's fingerprint, ``SHA256:`` + the SHA-256 of its
-   DER SubjectPublicKeyInfo, to compare with the one the NGO publishes.
+   DER SubjectPublicKeyInfo, to compare with the one the NGO publishes, and says so when no
+   ``--key`` was given (a dossier re-signed with anyone's key is whole too).
 3. Manifest: UTF-8 JSON (no duplicate keys), format ``fieldapp-dossier/1``, well-formed items,
    files and custody sections.
 4. Contents: each item's original exists with the manifest's SHA-256, size and SM3 (when
