@@ -552,10 +552,13 @@ def _claimant_or_coordinator(claim_id: uuid.UUID, user: User, doing: str) -> Cla
 
 
 def _close_visit(claim: Claim, at: datetime, ends_at: datetime) -> None:
-    """End the claim's open visit at `at`; its on-site time counts up to the task's end."""
+    """End the claim's open visit at `at`, or at the task's end if that came first: the
+    visit as the record and a certificate's period state it is on-site time, and its
+    on_site_s is always its check-out minus its check-in (the check-out's own time is the
+    event's)."""
     visit = db.session.scalar(select(Visit).where(
         Visit.claim_id == claim.id, Visit.checked_out_at.is_(None)).with_for_update())
-    visit.checked_out_at = at
+    visit.checked_out_at = min(at, ends_at)
     visit.on_site_s = rules.on_site_seconds(visit.checked_in_at, at, ends_at)
 
 

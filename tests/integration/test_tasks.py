@@ -581,17 +581,21 @@ def checked_in_past_the_end(client, coordinator, token, site, owner_connection):
 def test_on_site_time_stops_at_the_end_of_the_tasks_window(app, client, coordinator,
                                                           volunteer, site, owner_connection):
     # Whoever checks out only now (or a week later) was on duty two hours.
-    _, held, _ = checked_in_past_the_end(client, coordinator, volunteer[2], site,
-                                         owner_connection)
+    _, held, ends_at = checked_in_past_the_end(client, coordinator, volunteer[2], site,
+                                               owner_connection)
     left = act(client, volunteer[2], held["id"], "check-out")
     assert left.status_code == 200, left.get_json()
     [visit] = left.get_json()["visits"]
     assert abs(visit["on_site_s"] - 7200) <= 2, visit
     assert left.get_json()["on_site_s"] == visit["on_site_s"]
+    # The visit, as the record and the certificate's period state it, ends with the task
+    # (the check-out's own time is in the claim's events).
+    assert datetime.fromisoformat(visit["checked_out_at"]) == ends_at
     assert evaluate(client, coordinator[2], held["id"], "accepted").status_code == 200
     record = client.get("/api/v1/volunteers/me/service-record",
                         headers=auth(volunteer[2])).get_json()
     assert record["total_on_site_s"] == visit["on_site_s"] and record["total_hours"] == 2.0
+    assert datetime.fromisoformat(record["period"]["end"]) == ends_at
 
 
 def test_a_visit_never_checked_out_is_closed_at_the_tasks_end_so_the_task_can_end(
