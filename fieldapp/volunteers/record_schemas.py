@@ -1,6 +1,9 @@
 """Service records, corrections, real names and certificates (the OpenAPI contract)."""
 from __future__ import annotations
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -10,6 +13,12 @@ from fieldapp.moments import Moment
 def _not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError("must not be blank")
+
+
+def _held_already(value: date) -> None:
+    # Training received, by the NGO's calendar: a day still to come is a slip of the year.
+    if value > datetime.now(ZoneInfo("Asia/Shanghai")).date():
+        raise ValidationError("is in the future: record training once it is received")
 
 
 def _whole_hundredths(value: float) -> None:
@@ -70,7 +79,7 @@ class ServicePeriodSchema(Schema):
 class TrainingInSchema(Schema):
     title = fields.String(required=True, validate=[validate.Length(min=1, max=300),
                                                    _not_blank])
-    held_on = fields.Date(required=True)
+    held_on = fields.Date(required=True, validate=_held_already)
     hours = fields.Float(required=True, allow_nan=False,
                          validate=[validate.Range(min=0, max=9999, min_inclusive=False),
                                    _whole_hundredths])

@@ -379,7 +379,9 @@ def test_training_recorded_by_an_admin_shows_apart_from_service_hours(
     assert client.post(url, headers=auth(coordinator[2]), json=body).status_code == 403
     for change, field in (({"hours": 0}, "hours"), ({"hours": "NaN"}, "hours"),
                           ({"hours": 0.001}, "hours"), ({"hours": 10000}, "hours"),
-                          ({"held_on": "12/04/2026"}, "held_on"), ({"title": " "}, "title")):
+                          ({"held_on": "12/04/2026"}, "held_on"), ({"title": " "}, "title"),
+                          # Training received: not a day that has not come yet.
+                          ({"held_on": "2999-01-01"}, "held_on")):
         bad = client.post(url, headers=auth(admin[2]), json={**body, **change})
         assert bad.status_code == 422 and field in bad.get_json()["errors"], bad.get_json()
     assert _count(owner_connection, "volunteer_trainings") == before
