@@ -36,12 +36,14 @@ def current_user_id():
     return g.current_auth.user_id
 
 
-def require(*roles: str, account: bool = True):
+def require(*roles: str, account: bool = True, full: bool = False):
     """Require a valid bearer token and, if roles are given, one of those roles.
 
-    A read-only token passes only for GET (and HEAD, OPTIONS). With account=False the view
-    gets only current_user_id(): the user's row is not loaded (service.token_holder), for a
-    request made many times over that needs no more (a tus chunk).
+    A read-only token passes only for GET (and HEAD, OPTIONS); with full=True not even then:
+    a wall display's token reads no one's personal record (real names, service records,
+    certificates, the holder's own area, claims and notifications). With account=False the
+    view gets only current_user_id(): the user's row is not loaded (service.token_holder),
+    for a request made many times over that needs no more (a tus chunk).
     """
     unknown = set(roles) - set(ROLES)
     if unknown:
@@ -58,6 +60,9 @@ def require(*roles: str, account: bool = True):
                 raise Unauthorized("the bearer token is unknown, expired or revoked")
             if found.scope != "full" and request.method not in READ_METHODS:
                 raise Forbidden("this token is read-only", sub_code="READ_ONLY_TOKEN")
+            if found.scope != "full" and full:
+                raise Forbidden("a read-only token reads no personal record: sign in",
+                                sub_code="READ_ONLY_TOKEN")
             if roles and found.role not in roles:
                 raise Forbidden(f"this needs the role {' or '.join(roles)}")
             if account:

@@ -242,7 +242,7 @@ class ClaimEvaluation(MethodView):
 
 @volunteer_blp.route("/area")
 class VolunteerArea(MethodView):
-    @require()
+    @require(full=True)
     @volunteer_blp.response(200, AreaSchema)
     def get(self):
         """Where you are willing to go."""
@@ -258,7 +258,7 @@ class VolunteerArea(MethodView):
 
 @volunteer_blp.route("/claims")
 class VolunteerClaims(MethodView):
-    @require()
+    @require(full=True)
     @volunteer_blp.arguments(PageArgsSchema, location="query")
     @volunteer_blp.response(200, ClaimPageSchema)
     def get(self, args):
@@ -268,7 +268,7 @@ class VolunteerClaims(MethodView):
 
 @volunteer_blp.route("/notifications")
 class VolunteerNotifications(MethodView):
-    @require()
+    @require(full=True)
     @volunteer_blp.arguments(NotificationArgsSchema, location="query")
     @volunteer_blp.response(200, NotificationPageSchema)
     def get(self, args):

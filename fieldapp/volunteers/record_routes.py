@@ -9,9 +9,9 @@ from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fieldapp.access.audit import lookup_read
-from fieldapp.accounts.auth import current_auth, current_user, require
+from fieldapp.accounts.auth import current_user, require
 from fieldapp.arguments import Blueprint
-from fieldapp.errors import Forbidden, PayloadTooLarge, field_error
+from fieldapp.errors import PayloadTooLarge, field_error
 from fieldapp.volunteers import certificates, records, records_service
 from fieldapp.volunteers.record_schemas import (
     CertificateCheckSchema,
@@ -40,21 +40,6 @@ certificates_blp = Blueprint("certificates", __name__, url_prefix="/api/v1/certi
 MAX_CERTIFICATE_BYTES = 1024 * 1024
 
 
-def _full_token(view):
-    """Refuse a read-only token: it is a wall display's, kept in a link on a screen that
-    anyone passing may read, and made for the map. Who a volunteer is (the real name, the
-    identity document), where and when they served, and their certificates are never its
-    to read, not even its holder's own."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if current_auth().scope != "full":
-            raise Forbidden("a read-only token reads no real name, service record or "
-                            "certificate: sign in", sub_code="READ_ONLY_TOKEN")
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
 def _record_response(user, args):
     built = records_service.service_record(user)
     if args["format"] == "csv":
@@ -68,8 +53,7 @@ def _record_response(user, args):
 
 @blp.route("/me/service-record")
 class MyRecord(MethodView):
-    @require()
-    @_full_token
+    @require(full=True)
     @blp.arguments(RecordArgsSchema, location="query")
     @blp.response(200, ServiceRecordSchema,
                   description="JSON, or CSV (UTF-8 with BOM) with ?format=csv")
@@ -80,8 +64,7 @@ class MyRecord(MethodView):
 
 @blp.route("/<uuid:user_id>/service-record")
 class AnyRecord(MethodView):
-    @require("admin")
-    @_full_token
+    @require("admin", full=True)
     @blp.arguments(RecordArgsSchema, location="query")
     @blp.response(200, ServiceRecordSchema)
     def get(self, args, user_id):
@@ -112,8 +95,7 @@ class CorrectionResolution(MethodView):
 
 @blp.route("/me/identity")
 class MyIdentity(MethodView):
-    @require()
-    @_full_token
+    @require(full=True)
     @blp.response(200, IdentitySchema)
     def get(self):
         """Your real name and identity document as the NGO recorded them."""
@@ -129,8 +111,7 @@ class AnyIdentity(MethodView):
         """Record a volunteer's real name and identity document (admins)."""
         return records_service.set_identity(user_id, data, current_user())
 
-    @require("admin")
-    @_full_token
+    @require("admin", full=True)
     @blp.response(200, IdentitySchema)
     def get(self, user_id):
         """A volunteer's real name and identity document (admins)."""
@@ -149,8 +130,7 @@ class Trainings(MethodView):
 
 @blp.route("/me/certificate")
 class MyCertificate(MethodView):
-    @require()
-    @_full_token
+    @require(full=True)
     @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf",
                   description="志愿服务证明: a Chinese PDF signed with the server's Ed25519 "
                   "key; `fieldapp certificate verify FILE.pdf` checks it.")
@@ -167,8 +147,7 @@ class MyCertificate(MethodView):
 
 @certificates_blp.route("/<number>")
 class CertificateByNumber(MethodView):
-    @require()
-    @_full_token
+    @require(full=True)
     @certificates_blp.response(200, CertificateEntrySchema)
     @certificates_blp.alt_response(403, description="Coordinators and lawyers: a certificate "
                                    "names the volunteer's real name, which only admins read.")

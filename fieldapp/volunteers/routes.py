@@ -11,7 +11,7 @@ blp = Blueprint("volunteers", __name__, url_prefix="/api/v1/volunteers",
 
 @blp.route("/me")
 class Me(MethodView):
-    @require()
+    @require(full=True)
     @blp.response(200, VolunteerOverviewSchema)
     def get(self):
         """Your reports with verdicts and review reasons, claims, hours and notifications."""

@@ -19,7 +19,7 @@ import pytest
 from fieldapp.volunteers import certificates
 from tests.helpers import auth, post_report, report_json
 from tests.imagegen import jpeg_bytes
-from tests.integration.test_volunteer_view import SITE_LAT, SITE_LON, _site
+from tests.integration.test_volunteer_view import SITE_LAT, SITE_LON, _site, wall_token
 
 
 def _task(client, token, site_id, title) -> dict:
@@ -272,13 +272,7 @@ def test_a_read_only_token_reads_no_real_name_record_or_certificate(
     assert issued.status_code == 200
     number = certificates.TRAILER.search(issued.data)["number"].decode()
 
-    def wall_token(token):
-        made = client.post("/api/v1/auth/read-token", json={"ttl_s": 600},
-                           headers=auth(token))
-        assert made.status_code == 201, made.get_json()
-        return made.get_json()["token"]
-
-    own, admins = wall_token(walker[2]), wall_token(admin[2])
+    own, admins = wall_token(client, walker[2]), wall_token(client, admin[2])
     before = _count(owner_connection, "certificates")
     with issuer(app):
         for token, path in ((own, "/api/v1/volunteers/me/identity"),

@@ -30,6 +30,13 @@ def _task(client, token, site_id) -> dict:
     return response.get_json()
 
 
+def wall_token(client, token) -> str:
+    """A read-only token of this staff member's, as the map's "wall display link" makes."""
+    made = client.post("/api/v1/auth/read-token", json={"ttl_s": 600}, headers=auth(token))
+    assert made.status_code == 201, made.get_json()
+    return made.get_json()["token"]
+
+
 def _me(client, token) -> dict:
     response = client.get("/api/v1/volunteers/me", headers=auth(token))
     assert response.status_code == 200, response.get_json()
@@ -91,6 +98,23 @@ def test_claims_hours_and_task_notices(app, client, volunteer, coordinator, owne
     assert 90 * 60 <= me["hours"]["accepted_on_site_s"] < 91 * 60
     assert me["hours"]["accepted_hours"] == 1.5
     assert "claim_accepted" in [n["kind"] for n in me["notifications"]]
+
+
+def test_a_wall_displays_token_reads_nothing_of_its_holders_own(client, make_user):
+    # The link (/map#token=…) sits on a screen anyone passing may read: it is for the map,
+    # not for where its holder says they will go, their claims or what they were told.
+    walker = make_user("coordinator")
+    assert client.put("/api/v1/volunteers/me/area", headers=auth(walker[2]), json={
+        "location": {"lon": SITE_LON, "lat": SITE_LAT}, "radius_m": 800}).status_code == 200
+    wall = wall_token(client, walker[2])
+    for path in ("/api/v1/volunteers/me", "/api/v1/volunteers/me/area",
+                 "/api/v1/volunteers/me/claims", "/api/v1/volunteers/me/notifications"):
+        refused = client.get(path, headers=auth(wall))
+        assert refused.status_code == 403, (path, refused.get_json())
+        assert refused.get_json()["sub_code"] == "READ_ONLY_TOKEN", path
+        assert client.get(path, headers=auth(walker[2])).status_code == 200, path
+    # What the wall is for still answers it.
+    assert client.get("/api/v1/sites", headers=auth(wall)).status_code == 200
 
 
 def test_the_view_needs_a_token(client):
