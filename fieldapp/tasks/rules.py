@@ -127,6 +127,16 @@ def on_site_seconds(checked_in_at: datetime, checked_out_at: datetime,
     return max(0, int((until - checked_in_at).total_seconds()))
 
 
+def left_at(checked_in_at: datetime, last_report_at: datetime | None,
+            ends_at: datetime) -> datetime:
+    """When a volunteer who never checked out is taken to have left: at the last sign of
+    presence the server holds (the check-in, or the latest report sent for the task since),
+    never past the task's end. Crediting them up to the task's end, or up to whenever the
+    visit is closed for them, would count hours nobody attested."""
+    seen = max(checked_in_at, last_report_at) if last_report_at else checked_in_at
+    return min(seen, ends_at)
+
+
 def evaluation_problem(decision: str, reason: str | None) -> str | None:
     """A request for more must say what more is wanted: the volunteer reads it first."""
     if decision == "needs_more" and not (reason or "").strip():

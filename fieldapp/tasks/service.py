@@ -534,10 +534,13 @@ def check_out(claim_id: uuid.UUID, user: User) -> Claim:
     now = _now()
     task = db.session.get(Task, claim.task_id)
     _move("claim", claim, "checked_out", user.id, now, claim.task_id, "checked_out")
-    _close_visit(claim, now, task.ends_at)
-    if user.id != claim.volunteer_id:
+    if user.id == claim.volunteer_id:
+        _close_visit(claim, now, task.ends_at)
+    else:
+        left = _close_abandoned_visit(claim, task.ends_at)
         _notify(claim.volunteer_id, "visit_closed",
                 f"“{task.title}”: a coordinator closed your visit, as you had not checked out; "
+                f"it counts up to your last report or your check-in ({left.isoformat()}), and "
                 "it is evaluated now.", now, claim_id=claim.id, task_id=claim.task_id)
     db.session.commit()
     return get_claim(claim.id, user)
@@ -551,15 +554,31 @@ def _claimant_or_coordinator(claim_id: uuid.UUID, user: User, doing: str) -> Cla
     return _locked(Claim, claim_id)
 
 
-def _close_visit(claim: Claim, at: datetime, ends_at: datetime) -> None:
+def _open_visit(claim: Claim) -> Visit:
+    return db.session.scalar(select(Visit).where(
+        Visit.claim_id == claim.id, Visit.checked_out_at.is_(None)).with_for_update())
+
+
+def _close_visit(claim: Claim, at: datetime, ends_at: datetime,
+                 visit: Visit | None = None) -> None:
     """End the claim's open visit at `at`, or at the task's end if that came first: the
     visit as the record and a certificate's period state it is on-site time, and its
     on_site_s is always its check-out minus its check-in (the check-out's own time is the
     event's)."""
-    visit = db.session.scalar(select(Visit).where(
-        Visit.claim_id == claim.id, Visit.checked_out_at.is_(None)).with_for_update())
+    visit = visit or _open_visit(claim)
     visit.checked_out_at = min(at, ends_at)
     visit.on_site_s = rules.on_site_seconds(visit.checked_in_at, at, ends_at)
+
+
+def _close_abandoned_visit(claim: Claim, ends_at: datetime) -> datetime:
+    """Close, for the volunteer, a visit they never checked out of: at their last sign of
+    presence (rules.left_at). Returns when it is taken to have ended."""
+    visit = _open_visit(claim)
+    last_report = db.session.scalar(select(func.max(TaskReport.created_at)).where(
+        TaskReport.claim_id == claim.id, TaskReport.created_at >= visit.checked_in_at))
+    left = rules.left_at(visit.checked_in_at, last_report, ends_at)
+    _close_visit(claim, left, ends_at, visit)
+    return left
 
 
 def cancel_claim(claim_id: uuid.UUID, reason: str | None, user: User) -> Claim:
@@ -694,11 +713,11 @@ def sweep_claims(now: datetime | None = None) -> tuple[int, int]:
 
 
 def _close_visits_past_window(now: datetime) -> int:
-    """Close the visits of volunteers still checked in when their task's window has ended,
-    at that end: a volunteer who walked away without checking out would otherwise hold the
-    task open for good (it is never ended under a volunteer on site, and only the claimant
-    checks out), and the time past the end is not service anyway. The claim is then
-    checked out, by the server, and waits for its evaluation like any other."""
+    """Close the visits of volunteers still checked in when their task's window has ended:
+    a volunteer who walked away without checking out would otherwise hold the task open
+    for good (it is never ended under a volunteer on site). The visit counts up to the last
+    sign of presence (rules.left_at), not to the task's end; the claim is then checked
+    out, by the server, and waits for its evaluation like any other."""
     stale = db.session.execute(
         select(Claim, Task.ends_at, Task.title).join(Task, Task.id == Claim.task_id)
         .where(Claim.status == "checked_in", Task.ends_at <= now)
@@ -707,11 +726,11 @@ def _close_visits_past_window(now: datetime) -> int:
     for claim, ends_at, title in stale:
         _move("claim", claim, "checked_out", SYSTEM, now, claim.task_id, "checked_out",
               closed_at=ends_at.isoformat(), reason="the task ended before a check-out")
-        _close_visit(claim, ends_at, ends_at)
+        left = _close_abandoned_visit(claim, ends_at)
         _notify(claim.volunteer_id, "visit_closed",
-                f"“{title}” ended while you were checked in: your visit was closed at its end "
-                f"({ends_at.isoformat()}), and a coordinator evaluates it now.", now,
-                claim_id=claim.id, task_id=claim.task_id)
+                f"“{title}” ended while you were checked in: your visit was closed, counted "
+                f"up to your last report or your check-in ({left.isoformat()}), and a "
+                "coordinator evaluates it now.", now, claim_id=claim.id, task_id=claim.task_id)
     return len(stale)
 
 

@@ -560,19 +560,23 @@ def test_one_volunteers_two_check_ins_at_once_leave_one_visit_open(app, coordina
             {"v": walker[0]}) == 1
 
 
-def checked_in_past_the_end(client, coordinator, token, site, owner_connection):
-    """A claim checked in three hours ago on a task that ended an hour ago (the insider's
-    hand puts both back: the app never rewrites them): (task, claim, the task's end)."""
+def checked_in_three_hours_ago(client, coordinator, token, site, owner_connection,
+                               task_ends_in_hours=-1, report_seed=None):
+    """A claim checked in three hours ago (with a report sent since, given a seed) on a
+    task that ends this many hours from now (the insider's hand puts both back: the app
+    never rewrites them): (task, claim, the task's end)."""
     now = datetime.now(UTC)
     made = dispatch(client, coordinator[2], site_id=site["id"],
                     starts_at=iso(now - timedelta(hours=4))).get_json()
     held = claim(client, token, made["id"]).get_json()
     assert check_in(client, token, held["id"]).status_code == 200
+    if report_seed is not None:
+        assert task_report(client, token, made["id"], seed=report_seed).status_code == 201
     with owner_connection.cursor() as cur:
         cur.execute("UPDATE claim_visits SET checked_in_at = now() - interval '3 hours' "
                     "WHERE claim_id = %s", (held["id"],))
-        cur.execute("UPDATE tasks SET ends_at = now() - interval '1 hour' WHERE id = %s "
-                    "RETURNING ends_at", (made["id"],))
+        cur.execute("UPDATE tasks SET ends_at = now() + %s * interval '1 hour' WHERE id = %s "
+                    "RETURNING ends_at", (task_ends_in_hours, made["id"]))
         ends_at = cur.fetchone()[0]
     owner_connection.commit()
     return made, held, ends_at
@@ -581,8 +585,8 @@ def checked_in_past_the_end(client, coordinator, token, site, owner_connection):
 def test_on_site_time_stops_at_the_end_of_the_tasks_window(app, client, coordinator,
                                                           volunteer, site, owner_connection):
     # Whoever checks out only now (or a week later) was on duty two hours.
-    _, held, ends_at = checked_in_past_the_end(client, coordinator, volunteer[2], site,
-                                               owner_connection)
+    _, held, ends_at = checked_in_three_hours_ago(client, coordinator, volunteer[2], site,
+                                                  owner_connection)
     left = act(client, volunteer[2], held["id"], "check-out")
     assert left.status_code == 200, left.get_json()
     [visit] = left.get_json()["visits"]
@@ -598,7 +602,7 @@ def test_on_site_time_stops_at_the_end_of_the_tasks_window(app, client, coordina
     assert datetime.fromisoformat(record["period"]["end"]) == ends_at
 
 
-def test_a_visit_never_checked_out_is_closed_at_the_tasks_end_so_the_task_can_end(
+def test_a_visit_never_checked_out_is_closed_once_the_task_ends_at_its_last_report(
         app, client, coordinator, volunteer, make_user, site, owner_connection):
     from fieldapp.tasks import service
 
@@ -607,17 +611,25 @@ def test_a_visit_never_checked_out_is_closed_at_the_tasks_end_so_the_task_can_en
     stayer = make_user("volunteer")
     staying = claim(client, stayer[2], other_task["id"]).get_json()
     assert check_in(client, stayer[2], staying["id"]).status_code == 200
-    # The volunteer checked in and walked away; the task ended an hour ago.
-    made, held, ends_at = checked_in_past_the_end(client, coordinator, volunteer[2], site,
-                                                  owner_connection)
-    # Until then nothing could end the task, and nobody but the volunteer could move it.
+    # The volunteer checked in three hours ago, sent a report, and walked away; the task
+    # ends two hours later.
+    made, held, ends_at = checked_in_three_hours_ago(
+        client, coordinator, volunteer[2], site, owner_connection, task_ends_in_hours=2,
+        report_seed=9301)
+    with app.app_context():
+        reported_at = db.session.scalar(text(
+            "SELECT created_at FROM task_reports WHERE claim_id = :c"), {"c": held["id"]})
+    # Until the sweep, nothing ends the task under the volunteer said to be on site.
     for action in ("complete", "cancel"):
         stuck = client.post(f"/api/v1/tasks/{made['id']}/{action}",
                             headers=auth(coordinator[2]), json={})
         assert stuck.get_json()["sub_code"] == "CLAIMS_UNDER_WAY"
     with app.app_context():
         service.sweep_claims()
-        service.sweep_claims()
+        assert db.session.get(Claim, uuid.UUID(held["id"])).status == "checked_in"
+        # The sweep after the task's end.
+        service.sweep_claims(ends_at + timedelta(minutes=1))
+        service.sweep_claims(ends_at + timedelta(minutes=2))
         events = db.session.execute(select(TaskEvent.action, TaskEvent.actor_id).where(
             TaskEvent.subject_id == uuid.UUID(held["id"]),
             TaskEvent.action == "checked_out")).all()
@@ -628,8 +640,9 @@ def test_a_visit_never_checked_out_is_closed_at_the_tasks_end_so_the_task_can_en
     shown = client.get(f"/api/v1/claims/{held['id']}", headers=auth(volunteer[2])).get_json()
     [visit] = shown["visits"]
     assert shown["status"] == "checked_out"
-    assert datetime.fromisoformat(visit["checked_out_at"]) == ends_at
-    assert abs(visit["on_site_s"] - 7200) <= 2
+    # Not credited to the task's end: only up to the last sign of presence, the report.
+    assert datetime.fromisoformat(visit["checked_out_at"]) == reported_at
+    assert abs(visit["on_site_s"] - 3 * 3600) <= 2
     assert client.get(f"/api/v1/claims/{staying['id']}",
                       headers=auth(stayer[2])).get_json()["status"] == "checked_in"
     # The coordinator evaluates, and the task (its one slot done) is completed.
@@ -639,7 +652,7 @@ def test_a_visit_never_checked_out_is_closed_at_the_tasks_end_so_the_task_can_en
 
 
 def test_a_coordinator_closes_the_visit_of_a_volunteer_who_left_without_checking_out(
-        app, client, coordinator, volunteer, make_user, site):
+        app, client, coordinator, volunteer, make_user, site, owner_connection):
     # A task a month long: waiting for its end would leave it open, under a volunteer long
     # gone, for a month.
     now = datetime.now(UTC)
@@ -649,9 +662,16 @@ def test_a_coordinator_closes_the_visit_of_a_volunteer_who_left_without_checking
     assert check_in(client, volunteer[2], held["id"]).status_code == 200
     assert act(client, make_user("lawyer")[2], held["id"], "check-out").status_code == 403
     assert act(client, make_user("volunteer")[2], held["id"], "check-out").status_code == 404
+    # Gone for an hour by the time the coordinator closes the visit, without a report.
+    with owner_connection.cursor() as cur:
+        cur.execute("UPDATE claim_visits SET checked_in_at = now() - interval '1 hour' "
+                    "WHERE claim_id = %s", (held["id"],))
+    owner_connection.commit()
     closed = act(client, coordinator[2], held["id"], "check-out")
     assert closed.status_code == 200, closed.get_json()
     assert closed.get_json()["status"] == "checked_out"
+    [visit] = closed.get_json()["visits"]
+    assert visit["on_site_s"] == 0 and visit["checked_out_at"] == visit["checked_in_at"]
     with app.app_context():
         event = db.session.scalar(select(TaskEvent).where(
             TaskEvent.subject_id == uuid.UUID(held["id"]), TaskEvent.action == "checked_out"))

@@ -93,6 +93,17 @@ def test_on_site_time_is_check_out_minus_check_in():
     assert rules.on_site_seconds(NOW, NOW - timedelta(seconds=3)) == 0
 
 
+def test_a_visit_not_checked_out_ends_at_the_last_sign_of_presence():
+    ends = NOW + timedelta(hours=8)
+    # Nothing since the check-in: nothing is attested after it.
+    assert rules.left_at(NOW, None, ends) == NOW
+    # The last report sent for the task during the visit, then the volunteer went quiet.
+    assert rules.left_at(NOW, NOW + timedelta(minutes=40), ends) == NOW + timedelta(minutes=40)
+    # Never past the task's end, never before the check-in.
+    assert rules.left_at(NOW, NOW + timedelta(hours=9), ends) == ends
+    assert rules.left_at(NOW, NOW - timedelta(hours=1), ends) == NOW
+
+
 def test_on_site_time_ends_with_the_tasks_window():
     # Staying on (or checking out days later) adds nothing after the task has ended.
     ends = NOW + timedelta(hours=2)
