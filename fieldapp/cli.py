@@ -334,14 +334,16 @@ def verify_certificate(path, key_path):
     same verdict as POST /api/v1/certificates/verify); exit 1 on any problem."""
     import hashlib
 
-    from cryptography.hazmat.primitives import serialization
-
     from fieldapp.dossiers import keys
+    from fieldapp.dossiers.verify import load_public_key
     from fieldapp.volunteers import certificates
 
     data = Path(path).read_bytes()
     if key_path:
-        expected = serialization.load_pem_public_key(Path(key_path).read_bytes())
+        try:
+            expected = load_public_key(Path(key_path).read_bytes())
+        except ValueError as exc:
+            raise click.ClickException(f"--key: {exc}") from None
         verdict = certificates.assess(certificates.verify(data, expected),
                                       hashlib.sha256(data).hexdigest(), None, consulted=False)
     else:

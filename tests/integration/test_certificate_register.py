@@ -138,6 +138,25 @@ def test_another_keys_certificate_is_refused_without_telling_whether_its_number_
     assert "the signature only: the register was not consulted" in printed.output
 
 
+def test_a_key_that_is_not_an_ed25519_public_key_is_named_not_a_traceback(app, issued,
+                                                                          tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = tmp_path / "c.pdf"
+    path.write_bytes(b"%PDF-1.7 not even a certificate")
+    elliptic = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    for name, pem, said in (("garbage.pem", b"not a key", "--key: not a PEM public key"),
+                            ("p256.pem", elliptic, "--key: not an Ed25519 public key")):
+        (tmp_path / name).write_bytes(pem)
+        printed = app.test_cli_runner().invoke(
+            args=["certificate", "verify", str(path), "--key", str(tmp_path / name)])
+        # A clear refusal (click's exit 1), not an exception escaping the command.
+        assert isinstance(printed.exception, SystemExit), printed.exception
+        assert printed.exit_code == 1 and said in printed.output
+
+
 def test_this_servers_key_on_a_number_never_issued_or_on_other_fields_is_refused(
         app, client, issued, tmp_path):
     entry = issued[3]
