@@ -196,9 +196,7 @@ def issue_certificate(user: User, issuer: User) -> bytes:
     config = current_app.config
     found = db.session.get(Identity, user.id)
     now = utcnow()
-    number = _unused_number(now)
     fields = {
-        "number": number,
         "volunteer_name": found.real_name if found else user.pseudonym,
         "volunteer_number": str(user.id),
         "period_start": _day(built["period"]["start"]),
@@ -209,6 +207,10 @@ def issue_certificate(user: User, issuer: User) -> bytes:
         **named,
         "issued_on": f"{now.astimezone(CHINA):%Y-%m-%d}",
     }
+    again = _issued_today_as(user, fields)
+    if again is not None:
+        return again
+    number = fields["number"] = _unused_number(now)
     key = keys.signing_key(config["FIELDAPP_DATA_DIR"])
     fingerprint = keys.fingerprint(key)
     try:
@@ -220,12 +222,30 @@ def issue_certificate(user: User, issuer: User) -> bytes:
                                  "missing on the server") from None
     digest = certificates.fields_digest(fields)
     pdf = certificates.sign(certificates.render(fields, font, fingerprint), number, digest, key)
+    # Kept, so that asking again the same day gives this very file (see _issued_today_as).
+    pdf_sha256 = current_app.extensions["blob_store"].put_bytes(pdf)
     db.session.add(Certificate(number=number, user_id=user.id, fields=fields,
-                               fields_sha256=digest, pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+                               fields_sha256=digest, pdf_sha256=pdf_sha256,
                                key_fingerprint=fingerprint, issued_at=now,
                                issued_by=issuer.id))
     db.session.commit()
     return pdf
+
+
+def _issued_today_as(user: User, fields: dict) -> bytes | None:
+    """The certificate already issued to the user today with these very fields (all but its
+    number), as it was issued: asking again changes nothing, so it adds no line to the
+    register, which a volunteer fetching over and over would otherwise fill."""
+    latest = db.session.scalars(
+        select(Certificate).where(Certificate.user_id == user.id)
+        .order_by(Certificate.issued_at.desc()).limit(1)).first()
+    if latest is None or {k: v for k, v in latest.fields.items() if k != "number"} != fields:
+        return None
+    store = current_app.extensions["blob_store"]
+    if not store.exists(latest.pdf_sha256):
+        return None  # issued before certificates were kept: a new one is issued
+    with store.open_original(latest.pdf_sha256) as kept:
+        return kept.read()
 
 
 def _unused_number(now: datetime) -> str:

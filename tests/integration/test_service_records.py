@@ -297,17 +297,18 @@ def test_a_read_only_token_reads_no_real_name_record_or_certificate(
 
 def test_a_number_drawn_twice_in_a_day_is_drawn_again_not_a_500(
         app, client, coordinator, make_user, owner_connection, monkeypatch):
-    # 32 random bits a day: a volunteer fetching their certificate over and over draws a
-    # number already issued sooner or later.
+    # 32 random bits a day: with many volunteers (or one whose service keeps growing), a
+    # number already issued that day is drawn sooner or later.
     from fieldapp.volunteers import records_service
 
-    walker = make_user("volunteer")
-    _visit(client, owner_connection, walker, coordinator, "Outfall", 20, "accepted", 5109)
+    walkers = [make_user("volunteer") for _ in range(2)]
+    for seed, walker in enumerate(walkers, 5109):
+        _visit(client, owner_connection, walker, coordinator, "Outfall", 20, "accepted", seed)
     draws = iter(["c0ffee01", "c0ffee01", "c0ffee02"])
     monkeypatch.setattr(records_service.secrets, "token_hex", lambda n: next(draws))
     with issuer(app):
         first, second = (client.get("/api/v1/volunteers/me/certificate",
-                                    headers=auth(walker[2])) for _ in range(2))
+                                    headers=auth(walker[2])) for walker in walkers)
     assert (first.status_code, second.status_code) == (200, 200), second.get_data()[:300]
     numbers = [certificates.TRAILER.search(r.data)["number"].decode() for r in (first, second)]
     assert [n[-8:] for n in numbers] == ["C0FFEE01", "C0FFEE02"]
@@ -356,11 +357,21 @@ def test_certificate_carries_the_fields_verifies_and_is_recorded(
     refused = runner.invoke(args=["certificate", "verify", str(tampered)])
     assert refused.exit_code == 1 and "PROBLEM" in refused.output
 
-    # A second certificate is a second record with its own number.
+    # Asked again the same day with nothing changed: that very file, and no second line in
+    # the register (a volunteer fetching over and over does not fill it).
     with issuer(app):
         again = client.get("/api/v1/volunteers/me/certificate", headers=auth(volunteer[2]))
-    assert again.status_code == 200
+    assert again.status_code == 200 and again.data == response.data
+    assert _count(owner_connection, "certificates") == before + 1
+    # More accepted service: a new certificate with its own number, and the first still holds.
+    _visit(client, owner_connection, volunteer, coordinator, "化工园区排口复查", 60,
+           "accepted", 5106)
+    with issuer(app):
+        later = client.get("/api/v1/volunteers/me/certificate", headers=auth(volunteer[2]))
+    assert later.status_code == 200 and later.data != response.data
     assert _count(owner_connection, "certificates") == before + 2
+    assert number not in later.data.decode("latin-1")
+    assert runner.invoke(args=["certificate", "verify", str(pdf)]).exit_code == 0
 
 
 def test_training_recorded_by_an_admin_shows_apart_from_service_hours(
