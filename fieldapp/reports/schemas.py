@@ -8,6 +8,7 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    pre_load,
     validate,
     validates_schema,
 )
@@ -55,6 +56,8 @@ class JsonPart(fields.Field):
             value = value.read(1024 * 1024)
         try:
             parsed = json.loads(value)
+        except RecursionError:  # nesting deeper than the parser's stack: never a claim
+            raise ValidationError("not valid JSON: nested too deeply") from None
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"not valid JSON: {exc}") from exc
         if not isinstance(parsed, dict):
@@ -62,13 +65,31 @@ class JsonPart(fields.Field):
         return self.schema().load(parsed)
 
 
+class PhotoPart(Upload):
+    """A multipart file part; a text part under the same name is refused, not read."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not hasattr(value, "stream"):
+            raise ValidationError("must be a file part (with a filename), not a text field")
+        return value
+
+
 class ReportSubmissionSchema(Schema):
     """The multipart body of a submission: the claim as JSON text, and the photos."""
+
+    @pre_load
+    def one_report(self, data, **kwargs):
+        # Of two claims in one body, webargs would take the first; a proxy or another reader
+        # may take the last. An ambiguous claim is refused rather than one of them chosen.
+        multidict = getattr(data, "data", None)
+        if hasattr(multidict, "getlist") and len(multidict.getlist("report")) > 1:
+            raise ValidationError("sent more than once; send one report part", "report")
+        return data
 
     report = JsonPart(ReportClaimSchema, required=True, metadata={
         "type": "string", "contentMediaType": "application/json",
         "description": "The report claim as JSON text: see the ReportClaim schema."})
-    photos = fields.List(Upload(), load_default=list, metadata={
+    photos = fields.List(PhotoPart(), load_default=list, metadata={
         "description": "1 to 20 photos: JPEG, HEIC/HEIF, PNG or TIFF (with the report's "
                        "uploads, 1 to 20 in all)."})
 

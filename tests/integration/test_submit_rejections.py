@@ -151,3 +151,43 @@ def test_bad_token(client, unchanged, headers):
                            content_type="multipart/form-data")
     _error(response, 401)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def _raw_multipart(client, token, parts):
+    """Post parts exactly as given: (name, filename or None for a text part, bytes)."""
+    boundary = "fieldapp-test-boundary"
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+        if filename is not None:
+            body += b"Content-Type: image/jpeg\r\n"
+        body += b"\r\n" + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return client.post("/api/v1/reports", data=body, headers=auth(token),
+                       content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def test_photos_sent_as_a_text_part_is_422_naming_it(client, volunteer, unchanged):
+    parts = [("report", None, json.dumps(report_json()).encode()),
+             ("photos", None, b"not a file at all")]
+    body = _error(_raw_multipart(client, volunteer[2], parts), 422)
+    assert any(key.startswith("photos") for key in body["errors"])
+
+
+def test_two_report_parts_are_422_not_the_first_silently_taken(client, volunteer, unchanged):
+    # A body holding two claims is ambiguous (a proxy or a later reader may take the other
+    # one); the server must not pick one of them.
+    parts = [("report", None, json.dumps(report_json()).encode()),
+             ("report", None, json.dumps(report_json(category="air")).encode()),
+             ("photos", "a.jpg", GOOD_PHOTO)]
+    body = _error(_raw_multipart(client, volunteer[2], parts), 422)
+    assert "report" in body["errors"]
+
+
+def test_deeply_nested_report_json_is_422(client, volunteer, unchanged):
+    parts = [("report", None, b"[" * 100_000 + b"]" * 100_000),
+             ("photos", "a.jpg", GOOD_PHOTO)]
+    assert "report" in _error(_raw_multipart(client, volunteer[2], parts), 422)["errors"]
