@@ -225,7 +225,32 @@ class Check:
 def reverify(ca_file: str | None = None) -> Iterator[Check]:
     """Every anchor, oldest first, re-checked: its token against the TSA roots, its hash
     against the custody event it names."""
-    roots = trusted_roots(ca_file)
+    return _checks(trusted_roots(ca_file))
+
+
+def audit_problems() -> Iterator[str]:
+    """The custody audit's look at the anchors: each must still name an event of the chain
+    with the hash it recorded, and its token must be over that hash at the recorded time.
+
+    So a chain rewritten, however consistently, at or before an anchored event is named, and
+    so is an anchor row changed to follow it. The token's signature is checked against
+    FIELDAPP_TSA_CA_FILE when it is set; without it only what the token says is compared
+    (`fieldapp custody anchors --tsa-ca` checks the signatures).
+    """
+    ca_file = current_app.config.get("FIELDAPP_TSA_CA_FILE")
+    try:
+        roots = tsa.read_roots(ca_file) if ca_file else None
+    except tsa.TsaError as err:
+        yield f"anchors: their tokens' signatures cannot be checked ({err})"
+        roots = None
+    for check in _checks(roots):
+        if check.problem is not None:
+            anchor = check.anchor
+            yield (f"anchor {anchor.id} of custody event #{anchor.seq} ({anchor.tsa_url}, "
+                   f"{anchor.gen_time.isoformat()}): {check.problem}")
+
+
+def _checks(roots) -> Iterator[Check]:
     stmt = (select(Anchor, CustodyEvent.hash)
             .join(CustodyEvent, CustodyEvent.seq == Anchor.seq, isouter=True)
             .order_by(Anchor.seq, Anchor.tsa_url).execution_options(yield_per=200))
@@ -234,10 +259,14 @@ def reverify(ca_file: str | None = None) -> Iterator[Check]:
 
 
 def _problem(anchor: Anchor, event_hash: str | None, roots) -> str | None:
+    if event_hash is None:
+        return f"custody event #{anchor.seq} is gone (the chain was cut)"
     if event_hash != anchor.hash:
-        return f"custody event #{anchor.seq} does not have the anchored hash"
+        return (f"custody event #{anchor.seq} no longer has the hash the anchor recorded "
+                f"(the chain was rewritten at or before it)")
     try:
-        token = tsa.verify(anchor.response, anchor.hash, roots)
+        token = (tsa.verify(anchor.response, anchor.hash, roots) if roots is not None
+                 else tsa.read(anchor.response, anchor.hash))
     except tsa.TsaError as err:
         return str(err)
     if token.gen_time != anchor.gen_time:

@@ -106,6 +106,20 @@ def verify(response_der: bytes, digest_hex: str, roots: list[x509.Certificate],
                  tsa_name=_name(info))
 
 
+def read(response_der: bytes, digest_hex: str) -> Token:
+    """What a DER TimeStampResp says, checked only to be over exactly digest_hex: without the
+    TSA's root its signature proves nothing (verify checks it). TsaError if not."""
+    try:
+        info = rfc3161.decode_timestamp_response(response_der).tst_info
+        imprint = info.message_imprint.message
+    except ValueError as err:
+        raise TsaError(f"not a TimeStampResp ({err})") from err
+    if imprint != bytes.fromhex(digest_hex):
+        raise TsaError(f"the token time-stamps {imprint.hex()}, not the anchored hash")
+    return Token(gen_time=_aware(info.gen_time), serial_number=info.serial_number,
+                 tsa_name=_name(info))
+
+
 def _aware(moment: datetime) -> datetime:
     # GeneralizedTime in a token is UTC by definition (RFC 3161 §2.4.2).
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

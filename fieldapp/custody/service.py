@@ -178,6 +178,7 @@ class AuditResult:
     rows_checked: dict[str, int] = field(default_factory=dict)
     rows_bound: int = 0
     originals_checked: int = 0
+    anchors_checked: int = 0
     on_problem: Callable[[str], None] | None = None
 
     def add(self, problem: str) -> None:
@@ -228,6 +229,7 @@ def run_audit(store, actor_id=None, on_problem=None) -> AuditResult:
                 result.rows_checked[bound.kind] = _check_rows(bound, result.add)
                 result.add_all(_unbound_events(bound))
             result.add_all(_removed_frozen_items())
+            result.anchors_checked = _check_anchors(result.add)
             db.session.commit()  # end the read snapshot before the long re-hash
             result.originals_checked = _check_originals(store, result.add_all)
             _record_audit(result, actor_id)
@@ -242,6 +244,7 @@ def _record_audit(result: AuditResult, actor_id) -> None:
         "ok": result.problem_count == 0, "problems": result.problem_count,
         "problem_list": result.problems[:_LISTED_PROBLEMS],
         "originals_checked": result.originals_checked,
+        "anchors_checked": result.anchors_checked,
         "rows_checked": result.rows_checked, "rows_bound": result.rows_bound})
     db.session.commit()
 
@@ -395,6 +398,16 @@ def _removed_frozen_items() -> Iterator[str]:
                 yield f"{where}: its photo row is gone"
             elif standing[item["photo_id"]] != item["sha256"]:
                 yield f"{where}: its photo no longer has the hash frozen ({item['sha256']})"
+
+
+def _check_anchors(found: Callable[[str], None]) -> int:
+    """Every RFC 3161 anchor against the chain as it stands (fieldapp.anchors); returns how
+    many there are."""
+    from fieldapp.anchors import service as anchors
+
+    for problem in anchors.audit_problems():
+        found(problem)
+    return db.session.scalar(text("SELECT count(*) FROM custody_anchors"))
 
 
 def _check_originals(store, found: Callable[[Iterable[str]], None]) -> int:

@@ -204,3 +204,114 @@ def test_the_app_role_may_record_and_read_anchors_but_never_change_them(app):
         with pytest.raises(subprocess.CalledProcessError) as refused:
             superuser_sql(f"BEGIN; SET ROLE fieldapp_app; {statement}; ROLLBACK")
         assert "permission denied" in refused.value.stderr
+
+
+_LINKS = ("photos.receipt_hash", "reviews.custody_hash", "dossiers.custody_hash",
+          "complaints.custody_hash", "complaint_updates.custody_hash")
+
+
+def _rewrite_chain_from(app, seq: int, occurred_at: str | None = None) -> list[dict]:
+    """As a superuser, rewrite event seq (its time) and recompute every later link, as
+    someone would who meant to leave a chain that holds; the rows naming an event's hash
+    follow it. Returns the events as they were, for _restore."""
+    from fieldapp.custody import chain
+    from fieldapp.custody.models import CustodyEvent
+
+    with app.app_context():
+        before = [event.as_chain_dict() for event in db.session.scalars(
+            select(CustodyEvent).where(CustodyEvent.seq >= seq).order_by(CustodyEvent.seq))]
+    after, prev = [], before[0]["prev_hash"]
+    for event in before:
+        event = dict(event, prev_hash=prev)
+        if event["seq"] == seq:
+            event["occurred_at"] = occurred_at or "2020-01-01T00:00:00.000000+00:00"
+        event["hash"] = prev = chain.link_hash(prev, event)
+        after.append(event)
+    _write_events(before, after)
+    return before
+
+
+def _write_events(old: list[dict], new: list[dict]) -> None:
+    statements = []
+    for was, event in zip(old, new, strict=True):
+        statements.append(
+            f"UPDATE custody_events SET occurred_at = '{event['occurred_at']}', "
+            f"prev_hash = '{event['prev_hash']}', hash = '{event['hash']}' "
+            f"WHERE seq = {event['seq']}")
+        statements += [f"UPDATE {link.split('.')[0]} SET {link.split('.')[1]} = "
+                       f"'{event['hash']}' WHERE {link.split('.')[1]} = '{was['hash']}'"
+                       for link in _LINKS]
+    # A superuser: replica mode switches off every trigger, the guards and the keys alike.
+    superuser_sql("BEGIN; SET session_replication_role = replica; "
+                  + "; ".join(statements) + "; COMMIT")
+
+
+def _anchored_submission(app, client, tsa, volunteer) -> tuple[int, int]:
+    """A report whose photo's receipt an anchor covers: (received seq, anchored seq)."""
+    photo_id = _submit(client, volunteer[2])["photos"][0]["id"]
+    with configured(app, [tsa.url], tsa.ca_file), app.app_context():
+        run = service.anchor_head(ignore_interval=True)
+    return _received_seq(app, photo_id), run.anchored[0]["seq"]
+
+
+def _verify(app, tsa=None):
+    if tsa is None:
+        return app.test_cli_runner().invoke(args=["custody", "verify"])
+    with configured(app, [tsa.url], tsa.ca_file):
+        return app.test_cli_runner().invoke(args=["custody", "verify"])
+
+
+@pytest.mark.parametrize("with_roots", [True, False])
+def test_the_audit_names_a_chain_rewritten_under_an_anchor(app, client, tsa, volunteer,
+                                                            with_roots):
+    received, anchored = _anchored_submission(app, client, tsa, volunteer)
+    assert _verify(app, tsa if with_roots else None).exit_code == 0
+    before = _rewrite_chain_from(app, received)
+    try:
+        result = _verify(app, tsa if with_roots else None)
+        assert result.exit_code == 1, result.output
+        assert (f"custody event #{anchored} no longer has the hash the anchor recorded"
+                in result.output)
+    finally:
+        _rewrite_chain_from(app, received, before[0]["occurred_at"])
+    assert _verify(app, tsa if with_roots else None).exit_code == 0
+
+
+def test_the_audit_names_an_anchor_rewritten_to_follow_the_chain(app, client, tsa, volunteer):
+    received, anchored = _anchored_submission(app, client, tsa, volunteer)
+    before = _rewrite_chain_from(app, received)
+    with app.app_context():
+        new_hash = db.session.scalar(select(custody.CustodyEvent.hash)
+                                     .where(custody.CustodyEvent.seq == anchored))
+    old_hash = superuser_sql(f"SELECT hash FROM custody_anchors WHERE seq = {anchored}")
+    moved = (f"SET session_replication_role = replica; UPDATE custody_anchors SET hash = "
+             f"'%s' WHERE seq = {anchored}")
+    superuser_sql(moved % new_hash)
+    try:
+        for roots in (tsa, None):  # the imprint is read even without the TSA's root
+            result = _verify(app, roots)
+            assert result.exit_code == 1, result.output
+            assert f"of custody event #{anchored}" in result.output
+            assert "token" in result.output
+    finally:
+        superuser_sql(moved % old_hash)
+        _rewrite_chain_from(app, received, before[0]["occurred_at"])
+    assert _verify(app, tsa).exit_code == 0
+
+
+def test_the_audit_names_anchored_events_cut_from_the_tail(app, client, tsa, volunteer):
+    _, anchored = _anchored_submission(app, client, tsa, volunteer)
+    saved = superuser_sql(f"SELECT json_agg(e ORDER BY seq) FROM custody_events e "
+                          f"WHERE seq >= {anchored}")
+    superuser_sql(f"BEGIN; SET session_replication_role = replica; "
+                  f"DELETE FROM custody_events WHERE seq >= {anchored}; COMMIT")
+    try:
+        result = _verify(app)
+        assert result.exit_code == 1, result.output
+        assert f"custody event #{anchored} is gone" in result.output
+    finally:
+        superuser_sql(f"BEGIN; SET session_replication_role = replica; "
+                      f"DELETE FROM custody_events WHERE seq >= {anchored}; "
+                      f"INSERT INTO custody_events SELECT * FROM "
+                      f"json_populate_recordset(NULL::custody_events, $j${saved}$j$); COMMIT")
+    assert _verify(app).exit_code == 0
