@@ -12,9 +12,10 @@ identical upload).
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import cast, func, select, text
@@ -88,6 +89,7 @@ def submit(user: User, claim: dict, uploads: list) -> tuple[Report, bool]:
 
 def _submit(user: User, claim: dict, uploads: list, staged) -> tuple[Report, bool]:
     received_at = datetime.now(UTC)
+    _refuse_future_observation(claim["observed_at"], received_at)
     inspected = [inspect_upload(i, upload)
                  for i, upload in enumerate(_checked_count(uploads, len(staged.hashes)))]
     inspected += [inspect_upload(i, part, field=part.field)
@@ -129,6 +131,16 @@ def _commit_keeping_state() -> None:
         session.expire_on_commit = True
 
 
+def _refuse_future_observation(observed_at: datetime, received_at: datetime) -> None:
+    """Nothing is observed after it is reported: beyond the clock skew the checks allow a
+    camera (FIELDAPP_CHECK_FUTURE_SKEW_MINUTES), such a claim is refused."""
+    skew = thresholds().future_skew_minutes
+    if observed_at > received_at + timedelta(minutes=skew):
+        raise field_error("report.observed_at",
+                          f"is after the time the report was received ({received_at.isoformat()}"
+                          f", {skew:g} minutes of clock skew allowed)")
+
+
 def _checked_count(uploads: list, uploaded: int = 0) -> list:
     """The multipart photos, once the report's photos in all (with `uploaded` resumable
     uploads) are within 1 and FIELDAPP_MAX_PHOTOS."""
@@ -167,9 +179,13 @@ def inspect_upload(index: int, upload, field: str | None = None) -> Inspected:
 
 
 def _safe_filename(name: str | None) -> str | None:
+    """The last path element of the phone's name for the file, without control or format
+    characters (a NUL cannot be stored; escapes and bidi overrides would disguise it)."""
     if not name:
         return None
-    return name.replace("\\", "/").rsplit("/", 1)[-1][:255] or None
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch) not in ("Cc", "Cf")).strip()
+    return base[:255] if base not in ("", ".", "..") else None
 
 
 def report_fingerprint(claim: dict, photo_hashes: list[str]) -> str:

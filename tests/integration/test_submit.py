@@ -87,3 +87,22 @@ def test_large_photos_arrive_byte_for_byte_across_read_boundaries(app, client, v
     for sent, stored in zip(photos, response.get_json()["photos"], strict=True):
         assert stored["sha256"] == hashlib.sha256(sent).hexdigest()
         assert store.path_for(stored["sha256"]).read_bytes() == sent
+
+
+def test_a_filename_with_nul_and_control_characters_is_stored_clean(app, client, volunteer):
+    # Werkzeug hands over the filename as sent: a NUL reached PostgreSQL (a 500) and terminal
+    # escapes or a right-to-left override would be shown to staff as the photo's name.
+    from sqlalchemy import select
+
+    from fieldapp.extensions import db
+    from fieldapp.reports.models import Photo
+    from tests.helpers import post_encoded
+
+    names = ["IMG\x00_1.jpg", "evil\x1b[31m\u202egpj.exe", "C:\\phone\\..\\"]
+    photos = [(phone_photo(seed=13 + i), name) for i, name in enumerate(names)]
+    response = post_encoded(client, volunteer[2], report_json(), photos)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.scalars(select(Photo.filename).where(
+            Photo.report_id == response.get_json()["id"]).order_by(Photo.position)).all()
+    assert stored == ["IMG_1.jpg", "evil[31mgpj.exe", None]

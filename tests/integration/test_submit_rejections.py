@@ -191,3 +191,14 @@ def test_deeply_nested_report_json_is_422(client, volunteer, unchanged):
     parts = [("report", None, b"[" * 100_000 + b"]" * 100_000),
              ("photos", "a.jpg", GOOD_PHOTO)]
     assert "report" in _error(_raw_multipart(client, volunteer[2], parts), 422)["errors"]
+
+
+def test_an_observation_claimed_after_receipt_is_422(client, volunteer, unchanged):
+    # Nothing can be observed after it is reported; such a claim sorted first in every list
+    # ("newest observation first") and counted on a day still to come.
+    from datetime import UTC, datetime, timedelta
+
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    body = _error(post_report(client, volunteer[2], report_json(observed_at=later),
+                              [(GOOD_PHOTO, "a.jpg")]), 422)
+    assert "report.observed_at" in body["errors"]
