@@ -104,6 +104,10 @@ class PixelAnalysis:
     thumbnail_distance: int | None
     problem: str | None = None
     refused: bool = False
+    # The pHashes of the upright image turned and mirrored (the seven other ways a picture
+    # can be laid out): a recycled photo whose Orientation tag was changed, or whose pixels
+    # were flipped or rotated, shows the same scene yet has an unrelated pHash.
+    turned_hashes: tuple[str, ...] = ()
 
     @property
     def decodable(self) -> bool:
@@ -125,8 +129,17 @@ def analyse_pixels(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS
         return PixelAnalysis(None, None, str(exc), refused=True)
     except _DECODE_ERRORS as exc:
         return PixelAnalysis(None, None, f"the image cannot be decoded: {_reason(exc)}")
-    phash = str(imagehash.phash(_upright(main)))
-    return PixelAnalysis(phash, _thumbnail_distance(main, thumbnail_bytes, max_pixels))
+    upright = _upright(main)
+    phash = str(imagehash.phash(upright))
+    return PixelAnalysis(phash, _thumbnail_distance(main, thumbnail_bytes, max_pixels),
+                         turned_hashes=tuple(str(imagehash.phash(upright.transpose(method)))
+                                             for method in _TURNS))
+
+
+# Every layout of a picture but its own: three rotations, and the mirror image of each.
+_TURNS = (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270,
+          Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.FLIP_TOP_BOTTOM,
+          Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE)
 
 
 @contextmanager

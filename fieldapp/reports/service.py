@@ -317,8 +317,9 @@ def found_with_pixels(sha256: str, pixels: imaging.PixelAnalysis, exclude_report
     """What the database and the decoded image tell about a photo."""
     return checks.Found(
         duplicate_report_ids=tuple(reports_with_sha(sha256, exclude_report)),
-        near_duplicates=tuple(_near_duplicates(pixels.phash, sha256, exclude_report,
-                                               limits.near_duplicate_max_distance)),
+        near_duplicates=tuple(_near_duplicates(
+            pixels.phash, sha256, exclude_report, limits.near_duplicate_max_distance,
+            pixels.turned_hashes)),
         thumbnail_distance=pixels.thumbnail_distance,
         # An image refused for its size was never decoded: it is not known to be undecodable.
         decodable=pixels.decodable or pixels.refused,
@@ -354,11 +355,20 @@ def reports_with_sha(sha256: str, exclude_report) -> list[str]:
     return sorted(str(r) for r in rows)
 
 
-def _near_duplicates(phash, sha256, exclude_report, max_distance) -> list[tuple[str, int]]:
+def _near_duplicates(phash, sha256, exclude_report, max_distance,
+                     turned=()) -> list[tuple[str, int]]:
+    """Photos of other reports within max_distance of the photo as it stands or turned or
+    mirrored (turned: the pHashes of those layouts), nearest first."""
     if phash is None:
         return []
-    # XOR then count the differing bits: the Hamming distance between two 64-bit hashes.
-    distance = func.bit_count(cast(Photo.phash.op("#")(phash_to_int(phash)), BIT(64)))
+
+    def distance_to(value):
+        # XOR then count the differing bits: the Hamming distance between two 64-bit hashes.
+        return func.bit_count(cast(Photo.phash.op("#")(phash_to_int(value)), BIT(64)))
+
+    hashes = (phash, *turned)
+    distance = (distance_to(phash) if len(hashes) == 1
+                else func.least(*(distance_to(value) for value in hashes)))
     rows = db.session.execute(
         select(Photo.id, distance.label("d"))
         .where(Photo.phash.is_not(None), Photo.sha256 != sha256,

@@ -150,6 +150,35 @@ def test_the_same_picture_in_another_report_is_found_near_duplicate(app, client,
     assert near["result"] == "warn" and first["id"] in near["detail"]
 
 
+@pytest.mark.parametrize("disguise", ["orientation_tag", "mirrored", "rotated"])
+def test_a_recycled_picture_turned_or_mirrored_is_found_near_duplicate(app, client, tokens,
+                                                                        disguise):
+    # Changing the EXIF Orientation (not one pixel touched) or flipping the picture turns
+    # the upright image, and with it the perceptual hash, while showing the same scene.
+    seed = {"orientation_tag": 2011, "mirrored": 2012, "rotated": 2013}[disguise]
+    first = _post(client, tokens["volunteer"], seed)["photos"][0]
+    analyse_waiting(app)
+    photo, observed = _phone_photo(seed)
+    image = Image.open(io.BytesIO(photo))
+    exif = image.getexif()
+    if disguise == "orientation_tag":
+        exif[0x0112] = 3  # shown upside down
+        pixels = image
+    else:
+        pixels = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT if disguise == "mirrored"
+                                 else Image.Transpose.ROTATE_90)
+    out = io.BytesIO()
+    pixels.save(out, "JPEG", quality=90, exif=exif.tobytes())
+    claim = report_json(observed_at=observed,
+                        location={"lon": LON, "lat": LAT, "crs": "wgs84", "accuracy_m": 8})
+    second = post_report(client, tokens["volunteer"], claim, [(out.getvalue(), "b.jpg")])
+    assert second.status_code == 201, second.get_json()
+    analyse_waiting(app)
+    settled = _photo(client, tokens["volunteer"], second.get_json()["photos"][0]["id"])
+    near = _results(settled)["near_duplicate"]
+    assert near["result"] == "warn" and first["id"] in near["detail"]
+
+
 def test_evidence_counts_only_once_analysed(app, client, tokens):
     coordinator = auth(tokens["coordinator"])
     site = client.post("/api/v1/sites", headers=coordinator, json={
