@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -293,3 +294,42 @@ def test_db_upgrade_runs_as_the_owner_named_by_its_own_url(blank_database, tmp_p
     owner = psycopg2.extensions.parse_dsn(TEST_OWNER_DB_URL)["user"]
     assert {"reports", "photos", "custody_events", "alembic_version"} <= set(tables)
     assert set(tables.values()) == {owner}
+
+
+@pytest.fixture(scope="module")
+def closed_visit(app, evidence) -> str:
+    """A volunteer's claim on a task at the evidence's site, checked in and out: its id."""
+    client, coordinator, volunteer = app.test_client(), evidence["coordinator"], evidence[
+        "volunteer"]
+    now = datetime.now(UTC)
+    task = client.post("/api/v1/tasks", headers=auth(coordinator), json={
+        "site_id": evidence["site"]["id"], "title": "Photograph the outfall",
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=1)).isoformat(), "slots": 1,
+        "categories": ["water"], "photos_required": 1})
+    assert task.status_code == 201, task.get_json()
+    claim = client.post(f"/api/v1/tasks/{task.get_json()['id']}/claims",
+                        headers=auth(volunteer))
+    assert claim.status_code == 201, claim.get_json()
+    claim_id = claim.get_json()["id"]
+    for action, body in (("check-in", {"location": {"lon": 113.39, "lat": 23.18}}),
+                         ("check-out", None)):
+        done = client.post(f"/api/v1/claims/{claim_id}/{action}", headers=auth(volunteer),
+                           json=body)
+        assert done.status_code == 200, done.get_json()
+    return claim_id
+
+
+@pytest.mark.parametrize("change", [
+    "checked_out_at = checked_out_at + interval '8 hours'",
+    "on_site_s = on_site_s + 28800",
+    "checked_out_at = NULL, on_site_s = NULL",  # reopened, to be closed again later
+])
+def test_app_role_cannot_rewrite_a_closed_visit(closed_visit, app_connection, owner_connection,
+                                                change):
+    # A visit's hours are a volunteer's service record and their certificates: once closed,
+    # neither the app nor the owner moves them.
+    for conn in (app_connection, owner_connection):
+        message = _refused(conn, f"UPDATE claim_visits SET {change} WHERE claim_id = %s",
+                           (closed_visit,))
+        assert "closed visit" in message
