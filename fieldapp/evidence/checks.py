@@ -46,8 +46,9 @@ CHECK_NAMES = (
 # Without one of these the claim rests on the volunteer's word alone.
 CORROBORATING_CHECKS = ("gps_matches_claim", "time_matches_claim")
 
-# Matched as case-insensitive substrings of EXIF Software and XMP CreatorTool. Only names
-# unlikely to occur inside unrelated words, so a phone's own firmware string never matches.
+# Matched as case-insensitive substrings of EXIF Software and ProcessingSoftware, XMP
+# CreatorTool and the XMP history's softwareAgent. Only names unlikely to occur inside
+# unrelated words, so a phone's own firmware string never matches.
 DEFAULT_EDITORS = (
     "photoshop",
     "lightroom",
@@ -620,12 +621,19 @@ def _check_editing_software(ctx: _Context) -> dict[str, str]:
         (label, value)
         for label, value in (
             ("Software", _text(ctx.metadata, "software")),
+            ("ProcessingSoftware", _text(ctx.metadata, "processing_software")),
             ("CreatorTool", _text(ctx.metadata, "creator_tool")),
+            # CreatorTool names the first tool that made the file; each later change is an
+            # event of the XMP history naming its software.
+            *(("HistorySoftwareAgent", agent.strip())
+              for agent in _text_list(ctx.metadata, "history_software_agents")
+              if agent.strip()),
         )
         if value
     ]
     if not named:
-        return _result(name, "unknown", "The file names no Software or CreatorTool.")
+        return _result(name, "unknown",
+                       "The file names no Software, ProcessingSoftware or CreatorTool.")
     for label, value in named:
         editor = _editor_in(value, ctx.thresholds.editors)
         if editor:

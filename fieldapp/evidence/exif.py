@@ -28,13 +28,14 @@ from fieldapp.evidence.imaging import register_heif
 MAX_ALTITUDE_M = 100_000
 MIN_ALTITUDE_M = -1_000
 
-TEXT_FIELDS = ("make", "model", "software", "offset_time_original")
+TEXT_FIELDS = ("make", "model", "software", "processing_software", "offset_time_original")
 DATETIME_FIELDS = ("datetime_original", "datetime")
 
 _EXIFREAD_KEYS = {
     "make": "Image Make",
     "model": "Image Model",
     "software": "Image Software",
+    "processing_software": "Image ProcessingSoftware",
     "datetime": "Image DateTime",
     "orientation": "Image Orientation",
     "datetime_original": "EXIF DateTimeOriginal",
@@ -54,6 +55,7 @@ _PILLOW_IFD0_TAGS = {
     "make": ExifTags.Base.Make,
     "model": ExifTags.Base.Model,
     "software": ExifTags.Base.Software,
+    "processing_software": ExifTags.Base.ProcessingSoftware,
     "datetime": ExifTags.Base.DateTime,
     "orientation": ExifTags.Base.Orientation,
 }
@@ -76,6 +78,12 @@ _CREATOR_TOOL = re.compile(
     rb"(?:xmp|xap):CreatorTool\s*(?:=\s*\"([^\"<]*)\"|=\s*'([^'<]*)'|>([^<]*)</)"
 )
 _CREATOR_TOOL_NAME = b"CreatorTool"
+# xmpMM:History's events name the software of each change (stEvt:softwareAgent).
+_SOFTWARE_AGENT = re.compile(
+    rb"stEvt:softwareAgent\s*(?:=\s*\"([^\"<]*)\"|=\s*'([^'<]*)'|>([^<]*)</)"
+)
+_SOFTWARE_AGENT_NAME = b"softwareAgent"
+_MAX_SOFTWARE_AGENTS = 50  # distinct agents kept; a longer history adds no new editor
 _CREATOR_TOOL_SPAN = 4096  # how far past the name the value may end
 _GPS_DATE = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})")
 
@@ -91,6 +99,7 @@ class _Fields:
     make: str | None = None
     model: str | None = None
     software: str | None = None
+    processing_software: str | None = None
     datetime_original: str | None = None
     offset_time_original: str | None = None
     datetime: str | None = None
@@ -124,12 +133,15 @@ def read_metadata(path: str | os.PathLike) -> dict:
     except Exception as exc:  # a value shape no camera writes must not sink the whole reading
         gps_problems.append(f"GPS block unreadable: {_describe(exc)}")
         gps = None
+    creator_tool, history_agents = _read_xmp_tools(path, errors)
     return {
         "reader": reader,
         "make": found.make,
         "model": found.model,
         "software": found.software,
-        "creator_tool": _read_creator_tool(path, errors),
+        "processing_software": found.processing_software,
+        "creator_tool": creator_tool,
+        "history_software_agents": history_agents,
         "datetime_original": found.datetime_original,
         "offset_time_original": found.offset_time_original,
         "datetime": found.datetime,
@@ -482,17 +494,19 @@ def _gps_seconds_of_day(value: Any) -> Fraction:
 # --- XMP ------------------------------------------------------------------------------------
 
 
-def _read_creator_tool(path: str | os.PathLike, errors: list[str]) -> str | None:
-    """xmp:CreatorTool from the first XMP packet that names one, anywhere in the file."""
+def _read_xmp_tools(path: str | os.PathLike, errors: list[str]) -> tuple[str | None, list[str]]:
+    """xmp:CreatorTool from the first XMP packet that names one, and every distinct
+    stEvt:softwareAgent of the XMP history, anywhere XMP may be in the file."""
     try:
         with open(path, "rb") as fh:
             if os.fstat(fh.fileno()).st_size == 0:
-                return None
+                return None, []
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return _scan_creator_tool(data, _xmp_search_end(data))
+                end = _xmp_search_end(data)
+                return _scan_creator_tool(data, end), _scan_software_agents(data, end)
     except Exception as exc:
         errors.append(f"xmp: {_describe(exc)}")
-        return None
+        return None, []
 
 
 def _xmp_search_end(data) -> int:
@@ -503,18 +517,36 @@ def _xmp_search_end(data) -> int:
 
 
 def _scan_creator_tool(data, end: int | None = None) -> str | None:
+    return next(_scan_xmp_values(data, _CREATOR_TOOL_NAME, len(b"xmp:"), _CREATOR_TOOL,
+                                 end), None)
+
+
+def _scan_software_agents(data, end: int | None = None) -> list[str]:
+    agents: list[str] = []
+    for agent in _scan_xmp_values(data, _SOFTWARE_AGENT_NAME, len(b"stEvt:"),
+                                  _SOFTWARE_AGENT, end):
+        if agent not in agents:
+            agents.append(agent)
+            if len(agents) == _MAX_SOFTWARE_AGENTS:
+                break
+    return agents
+
+
+def _scan_xmp_values(data, name: bytes, prefix: int, pattern: re.Pattern,
+                     end: int | None = None) -> Iterator[str]:
+    """The non-empty values of one XMP property, in file order, up to end."""
     # A plain find for the property name runs at memory speed; the pattern is only tried
     # where the name occurs.
     end = len(data) if end is None else end
-    at = data.find(_CREATOR_TOOL_NAME, 0, end)
+    at = data.find(name, 0, end)
     while at >= 0:
-        start = max(0, at - len(b"xmp:"))
-        match = _CREATOR_TOOL.match(data, start, at + _CREATOR_TOOL_SPAN)
+        match = pattern.match(data, max(0, at - prefix), at + _CREATOR_TOOL_SPAN)
         if match:
             raw = next(group for group in match.groups() if group is not None)
-            return _clean_text(unescape(raw.decode("utf-8", errors="replace")))
-        at = data.find(_CREATOR_TOOL_NAME, at + 1, end)
-    return None
+            value = _clean_text(unescape(raw.decode("utf-8", errors="replace")))
+            if value:
+                yield value
+        at = data.find(name, at + 1, end)
 
 
 def _describe(exc: BaseException) -> str:

@@ -126,7 +126,10 @@ class ExifSchema(Schema):
     make = fields.String(allow_none=True)
     model = fields.String(allow_none=True)
     software = fields.String(allow_none=True)
+    processing_software = fields.String(allow_none=True)
     creator_tool = fields.String(allow_none=True)
+    history_software_agents = fields.List(fields.String(), metadata={
+        "description": "each distinct stEvt:softwareAgent of the XMP history"})
     datetime_original = fields.String(allow_none=True)
     offset_time_original = fields.String(allow_none=True)
     datetime = fields.String(allow_none=True)

@@ -466,6 +466,21 @@ def test_editing_software_warn_on_chinese_creator_tool():
     assert "CreatorTool" in item["detail"] and "美图" in item["detail"]
 
 
+def test_editing_software_warn_on_processing_software():
+    item = result("editing_software", meta=metadata(processing_software="醒图 6.0"))
+    assert item["result"] == "warn"
+    assert "ProcessingSoftware" in item["detail"] and "醒图" in item["detail"]
+
+
+def test_editing_software_warn_on_an_editor_in_the_xmp_history():
+    # The camera's name left in Software and CreatorTool; the edit is in the history.
+    meta = metadata(creator_tool="MIUI Camera", history_software_agents=[
+        "MIUI Camera", "Adobe Photoshop 25.0 (Windows)"])
+    item = result("editing_software", meta=meta)
+    assert item["result"] == "warn"
+    assert "HistorySoftwareAgent" in item["detail"] and "Photoshop 25.0" in item["detail"]
+
+
 def test_editing_software_unknown_when_unnamed():
     meta = metadata(software=None, creator_tool="")
     assert result("editing_software", meta=meta)["result"] == "unknown"

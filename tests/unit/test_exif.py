@@ -15,7 +15,7 @@ PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "photos"
 RESULT_KEYS = {
     "reader", "make", "model", "software", "creator_tool", "datetime_original",
     "offset_time_original", "datetime", "gps", "gps_problems", "width", "height",
-    "orientation", "has_thumbnail", "errors",
+    "orientation", "has_thumbnail", "errors", "processing_software", "history_software_agents",
 }  # fmt: skip
 
 # ExifTool reads this file's GPS block (refs N/E, all rationals 0/1) as lat 0, lon 0, alt 0.
@@ -210,6 +210,31 @@ def test_creator_tool_found_past_a_stray_mention_and_far_into_the_file():
     assert _scan_creator_tool(data) == "Meitu 7.1"
     assert _scan_creator_tool(b"<xmp:CreatorTool>GIMP 2.10</xmp:CreatorTool>") == "GIMP 2.10"
     assert _scan_creator_tool(b"xmp:CreatorTool") is None
+
+
+def test_the_editors_in_the_xmp_history_are_read():
+    # CreatorTool is the first tool that made the file; the editors that changed it since
+    # are in xmpMM:History, each event's stEvt:softwareAgent.
+    meta = _meta("kim__full__photo_51.png")
+    assert meta["history_software_agents"] == ["Adobe Photoshop Camera Raw 12.2 (Macintosh)",
+                                               "Gimp 2.10 (Mac OS)"]
+    assert _meta("exifsamples__jpg__gps__DSCN0010.jpg")["history_software_agents"] == []
+
+
+def test_processing_software_and_history_of_a_generated_edit(tmp_path):
+    from tests.imagegen import jpeg_bytes
+
+    exif = Image.open(__import__("io").BytesIO(jpeg_bytes(seed=6))).getexif()
+    exif[0x000B] = "Meitu 9.2"  # ProcessingSoftware
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description>'
+           b"<xmpMM:History><rdf:Seq><rdf:li><stEvt:softwareAgent>Snapseed 2.0"
+           b"</stEvt:softwareAgent></rdf:li></rdf:Seq></xmpMM:History>"
+           b"</rdf:Description></rdf:RDF></x:xmpmeta>")
+    path = tmp_path / "edited.jpg"
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(path, "JPEG", exif=exif, xmp=xmp)
+    meta = read_metadata(path)
+    assert meta["processing_software"] == "Meitu 9.2"
+    assert meta["history_software_agents"] == ["Snapseed 2.0"]
 
 
 def test_a_jpeg_is_searched_for_xmp_only_before_its_pixels(tmp_path):
