@@ -9,6 +9,7 @@ from fieldapp.tasks.schemas import (
     AreaInSchema,
     AreaSchema,
     CheckInSchema,
+    CheckOutSchema,
     ClaimPageSchema,
     ClaimSchema,
     DeclineSchema,
@@ -208,12 +209,14 @@ class ClaimCheckIn(MethodView):
 @claims_blp.route("/<uuid:claim_id>/check-out")
 class ClaimCheckOut(MethodView):
     @require()
+    @claims_blp.arguments(CheckOutSchema)
     @claims_blp.response(200, ClaimSchema)
     @claims_blp.alt_response(409, description=REFUSED)
-    def post(self, claim_id):
-        """Leave the site: the visit's on-site time is check-out minus check-in (up to the
-        task's end). A coordinator may close the visit of a volunteer who left without."""
-        return service.check_out(claim_id, current_user())
+    def post(self, data, claim_id):
+        """Leave the site: checked out within reach, the visit counts up to now (and the
+        task's end); otherwise up to the last report sent during it. A coordinator may close
+        the visit of a volunteer who left without."""
+        return service.check_out(claim_id, current_user(), data["location"])
 
 
 @claims_blp.route("/<uuid:claim_id>/cancel")

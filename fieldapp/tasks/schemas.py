@@ -290,6 +290,13 @@ class CheckInSchema(Schema):
         "description": "where the volunteer is: {lon, lat, crs}"})
 
 
+class CheckOutSchema(Schema):
+    location = fields.Nested(PlaceSchema, load_default=None, allow_none=True, metadata={
+        "description": "where the volunteer is: {lon, lat, crs}. Within the task's reach, "
+        "the visit counts up to now; without it, or farther away, up to the last report "
+        "sent during the visit (else the check-in)"})
+
+
 class EvaluationInSchema(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(rules.DECISIONS))
     reason = fields.String(load_default=None, allow_none=True,

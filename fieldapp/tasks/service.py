@@ -511,9 +511,7 @@ def check_in(claim_id: uuid.UUID, place: dict, user: User) -> Claim:
         raise Conflict(f"check-in refused: {problem}", errors={field: [problem]},
                        sub_code="OUTSIDE_WINDOW")
     lon, lat = place["wgs84"]
-    point = _geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
-    metres = float(db.session.scalar(
-        select(func.ST_Distance(_geography(_place_of()), point)).where(Task.id == task.id)))
+    metres = _metres_from(task, place)
     if problem := rules.reach_problem(metres, task.reach_m):
         raise field_error("location", problem, sub_code="OUT_OF_REACH")
     db.session.add(Visit(id=uuid.uuid4(), claim_id=claim.id, checked_in_at=now,
@@ -525,18 +523,36 @@ def check_in(claim_id: uuid.UUID, place: dict, user: User) -> Claim:
     return get_claim(claim.id, user)
 
 
-def check_out(claim_id: uuid.UUID, user: User) -> Claim:
-    """Leave the site: the visit's on-site time is check-out minus check-in, counted no
-    further than the end of the task's window. A coordinator may close the visit of a
-    volunteer who left without checking out (the task is never ended under a volunteer on
-    site, and waiting for its window to end may be waiting for weeks); they are told."""
+def _metres_from(task: Task, place: dict) -> float:
+    """How far a phone's place (a loaded PlaceSchema) is from the task's place."""
+    lon, lat = place["wgs84"]
+    point = _geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
+    return float(db.session.scalar(
+        select(func.ST_Distance(_geography(_place_of()), point)).where(Task.id == task.id)))
+
+
+def check_out(claim_id: uuid.UUID, user: User, place: dict | None = None) -> Claim:
+    """Leave the site. Checked out where the task is (`place` within its reach), the visit's
+    on-site time is check-out minus check-in, counted no further than the end of the task's
+    window; checked out with no place, or from farther away, it counts up to the last sign
+    of presence (rules.left_at: the latest report sent during the visit, else the check-in),
+    since the way home is not service. A coordinator may close the visit of a volunteer who
+    left without checking out (the task is never ended under a volunteer on site, and
+    waiting for its window to end may be waiting for weeks); they are told."""
     claim = _claimant_or_coordinator(claim_id, user, "check out")
     now = _now()
     task = db.session.get(Task, claim.task_id)
-    _move("claim", claim, "checked_out", user.id, now, claim.task_id, "checked_out")
     if user.id == claim.volunteer_id:
-        _close_visit(claim, now, task.ends_at)
+        metres = _metres_from(task, place) if place is not None else None
+        on_site = metres is not None and rules.reach_problem(metres, task.reach_m) is None
+        _move("claim", claim, "checked_out", user.id, now, claim.task_id, "checked_out",
+              on_site=on_site, distance_m=None if metres is None else round(metres, 1))
+        if on_site:
+            _close_visit(claim, now, task.ends_at)
+        else:
+            _close_abandoned_visit(claim, task.ends_at)
     else:
+        _move("claim", claim, "checked_out", user.id, now, claim.task_id, "checked_out")
         left = _close_abandoned_visit(claim, task.ends_at)
         _notify(claim.volunteer_id, "visit_closed",
                 f"“{task.title}”: a coordinator closed your visit, as you had not checked out; "

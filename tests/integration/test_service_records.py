@@ -53,8 +53,8 @@ def _visit(client, owner_connection, volunteer, coordinator, title, minutes, dec
         cur.execute("UPDATE claim_visits SET checked_in_at = checked_in_at - %s * interval "
                     "'1 min' WHERE claim_id = %s", (minutes, claim_id))
     owner_connection.commit()
-    assert client.post(f"/api/v1/claims/{claim_id}/check-out",
-                       headers=auth(volunteer[2])).status_code == 200
+    assert client.post(f"/api/v1/claims/{claim_id}/check-out", headers=auth(volunteer[2]),
+                       json={"location": {"lon": SITE_LON, "lat": SITE_LAT}}).status_code == 200
     body = {"decision": decision, "rating": 4}
     if decision != "accepted":
         body["reason"] = "the outfall is not in frame"

@@ -76,6 +76,11 @@ def check_in(client, token, claim_id, lon=SITE_LON, lat=SITE_LAT, crs="wgs84"):
                location={"lon": lon, "lat": lat, "crs": crs})
 
 
+def check_out(client, token, claim_id, lon=SITE_LON, lat=SITE_LAT):
+    """Check out where the task is: the visit counts up to now."""
+    return act(client, token, claim_id, "check-out", location={"lon": lon, "lat": lat})
+
+
 def evaluate(client, token, claim_id, decision, reason=None, rating=4):
     return act(client, token, claim_id, "evaluation", decision=decision, reason=reason,
                rating=rating)
@@ -131,7 +136,7 @@ def test_request_to_dispatch_to_done_then_rated_once(app, client, volunteer, coo
     walker = make_user("volunteer")
     held = claim(client, walker[2], task["id"]).get_json()
     assert check_in(client, walker[2], held["id"]).status_code == 200
-    assert act(client, walker[2], held["id"], "check-out").status_code == 200
+    assert check_out(client, walker[2], held["id"]).status_code == 200
     assert evaluate(client, coordinator[2], held["id"], "accepted").status_code == 200
     # Its one slot's work accepted: the task is completed and the request done.
     assert client.get(f"/api/v1/tasks/{task['id']}",
@@ -311,7 +316,7 @@ def test_a_task_is_not_ended_under_a_volunteer_on_site(client, coordinator, volu
                            json={})
         assert busy.status_code == 409 and busy.get_json()["sub_code"] == "CLAIMS_UNDER_WAY"
         assert busy.get_json()["errors"]["claims"] == [held["id"]]
-    assert act(client, volunteer[2], held["id"], "check-out").status_code == 200
+    assert check_out(client, volunteer[2], held["id"]).status_code == 200
     assert evaluate(client, coordinator[2], held["id"], "needs_more", "wider view").status_code \
         == 200
     completed = client.post(f"/api/v1/tasks/{task['id']}/complete",
@@ -490,7 +495,7 @@ def test_check_in_with_a_gcj02_point_on_site_then_out(app, client, volunteer, ta
     assert abs(body["visits"][0]["distance_m"] - 300) < 10
     refused(check_in(client, volunteer[2], held["id"]), 409, "checked_in")
     refused(act(client, volunteer[2], held["id"], "cancel"), 409, "checked_in")
-    left = act(client, volunteer[2], held["id"], "check-out")
+    left = check_out(client, volunteer[2], held["id"])
     assert left.status_code == 200
     visit = left.get_json()["visits"][0]
     stayed = (datetime.fromisoformat(visit["checked_out_at"])
@@ -503,6 +508,31 @@ def test_check_in_with_a_gcj02_point_on_site_then_out(app, client, volunteer, ta
     assert stored == visit["on_site_s"]
 
 
+def test_a_check_out_away_from_the_site_counts_up_to_the_last_sign_of_presence(
+        client, coordinator, volunteer, site, owner_connection):
+    # Three hours ago on site, the task's window still open. Checked out on site, the three
+    # hours count; from 5 km away, or with no place at all, the way home does not: the
+    # visit counts up to the last report sent during it (here, one sent just now), else the
+    # check-in.
+    on_site, far = {"lon": SITE_LON, "lat": SITE_LAT}, {"lon": SITE_LON + 0.05, "lat": SITE_LAT}
+    for place, seed, counted_s in ((on_site, None, 3 * 3600), (far, None, 0),
+                                   (far, 7301, 3 * 3600), (None, None, 0)):
+        made, held, _ = checked_in_three_hours_ago(client, coordinator, volunteer[2], site,
+                                                   owner_connection, task_ends_in_hours=2,
+                                                   report_seed=seed)
+        left = act(client, volunteer[2], held["id"], "check-out",
+                   **({"location": place} if place else {}))
+        assert left.status_code == 200, left.get_json()
+        [visit] = left.get_json()["visits"]
+        assert abs(visit["on_site_s"] - counted_s) <= 5, (place, seed, visit)
+        events = client.get(f"/api/v1/tasks/{made['id']}/events",
+                            headers=auth(coordinator[2])).get_json()
+        [out] = [e for e in (events["items"] if isinstance(events, dict) else events)
+                 if e["action"] == "checked_out"]
+        assert out["details"]["on_site"] is (place is on_site), out
+        assert evaluate(client, coordinator[2], held["id"], "accepted").status_code == 200
+
+
 def sent_back_beside_another(client, coordinator, token, site) -> tuple[dict, dict]:
     """Claim A checked out and sent back for more, and claim B taken meanwhile (A waiting
     on the coordinator is no longer in hand): two claims the volunteer may check in on."""
@@ -510,7 +540,7 @@ def sent_back_beside_another(client, coordinator, token, site) -> tuple[dict, di
     second = dispatch(client, coordinator[2], site_id=site["id"], title="B").get_json()
     held_a = claim(client, token, first["id"]).get_json()
     assert check_in(client, token, held_a["id"]).status_code == 200
-    assert act(client, token, held_a["id"], "check-out").status_code == 200
+    assert check_out(client, token, held_a["id"]).status_code == 200
     held_b = claim(client, token, second["id"]).get_json()
     assert evaluate(client, coordinator[2], held_a["id"], "needs_more",
                     "the outfall is not in frame").status_code == 200
@@ -532,7 +562,7 @@ def test_one_visit_at_a_time_so_no_hour_is_counted_twice(app, client, coordinato
     assert client.get(f"/api/v1/claims/{held_a['id']}",
                       headers=auth(volunteer[2])).get_json()["status"] == "needs_more"
     # Once back from B, the volunteer goes on to A.
-    assert act(client, volunteer[2], held_b["id"], "check-out").status_code == 200
+    assert check_out(client, volunteer[2], held_b["id"]).status_code == 200
     assert check_in(client, volunteer[2], held_a["id"]).status_code == 200
 
 
@@ -587,7 +617,7 @@ def test_on_site_time_stops_at_the_end_of_the_tasks_window(app, client, coordina
     # Whoever checks out only now (or a week later) was on duty two hours.
     _, held, ends_at = checked_in_three_hours_ago(client, coordinator, volunteer[2], site,
                                                   owner_connection)
-    left = act(client, volunteer[2], held["id"], "check-out")
+    left = check_out(client, volunteer[2], held["id"])
     assert left.status_code == 200, left.get_json()
     [visit] = left.get_json()["visits"]
     assert abs(visit["on_site_s"] - 7200) <= 2, visit
@@ -727,7 +757,7 @@ def test_reports_count_toward_a_task_only_from_the_claimant_on_site(app, client,
     assert check_in(client, volunteer[2], held["id"]).status_code == 200
     sent = task_report(client, volunteer[2], task["id"], seed=9104)
     assert sent.status_code == 201, sent.get_json()
-    assert act(client, volunteer[2], held["id"], "check-out").status_code == 200
+    assert check_out(client, volunteer[2], held["id"]).status_code == 200
     after = task_report(client, volunteer[2], task["id"], seed=9105)
     assert after.status_code == 201
     shown = client.get(f"/api/v1/claims/{held['id']}", headers=auth(volunteer[2])).get_json()
@@ -746,7 +776,7 @@ def test_needs_more_reopens_the_claim_and_its_reason_is_read_first(app, client, 
     held = claim(client, volunteer[2], task["id"]).get_json()
     refused(evaluate(client, coordinator[2], held["id"], "accepted"), 409, "active")
     assert check_in(client, volunteer[2], held["id"]).status_code == 200
-    assert act(client, volunteer[2], held["id"], "check-out").status_code == 200
+    assert check_out(client, volunteer[2], held["id"]).status_code == 200
     assert evaluate(client, volunteer[2], held["id"], "accepted").status_code == 403
 
     before = counts(app)
@@ -777,7 +807,7 @@ def test_needs_more_reopens_the_claim_and_its_reason_is_read_first(app, client, 
     refused(act(client, volunteer[2], held["id"], "check-out"), 409, "needs_more")
     assert check_in(client, volunteer[2], held["id"]).status_code == 200
     assert task_report(client, volunteer[2], task["id"], seed=9202).status_code == 201
-    assert act(client, volunteer[2], held["id"], "check-out").status_code == 200
+    assert check_out(client, volunteer[2], held["id"]).status_code == 200
     accepted = evaluate(client, coordinator[2], held["id"], "accepted", rating=5)
     assert accepted.status_code == 200
     body = accepted.get_json()
@@ -886,7 +916,7 @@ def test_the_app_role_cannot_rewrite_what_happened(client, volunteer, coordinato
                                                    app_connection, statement):
     held = claim(client, volunteer[2], task["id"]).get_json()
     assert check_in(client, volunteer[2], held["id"]).status_code == 200
-    assert act(client, volunteer[2], held["id"], "check-out").status_code == 200
+    assert check_out(client, volunteer[2], held["id"]).status_code == 200
     assert evaluate(client, coordinator[2], held["id"], "needs_more", "more").status_code == 200
     with app_connection.cursor() as cur, pytest.raises(psycopg2.Error) as failed:
         cur.execute(statement)

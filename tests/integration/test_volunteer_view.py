@@ -81,8 +81,8 @@ def test_claims_hours_and_task_notices(app, client, volunteer, coordinator, owne
         cur.execute("UPDATE claim_visits SET checked_in_at = checked_in_at - interval '90 min'"
                     " WHERE claim_id = %s", (claim_id,))
     owner_connection.commit()
-    assert client.post(f"/api/v1/claims/{claim_id}/check-out",
-                       headers=auth(volunteer[2])).status_code == 200
+    assert client.post(f"/api/v1/claims/{claim_id}/check-out", headers=auth(volunteer[2]),
+                       json={"location": {"lon": SITE_LON, "lat": SITE_LAT}}).status_code == 200
 
     pending = _me(client, volunteer[2])
     assert [claim["id"] for claim in pending["claims"]] == [claim_id]
