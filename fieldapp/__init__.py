@@ -23,7 +23,17 @@ def create_app(config=None) -> Flask:
     register_cli(app)
     register_proxy(app)
     register_bounds(app)
+    register_headers(app)
     return app
+
+
+def register_headers(app: Flask) -> None:
+    """Every answer is read only as the type it declares: a JSON answer quoting what a
+    volunteer wrote, or a script, is never sniffed into a page that runs it."""
+    @app.after_request
+    def nosniff(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
 
 
 def register_bounds(app: Flask) -> None:

@@ -34,12 +34,17 @@ def strict_page(page: str, image_sources: list[str]):
     """A staff page's response with its strict headers."""
     response = current_app.make_response(page)
     # The token lives in sessionStorage, so scripts from anywhere else must never run here;
-    # images may also come from the base map's tile hosts.
+    # images may also come from the base map's tile hosts. No inline script or style either:
+    # text a volunteer wrote is shown on these pages, and if it ever reached the markup it
+    # must neither run nor restyle the page (a style attribute can hide or fake a control).
+    # Scripts may still set element.style, which the CSP does not govern.
     tiles = "".join(f" {source}" for source in image_sources)
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; connect-src 'self'; "
-        f"img-src 'self' data: blob:{tiles}; style-src 'self' 'unsafe-inline'; "
-        "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        f"img-src 'self' data: blob:{tiles}; style-src 'self'; worker-src 'self' blob:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
+    # Browsers that predate frame-ancestors: the pages are never drawn inside another's.
+    response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -184,6 +184,27 @@ def test_console_page_is_public_self_contained_and_strict(client):
         assert client.get(asset).status_code == 200, asset
 
 
+def test_pages_assets_and_api_answers_are_read_only_as_what_they_declare(client, people):
+    """nosniff on every answer (a JSON answer quoting a volunteer's text, an error, a
+    script), and the staff pages never framed, nor styled from inline markup."""
+    token = people["coordinator"]["token"]
+    answers = {path: client.get(path, headers=auth(token)) for path in (
+        "/console", "/map", "/console/static/console.js", "/map/static/vendor/ol.css",
+        "/map/static/vendor/offline-base.json", "/api/v1/auth/me", "/api/v1/sites",
+        "/api/v1/sites?page_size=none", "/api/v1/no-such-thing", "/no-such-page")}
+    for path, answer in answers.items():
+        assert answer.headers.get("X-Content-Type-Options") == "nosniff", path
+        answer.close()
+    for page in ("/console", "/map"):
+        headers = answers[page].headers
+        assert headers["X-Frame-Options"] == "DENY", page
+        policy = dict(part.strip().split(" ", 1)
+                      for part in headers["Content-Security-Policy"].split(";"))
+        assert policy["style-src"] == "'self'", page
+        assert policy["form-action"] == "'self'" and policy["frame-ancestors"] == "'none'"
+        assert "unsafe-inline" not in headers["Content-Security-Policy"], page
+
+
 def test_sign_in_with_password_and_with_a_token(browser, server, people, tmp_path):
     browser.get(f"{server}/console")
     _wait(browser, lambda d: d.find_element(By.ID, "signin").is_displayed(), "the sign-in form")
