@@ -70,23 +70,46 @@ class BaseMaps:
 
     def image_sources(self) -> list[str]:
         """CSP img-src entries for the tiles: each template's origin, its templated first
-        label (t{0-7}.tianditu.gov.cn) as a wildcard."""
+        label (t{0-7}.tianditu.gov.cn) as a wildcard, a range elsewhere in its host
+        (tile.{a-c}.example.org) as each host OpenLayers makes of it."""
         sources = []
         for base in self.bases:
             for template in base.layers:
-                source = _image_source(template)
-                if source not in sources:
-                    sources.append(source)
+                for source in _image_sources(template):
+                    if source not in sources:
+                        sources.append(source)
         return sources
 
 
-def _image_source(template: str) -> str:
+# OpenLayers expands one range in a template, letters first (ol/uri.js expandUrl).
+_RANGES = (re.compile(r"\{([a-z])-([a-z])\}"), re.compile(r"\{(\d+)-(\d+)\}"))
+
+
+def _expand(template: str) -> list[str]:
+    for kind, pattern in enumerate(_RANGES):
+        found = pattern.search(template)
+        if found:
+            first, last = found.groups()
+            values = (range(ord(first), ord(last) + 1) if kind == 0
+                      else range(int(first), int(last) + 1))
+            return [template.replace(found.group(0), chr(v) if kind == 0 else str(v), 1)
+                    for v in values]
+    return [template]
+
+
+def _image_sources(template: str) -> list[str]:
+    """The origins a template's tiles come from, for img-src. A host that stays templated
+    is a BaseMapError: its only source would be the whole scheme, every host there is."""
     parts = urlsplit(template)
-    host = parts.netloc
-    if "{" in host:
-        first, _, rest = host.partition(".")
-        host = "*." + rest if "{" in first and "{" not in rest else ""
-    return f"{parts.scheme}://{host}" if host else f"{parts.scheme}:"
+    first, _, rest = parts.netloc.partition(".")
+    if "{" in first and rest and "{" not in rest:
+        return [f"{parts.scheme}://*.{rest}"]
+    hosts = [urlsplit(url).netloc for url in _expand(template)]
+    if any("{" in host for host in hosts):
+        raise BaseMapError(f"FIELDAPP_MAP_TILE_URL may template its host only in its first "
+                           f"label or with one range such as {{a-c}} or {{1-4}}, got "
+                           f"{template!r}")
+    return [f"{parts.scheme}://{host}" for host in dict.fromkeys(hosts)]
 
 
 def from_environ(environ: Mapping[str, str]) -> BaseMaps:
@@ -160,5 +183,6 @@ def _xyz(template: str, attribution: str, max_zoom: str) -> Base:
     if not 1 <= zoom <= 22:
         raise BaseMapError(f"FIELDAPP_MAP_TILE_MAX_ZOOM must be a whole number from 1 to 22, "
                            f"got {max_zoom!r}")
+    _image_sources(template)  # its hosts can be named in the pages' img-src
     return Base("xyz", "在线底图 Online base map", (template,), zoom,
                 attribution or parts.hostname or parts.netloc)

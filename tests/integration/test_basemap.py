@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from fieldapp.geo.coordinates import wgs84_to_gcj02
-from fieldapp.mapview.basemaps import from_environ
+from fieldapp.mapview.basemaps import BaseMapError, from_environ
 from tests.browser import chromium
 from tests.helpers import auth, role_tokens, serving, submit_at
 
@@ -147,6 +147,19 @@ def test_pages_never_project_overlays_themselves():
         text = page.read_text()
         assert "ol.proj." not in text and "EPSG:" not in text, page
         assert "fieldappBasemap.createMap(" in text, page
+
+
+def test_img_src_names_the_tile_hosts_never_a_whole_scheme(client, base):
+    """A range in a later label of the host (tile.{a-c}...) is each host OpenLayers asks;
+    a host templated otherwise is refused at start, not allowed as every https host."""
+    base({"FIELDAPP_MAP_TILE_URL": "https://tile.{a-c}.example.org/{z}/{x}/{y}.png"})
+    for page in ("/map", "/console"):
+        policy = dict(part.strip().split(" ", 1) for part in
+                      client.get(page).headers["Content-Security-Policy"].split(";"))
+        assert policy["img-src"] == ("'self' data: blob: https://tile.a.example.org "
+                                     "https://tile.b.example.org https://tile.c.example.org")
+    with pytest.raises(BaseMapError, match="FIELDAPP_MAP_TILE_URL.*first label"):
+        from_environ({"FIELDAPP_MAP_TILE_URL": "https://a.{z}.example.org/{z}/{x}/{y}.png"})
 
 
 def test_offline_base_draws_china_with_no_provider(server, field, base, tmp_path):
