@@ -743,3 +743,103 @@ def test_case_picker_reaches_every_verified_photo_of_a_crowded_site(browser, ser
     _wait(browser, lambda d: len(_choices(d, "picker-photos")) == 100, "the first page")
     _more(browser, "picker-photos", 101)
     assert oldest not in _choices(browser, "picker-photos")
+
+
+# Haikou: no other test puts sites or reports here.
+HOSTILE_SITE = (110.33, 20.03)
+
+
+def _hostile(label: str) -> str:
+    """Text that would run, restyle or add an element if it ever reached the markup."""
+    return (f"{label}<img src=x data-pwned onerror=__pwned=1><script>__pwned=2</script>"
+            "<b style=color:red data-pwned>!</b>")
+
+
+def test_text_from_volunteers_and_outsiders_shows_literally_and_never_runs(
+        app, browser, server, people, client):
+    """Every field a volunteer, a site list or an authority's reply fills, planted through the
+    API with markup in it: each page shows it as text, and nothing in it runs or is made."""
+    from fieldapp.accounts import service
+
+    lon, lat = HOSTILE_SITE
+    coordinator, lawyer = people["coordinator"]["token"], people["lawyer"]["token"]
+    with app.app_context():
+        volunteer = service.issue_token(service.create_user(
+            "console-hostile@example.org", service.generate_password(), "volunteer",
+            display_name=_hostile("NAME")))
+    site = client.post("/api/v1/sites", headers=auth(coordinator), json={
+        "name": _hostile("SITE"), "name_en": _hostile("SITE_EN"), "operator": _hostile("OPERATOR"),
+        "geometry": {"type": "Point", "coordinates": [lon, lat]}}).get_json()
+    now = datetime.now(CST).replace(microsecond=0)
+    claim = report_json(category="water", description=_hostile("DESCRIPTION"),
+                        observed_at=(now - timedelta(hours=1)).isoformat(),
+                        location={"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 10})
+    photo = jpeg_bytes(seed=3300, lat=lat, lon=lon, taken=now - timedelta(hours=1),
+                       make=_hostile("MAKE"), model=_hostile("MODEL"),
+                       software=_hostile("SOFTWARE"))
+    posted = post_report(client, volunteer, claim, [(photo, _hostile("FILE") + ".jpg")])
+    assert posted.status_code == 201, posted.get_json()
+    report = posted.get_json()
+    verified = submit_at(client, volunteer, lon + 0.0003, lat, 3301, now - timedelta(hours=2))
+    analyse_waiting(app)
+
+    case = client.post("/api/v1/cases", headers=auth(lawyer), json={
+        "site_id": site["id"], "title": _hostile("CASE"), "authority": _hostile("COURT"),
+        "case_number": _hostile("DOCKET"),
+        "timeline": [{"date": now.date().isoformat(), "text": _hostile("ENTRY")}]})
+    assert case.status_code == 201, case.get_json()
+    case = case.get_json()
+    item = client.post(f"/api/v1/cases/{case['id']}/items", headers=auth(lawyer), json={
+        "photo_id": verified["photos"][0]["id"], "title": _hostile("ITEM"),
+        "purpose": _hostile("PURPOSE")})
+    assert item.status_code == 201, item.get_json()
+    complaint = client.post("/api/v1/complaints", headers=auth(coordinator), json={
+        "site_id": site["id"], "channel": "12369", "number": _hostile("NUMBER"),
+        "filed_at": (now - timedelta(days=1)).isoformat(), "authority": _hostile("BUREAU"),
+        "summary": _hostile("SUMMARY"), "report_ids": [report["id"]]})
+    assert complaint.status_code == 201, complaint.get_json()
+    complaint = complaint.get_json()
+    note = client.post(f"/api/v1/complaints/{complaint['id']}/updates", headers=auth(coordinator),
+                       json={"kind": "note", "occurred_at": now.isoformat(),
+                             "reason": _hostile("REPLY")})
+    assert note.status_code == 201, note.get_json()
+
+    def literal(labels):
+        text = browser.execute_script("return document.body.innerText")
+        for label in labels:
+            assert _hostile(label) in text, (label, text[:3000])
+
+    _open(browser, server, people["admin"]["token"])
+    _ready(browser, "users")
+    literal(["NAME"])
+    pages = [
+        ("#/sites", "sites", ["SITE", "OPERATOR"]),
+        (f"#/sites/{site['id']}", "site", ["SITE", "SITE_EN", "OPERATOR", "CASE", "BUREAU"]),
+        ("#/cases", "cases", ["CASE", "SITE"]),
+        (f"#/cases/{case['id']}", "case", ["CASE", "SITE", "COURT", "DOCKET", "ENTRY", "ITEM",
+                                           "PURPOSE"]),
+        ("#/complaints", "complaints", ["SITE", "NUMBER", "BUREAU"]),
+        (f"#/complaints/{complaint['id']}", "complaint", ["SITE", "NUMBER", "BUREAU", "SUMMARY",
+                                                          "REPLY"]),
+    ]
+    for route, page, labels in pages:
+        browser.get(f"{server}/console{route}")
+        _ready(browser, page)
+        literal(labels)
+    # The review queue, the hostile photo chosen: its claim beside its EXIF reading.
+    browser.get(f"{server}/console#/queue")
+    _ready(browser, "queue")
+    Select(browser.find_element(By.ID, "q-site")).select_by_value(site["id"])
+    photo_id = report["photos"][0]["id"]
+    at_site = {photo_id, verified["photos"][0]["id"]}
+    _wait(browser, lambda d: {li.get_attribute("data-photo") for li in d.find_elements(
+        By.CSS_SELECTOR, "#queue-items li")} == at_site, "the site's photos")
+    pick = f'#queue-items li[data-photo="{photo_id}"] .pick'
+    browser.find_element(By.CSS_SELECTOR, pick).click()
+    _wait(browser, lambda d: d.execute_script(
+        "return document.body.dataset.reviewing") == photo_id, "its review")
+    literal(["DESCRIPTION", "MAKE", "MODEL", "SOFTWARE"])
+
+    assert browser.execute_script("return window.__pwned") is None
+    assert browser.find_elements(By.CSS_SELECTOR, "[data-pwned], script:not([src])") == []
+    assert browser.title.endswith("· fieldapp")

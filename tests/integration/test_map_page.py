@@ -207,3 +207,27 @@ def test_clicking_a_report_dot_opens_its_panel(app, server, field, frame, monkey
         assert shown == {"类别 Category": category,
                          "观察日期 Observed (UTC day)": observed.date().isoformat(),
                          "核查 Verdict": report["verdict"]}, shown
+
+
+def test_site_names_from_a_list_show_literally_and_never_run(app, server, field, tmp_path):
+    """A site's name and operator (typed by staff or imported from someone's list) with
+    markup in them: the site's panel shows the text, and nothing in it runs."""
+    hostile = ('<img src=x data-pwned onerror=__pwned=1><script>__pwned=2</script>'
+               '<b style=color:red data-pwned>!</b>')
+    client, token = field["client"], field["tokens"]["coordinator"]
+    # Sanya: no other test puts sites here.
+    site = client.post("/api/v1/sites", headers=auth(token), json={
+        "name": "NAME" + hostile, "name_en": "NAME_EN" + hostile, "operator": "OPERATOR" + hostile,
+        "geometry": {"type": "Point", "coordinates": [109.51, 18.25]}})
+    assert site.status_code == 201, site.get_json()
+    with chromium(tmp_path, size="1280,800") as driver:
+        driver.get(f"{server}/map#token={token}&lon=109.51&lat=18.25&zoom=14"
+                   f"&site={site.get_json()['id']}")
+        wait = WebDriverWait(driver, 60)
+        panel = wait.until(lambda d: d.find_element(By.ID, "panel").is_displayed()
+                           and d.find_element(By.ID, "panel"), "the site's panel")
+        text = panel.text
+        for label in ("NAME", "NAME_EN", "OPERATOR"):
+            assert label + hostile in text, (label, text)
+        assert driver.execute_script("return window.__pwned") is None
+        assert driver.find_elements(By.CSS_SELECTOR, "[data-pwned], script:not([src])") == []
