@@ -790,6 +790,10 @@ def run_checks(
 
 # The checks that look at the decoded image; the rest are settled from metadata on receipt.
 PIXEL_CHECKS = ("metadata_present", "near_duplicate", "thumbnail_matches")
+# Asked again once the pixels are analysed: a submission of the same file committed at
+# the same moment was invisible to the receipt's transaction, but not to the analysis.
+# A duplicate found on receipt stays found.
+RECONFIRMED_CHECKS = ("duplicate",)
 
 
 def settle_pixel_checks(
@@ -800,14 +804,23 @@ def settle_pixel_checks(
     found: Found,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> dict[str, Any]:
-    """The outcome given on receipt with the checks that need the pixels run again.
+    """The outcome given on receipt with the checks that need the pixels run again, and
+    `duplicate` asked again (RECONFIRMED_CHECKS), never turned from fail to pass.
 
     Every other check keeps the result and wording the receipt recorded, so settling the
     pixels never rewrites what the phone was told about its metadata.
     """
     fresh = {c["name"]: c for c in run_checks(metadata, claim, received_at, found,
                                               thresholds)["checks"]}
-    checks = [fresh[c["name"]] if c["name"] in PIXEL_CHECKS else c for c in outcome["checks"]]
+
+    def settled(check: dict) -> dict:
+        if check["name"] in PIXEL_CHECKS:
+            return fresh[check["name"]]
+        if check["name"] in RECONFIRMED_CHECKS and check["result"] != "fail":
+            return fresh[check["name"]]
+        return check
+
+    checks = [settled(c) for c in outcome["checks"]]
     return {**outcome, "checks": checks, "verdict": _verdict(checks)}
 
 

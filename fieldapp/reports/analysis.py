@@ -153,7 +153,7 @@ def analyse(photo: Photo, read_pixels=imaging.analyse_pixels) -> None:
     path = reports.blob_store().path_for(photo.sha256)
     pixels = _decode_unless_it_kept_failing(photo.id, path, read_pixels)
     limits = reports.thresholds()
-    found = reports.found_with_pixels(photo.sha256, pixels, report.id, limits)
+    found = reports.found_with_pixels(photo.sha256, pixels, report, limits)
     outcome = checks.settle_pixel_checks(photo.checks, photo.exif, reports.claim_of(report),
                                          photo.received_at, found, limits)
     was_verified = photo.verified

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import cast, func, select, text
+from sqlalchemy import and_, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -301,7 +301,7 @@ def _store_photo(report, position, item: Inspected, claim, limits) -> tuple[Phot
     blob_store().commit_spool(item.spool)
     received_at = report.received_at
     found = checks.Found(
-        duplicate_report_ids=tuple(reports_with_sha(item.sha256, report.id)),
+        duplicate_report_ids=tuple(reports_with_sha(item.sha256, report)),
         pixels_pending=True)
     outcome = checks.run_checks(item.metadata, claim, received_at, found, limits)
     photo = Photo(id=uuid.uuid4(), report_id=report.id, position=position, sha256=item.sha256,
@@ -312,13 +312,13 @@ def _store_photo(report, position, item: Inspected, claim, limits) -> tuple[Phot
     return photo, outcome
 
 
-def found_with_pixels(sha256: str, pixels: imaging.PixelAnalysis, exclude_report,
+def found_with_pixels(sha256: str, pixels: imaging.PixelAnalysis, report: Report,
                       limits: checks.Thresholds) -> checks.Found:
-    """What the database and the decoded image tell about a photo."""
+    """What the database and the decoded image tell about a photo of report."""
     return checks.Found(
-        duplicate_report_ids=tuple(reports_with_sha(sha256, exclude_report)),
+        duplicate_report_ids=tuple(reports_with_sha(sha256, report)),
         near_duplicates=tuple(_near_duplicates(
-            pixels.phash, sha256, exclude_report, limits.near_duplicate_max_distance,
+            pixels.phash, sha256, report.id, limits.near_duplicate_max_distance,
             pixels.turned_hashes)),
         thumbnail_distance=pixels.thumbnail_distance,
         # An image refused for its size was never decoded: it is not known to be undecodable.
@@ -347,9 +347,15 @@ def checks_digest(outcome: dict) -> str:
     return hashlib.sha256(chain.canonical_json(outcome)).hexdigest()
 
 
-def reports_with_sha(sha256: str, exclude_report) -> list[str]:
+def reports_with_sha(sha256: str, report: Report) -> list[str]:
+    """The other reports that held this file before report did (received earlier, or at the
+    same instant with a smaller id): whoever sent a photo first keeps it as theirs, and a
+    copy sent later never turns the original into a duplicate (as a recheck once did)."""
+    earlier = or_(Photo.received_at < report.received_at,
+                  and_(Photo.received_at == report.received_at, Photo.report_id < report.id))
     rows = db.session.scalars(
-        select(Photo.report_id).where(Photo.sha256 == sha256, Photo.report_id != exclude_report)
+        select(Photo.report_id).where(Photo.sha256 == sha256, Photo.report_id != report.id,
+                                      earlier)
         .distinct()
     )
     return sorted(str(r) for r in rows)
@@ -449,7 +455,7 @@ def _recheck_one(photo: Photo) -> bool:
     metadata = exif.read_metadata(path)
     pixels = imaging.analyse_pixels(path, max_pixels())
     limits = thresholds()
-    found = found_with_pixels(photo.sha256, pixels, report.id, limits)
+    found = found_with_pixels(photo.sha256, pixels, report, limits)
     outcome = checks.run_checks(metadata, claim_of(report), photo.received_at, found, limits)
     before = photo.verdict
     apply_outcome(photo, metadata, pixels.phash, outcome)

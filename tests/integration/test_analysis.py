@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -177,6 +178,56 @@ def test_a_recycled_picture_turned_or_mirrored_is_found_near_duplicate(app, clie
     settled = _photo(client, tokens["volunteer"], second.get_json()["photos"][0]["id"])
     near = _results(settled)["near_duplicate"]
     assert near["result"] == "warn" and first["id"] in near["detail"]
+
+
+def _identical_reports(client, token, seed, copies=2):
+    photo, observed = _phone_photo(seed)
+    claim = dict(observed_at=observed,
+                 location={"lon": LON, "lat": LAT, "crs": "wgs84", "accuracy_m": 8})
+    sent = []
+    for _ in range(copies):
+        response = post_report(client, token, report_json(**claim), [(photo, "same.jpg")])
+        assert response.status_code == 201, response.get_json()
+        sent.append(response.get_json())
+    return sent
+
+
+def test_a_recheck_does_not_make_the_original_a_duplicate_of_its_copy(app, client, tokens):
+    # The copy sent later fails `duplicate`; the report that had the photo first must not
+    # become inconsistent because someone recycled its photo afterwards.
+    from fieldapp.reports.service import recheck_photos
+
+    original, copy = _identical_reports(client, tokens["volunteer"], 2021)
+    analyse_waiting(app)
+    assert _results(_photo(client, tokens["volunteer"], copy["photos"][0]["id"]))[
+        "duplicate"]["result"] == "fail"
+    with app.app_context():
+        recheck_photos(uuid.UUID(original["id"]))
+        recheck_photos(uuid.UUID(copy["id"]))
+    first = _photo(client, tokens["volunteer"], original["photos"][0]["id"])
+    assert _results(first)["duplicate"]["result"] == "pass"
+    second = _photo(client, tokens["volunteer"], copy["photos"][0]["id"])
+    assert _results(second)["duplicate"]["result"] == "fail"
+
+
+def test_a_copy_sent_alongside_its_original_is_caught_once_analysed(app, client, tokens,
+                                                                    monkeypatch):
+    # Two submissions of one file at once: neither transaction sees the other's photo, so
+    # both receipts say `duplicate: pass`. The analysis, after both committed, must not
+    # leave the later one passing.
+    from fieldapp.reports import service
+
+    real = service.reports_with_sha
+    monkeypatch.setattr(service, "reports_with_sha", lambda *args, **kwargs: [])
+    original, copy = _identical_reports(client, tokens["volunteer"], 2022)
+    monkeypatch.setattr(service, "reports_with_sha", real)
+    assert _results(copy["photos"][0])["duplicate"]["result"] == "pass"
+    analyse_waiting(app)
+    settled = _photo(client, tokens["volunteer"], copy["photos"][0]["id"])
+    assert _results(settled)["duplicate"]["result"] == "fail"
+    assert settled["verdict"] == "inconsistent"
+    first = _photo(client, tokens["volunteer"], original["photos"][0]["id"])
+    assert _results(first)["duplicate"]["result"] == "pass"
 
 
 def test_evidence_counts_only_once_analysed(app, client, tokens):

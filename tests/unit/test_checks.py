@@ -807,3 +807,22 @@ def test_thresholds_validate_on_direct_construction():
         Thresholds(gps_pass_m=-5)
     with pytest.raises(ValueError, match="local_zone"):
         Thresholds(local_zone="Not/AZone")
+
+
+def test_settling_the_pixels_asks_duplicate_again_but_never_clears_one():
+    from fieldapp.evidence.checks import settle_pixel_checks
+
+    pending = Found(pixels_pending=True)
+    # A copy committed at the same moment was unseen on receipt; the analysis sees it.
+    on_receipt = run(found=pending)
+    assert check(on_receipt, "duplicate")["result"] == "pass"
+    found = Found(duplicate_report_ids=("r-1",), thumbnail_distance=2)
+    settled = settle_pixel_checks(on_receipt, metadata(), claim(), RECEIVED, found)
+    assert check(settled, "duplicate")["result"] == "fail"
+    assert settled["verdict"] == "inconsistent"
+    # A duplicate found on receipt stays found.
+    failed = run(found=Found(duplicate_report_ids=("r-1",), pixels_pending=True))
+    settled = settle_pixel_checks(failed, metadata(), claim(), RECEIVED,
+                                  Found(thumbnail_distance=2))
+    assert check(settled, "duplicate") == check(failed, "duplicate")
+    assert settled["verdict"] == "inconsistent"
