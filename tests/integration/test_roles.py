@@ -299,6 +299,10 @@ def test_db_upgrade_runs_as_the_owner_named_by_its_own_url(blank_database, tmp_p
 @pytest.fixture(scope="module")
 def closed_visit(app, evidence) -> str:
     """A volunteer's claim on a task at the evidence's site, checked in and out: its id."""
+    return _checked_out_claim(app, evidence)
+
+
+def _checked_out_claim(app, evidence) -> str:
     client, coordinator, volunteer = app.test_client(), evidence["coordinator"], evidence[
         "volunteer"]
     now = datetime.now(UTC)
@@ -333,3 +337,28 @@ def test_app_role_cannot_rewrite_a_closed_visit(closed_visit, app_connection, ow
         message = _refused(conn, f"UPDATE claim_visits SET {change} WHERE claim_id = %s",
                            (closed_visit,))
         assert "closed visit" in message
+
+
+def test_app_role_cannot_accept_work_no_evaluation_accepted(evidence, app, app_connection):
+    claim_id = _checked_out_claim(app, evidence)
+    # Only accepted claims are service (their hours enter the record and certificates), and
+    # a claim is accepted by an evaluation, which is append-only: a status alone is refused.
+    with app_connection.cursor() as cur:
+        cur.execute("UPDATE claims SET status = 'accepted', status_at = now() WHERE id = %s",
+                    (claim_id,))
+    with pytest.raises(errors.InsufficientPrivilege) as refused:
+        app_connection.commit()
+    app_connection.rollback()
+    assert "evaluation" in str(refused.value)
+
+
+def test_accepted_work_stays_accepted(evidence, app, app_connection):
+    claim_id, client = _checked_out_claim(app, evidence), app.test_client()
+    accepted = client.post(f"/api/v1/claims/{claim_id}/evaluation",
+                           headers=auth(evidence["coordinator"]),
+                           json={"decision": "accepted", "rating": 4})
+    assert accepted.status_code == 200, accepted.get_json()
+    for status in ("needs_more", "cancelled", "checked_in"):
+        message = _refused(app_connection, "UPDATE claims SET status = %s WHERE id = %s",
+                           (status, claim_id))
+        assert "accepted" in message
