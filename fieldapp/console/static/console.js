@@ -234,7 +234,8 @@ function toggleLanguage() {
 // ---- sign-in ---------------------------------------------------------------------------
 
 // /console#token=... signs in like the map page's wall links; the token then leaves the
-// address bar and the history, where anyone passing could read it.
+// address bar and the back button's entries, where anyone passing could read it. The
+// browser's own history list keeps the address as it was opened: no page can erase that.
 function applyFragment() {
   const hash = location.hash.slice(1);
   if (!hash.startsWith('token=') && !hash.includes('&token=')) return false;

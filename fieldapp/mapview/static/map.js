@@ -75,7 +75,8 @@
       state.token = token;
       sessionStorage.setItem(TOKEN_KEY, token);
       params.delete('token');
-      // Out of the address bar and the history, where anyone passing could read it.
+      // Out of the address bar and the back button's entries, where anyone passing could
+      // read it (the browser's own history list keeps the address as it was opened).
       const rest = params.toString();
       history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
     }
