@@ -315,3 +315,18 @@ def test_the_audit_names_anchored_events_cut_from_the_tail(app, client, tsa, vol
                       f"INSERT INTO custody_events SELECT * FROM "
                       f"json_populate_recordset(NULL::custody_events, $j${saved}$j$); COMMIT")
     assert _verify(app).exit_code == 0
+
+
+def test_the_audit_names_an_anchor_whose_time_was_moved(app, client, tsa, volunteer):
+    _, anchored = _anchored_submission(app, client, tsa, volunteer)
+    moved = ("SET session_replication_role = replica; UPDATE custody_anchors SET gen_time = "
+             f"gen_time %s interval '1 day' WHERE seq = {anchored}")
+    superuser_sql(moved % "-")
+    try:
+        result = _verify(app)
+        assert result.exit_code == 1, result.output
+        assert f"of custody event #{anchored}" in result.output
+        assert "is not the recorded one" in result.output
+    finally:
+        superuser_sql(moved % "+")
+    assert _verify(app).exit_code == 0
