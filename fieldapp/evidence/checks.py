@@ -15,7 +15,8 @@ Verdict rule:
 - ``inconsistent`` if any check fails;
 - otherwise ``needs_review`` if any check warns, or if ``gps_matches_claim`` or
   ``time_matches_claim`` is unknown (nothing in the file corroborates the claimed place or
-  time);
+  time), or if the pixels could not be read (``Found.pixels_problem``: nothing shows the
+  picture is not a recycled or edited one, and nobody can look at it);
 - otherwise ``consistent``.
 """
 
@@ -752,13 +753,15 @@ NOTHING_FOUND = Found()
 DEFAULT_THRESHOLDS = Thresholds()
 
 
-def _verdict(checks: list[dict[str, str]]) -> str:
+def _verdict(checks: list[dict[str, str]], found: Found = NOTHING_FOUND) -> str:
     results = {check["name"]: check["result"] for check in checks}
     if "fail" in results.values():
         return "inconsistent"
     if "warn" in results.values():
         return "needs_review"
     if any(results.get(name) == "unknown" for name in CORROBORATING_CHECKS):
+        return "needs_review"
+    if found.pixels_problem:
         return "needs_review"
     return "consistent"
 
@@ -782,7 +785,7 @@ def run_checks(
     captured, source = times.capture()
     return {
         "checks": checks,
-        "verdict": _verdict(checks),
+        "verdict": _verdict(checks, found),
         "capture_time": captured.isoformat() if captured else None,
         "capture_time_source": source,
     }
@@ -821,7 +824,7 @@ def settle_pixel_checks(
         return check
 
     checks = [settled(c) for c in outcome["checks"]]
-    return {**outcome, "checks": checks, "verdict": _verdict(checks)}
+    return {**outcome, "checks": checks, "verdict": _verdict(checks, found)}
 
 
 # --- wording -----------------------------------------------------------------------------

@@ -230,6 +230,29 @@ def test_a_copy_sent_alongside_its_original_is_caught_once_analysed(app, client,
     assert _results(first)["duplicate"]["result"] == "pass"
 
 
+def test_a_photo_whose_pixels_were_never_read_is_not_consistent_evidence(app, client, tokens):
+    # A file whose decode kept killing its process (or one over a budget lowered since its
+    # receipt) is analysed without its pixels: nothing then shows it is not a recycled or
+    # edited picture, and nobody can look at it. It must not count as verified evidence.
+    from fieldapp.evidence import imaging
+
+    sent = _post(client, tokens["volunteer"], 2031)["photos"][0]
+    assert sent["verdict"] == "consistent"  # provisional, as every receipt
+
+    def unread(path, max_pixels):
+        return imaging.PixelAnalysis(None, None, refused=True, problem=(
+            "decoding the image stopped its process 2 times; it is not decoded again"))
+
+    with app.app_context():
+        analysis.analyse(db.session.get(Photo, sent["id"], with_for_update=True), unread)
+        db.session.commit()
+        assert db.session.get(Photo, sent["id"]).verified is False
+    settled = _photo(client, tokens["volunteer"], sent["id"])
+    assert settled["analysis"] == "done"
+    assert _results(settled)["near_duplicate"]["result"] == "unknown"
+    assert settled["verdict"] == "needs_review"
+
+
 def test_evidence_counts_only_once_analysed(app, client, tokens):
     coordinator = auth(tokens["coordinator"])
     site = client.post("/api/v1/sites", headers=coordinator, json={

@@ -826,3 +826,10 @@ def test_settling_the_pixels_asks_duplicate_again_but_never_clears_one():
                                   Found(thumbnail_distance=2))
     assert check(settled, "duplicate") == check(failed, "duplicate")
     assert settled["verdict"] == "inconsistent"
+
+
+def test_verdict_needs_review_when_the_pixels_were_not_read():
+    unread = Found(pixels_problem="the image declares 400 MP; this server decodes 100 MP")
+    outcome = run(found=unread)
+    assert all(c["result"] != "warn" for c in outcome["checks"])
+    assert outcome["verdict"] == "needs_review"
