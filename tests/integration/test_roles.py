@@ -362,3 +362,16 @@ def test_accepted_work_stays_accepted(evidence, app, app_connection):
         message = _refused(app_connection, "UPDATE claims SET status = %s WHERE id = %s",
                            (status, claim_id))
         assert "accepted" in message
+
+
+@pytest.mark.parametrize("closed", ["checked_out_at, on_site_s",
+                                    "checked_in_at + interval '8 hours', 28800"])
+def test_app_role_cannot_insert_a_visit_already_closed(closed_visit, app_connection, closed):
+    # A visit begins open (a check-in); one inserted closed is hours no check-in began.
+    message = _refused(app_connection, f"""
+        INSERT INTO claim_visits (id, claim_id, checked_in_at, claim_lon, claim_lat, claim_crs,
+                                  location, distance_m, checked_out_at, on_site_s)
+        SELECT gen_random_uuid(), claim_id, checked_in_at - interval '1 day', claim_lon,
+               claim_lat, claim_crs, location, distance_m, {closed}
+        FROM claim_visits WHERE claim_id = %s""", (closed_visit,))
+    assert "open" in message
