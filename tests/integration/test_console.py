@@ -239,6 +239,22 @@ def test_sign_in_with_password_and_with_a_token(browser, server, people, tmp_pat
     assert not browser.find_element(By.CSS_SELECTOR, '#nav a[data-nav="queue"]').is_displayed()
 
 
+def test_signing_out_revokes_the_token_and_leaves_nothing_behind(browser, server, people,
+                                                                 make_user, client):
+    """On a shared computer, "Sign out" leaves no key and nothing that was shown: the token
+    is revoked and gone from the tab, and the pages' content with it."""
+    token = make_user("admin")[2]
+    _open(browser, server, token)
+    _ready(browser, "users")
+    shown = people["coordinator"]["email"]
+    assert shown in browser.find_element(By.ID, "users-rows").text
+    browser.find_element(By.ID, "signout").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "signin").is_displayed(), "signed out")
+    assert client.get("/api/v1/auth/me", headers=auth(token)).status_code == 401
+    assert browser.execute_script("return sessionStorage.getItem('fieldapp.token')") is None
+    assert shown not in browser.execute_script("return document.body.textContent")
+
+
 def test_a_volunteer_is_turned_away(browser, server, make_user):
     _open(browser, server, make_user("volunteer")[2])
     _wait(browser, lambda d: d.find_element(By.ID, "signin").is_displayed(), "the sign-in form")

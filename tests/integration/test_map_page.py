@@ -231,3 +231,17 @@ def test_site_names_from_a_list_show_literally_and_never_run(app, server, field,
             assert label + hostile in text, (label, text)
         assert driver.execute_script("return window.__pwned") is None
         assert driver.find_elements(By.CSS_SELECTOR, "[data-pwned], script:not([src])") == []
+
+
+def test_signing_out_revokes_the_token_and_leaves_nothing_behind(app, server, field, tmp_path):
+    token = role_tokens(app, "map-signout", roles=("coordinator",))["coordinator"]
+    with chromium(tmp_path, size="1280,800") as driver:
+        driver.get(f"{server}/map#token={token}&lon={LON}&lat={LAT}&zoom=12")
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: "西安测试化工厂" in d.find_element(By.ID, "ranking").text,
+                   "the ranking")
+        driver.find_element(By.ID, "signout").click()
+        wait.until(lambda d: d.find_element(By.ID, "signin").is_displayed(), "signed out")
+        assert field["client"].get("/api/v1/auth/me", headers=auth(token)).status_code == 401
+        assert driver.execute_script("return sessionStorage.getItem('fieldapp.token')") is None
+        assert "西安测试化工厂" not in driver.execute_script("return document.body.textContent")

@@ -290,8 +290,9 @@ async function signOut() {
   // Revoked on the server too: a token left in a shared browser's storage is a key left out.
   try { await api(API + '/auth/token', { method: 'DELETE' }); } catch (e) { /* gone already */ }
   forgetToken();
-  showMessage('');
-  showSignIn();
+  // What was shown (users, photos' details, complaints) stays in the hidden pages otherwise,
+  // for the next person at a shared computer: a fresh page holds none of it.
+  location.replace(location.pathname);
 }
 
 const LANDING = { coordinator: '#/queue', lawyer: '#/cases', admin: '#/users' };
