@@ -52,6 +52,7 @@ class Inspected:
     filename: str | None
     media_type: str
     metadata: dict
+    field: str = "photos"
 
     @property
     def sha256(self) -> str:
@@ -101,6 +102,7 @@ def _submit(user: User, claim: dict, uploads: list, staged) -> tuple[Report, boo
         if existing is not None:
             db.session.rollback()
             return _settle_retry(existing, fingerprint, user, inspected), False
+        _refuse_repeats(inspected)
         resumable.lock_for_report(staged)
         quota.enforce_in_transaction(user, sum(item.spool.size for item in inspected))
         report = _create(user, claim, inspected, fingerprint, received_at)
@@ -141,6 +143,17 @@ def _refuse_future_observation(observed_at: datetime, received_at: datetime) -> 
                           f", {skew:g} minutes of clock skew allowed)")
 
 
+def _refuse_repeats(inspected: list[Inspected]) -> None:
+    """One file once per report: neither duplicate check looks inside the report, and a
+    site's risk counts every verified photo, so a repeat would count the file again."""
+    first: dict[str, str] = {}
+    for item in inspected:
+        if item.sha256 in first:
+            raise field_error(item.field, f"the same file as {first[item.sha256]}; send each "
+                              "photo once", sub_code="PHOTO_REPEATED")
+        first[item.sha256] = item.field
+
+
 def _checked_count(uploads: list, uploaded: int = 0) -> list:
     """The multipart photos, once the report's photos in all (with `uploaded` resumable
     uploads) are within 1 and FIELDAPP_MAX_PHOTOS."""
@@ -174,7 +187,7 @@ def inspect_upload(index: int, upload, field: str | None = None) -> Inspected:
         raise field_error(field, problem, sub_code="PHOTO_TOO_MANY_PIXELS")
     return Inspected(
         spool=spool, filename=_safe_filename(upload.filename), media_type=media_type,
-        metadata=exif.read_metadata(spool.name),
+        metadata=exif.read_metadata(spool.name), field=field,
     )
 
 

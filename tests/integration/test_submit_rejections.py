@@ -202,3 +202,15 @@ def test_an_observation_claimed_after_receipt_is_422(client, volunteer, unchange
     body = _error(post_report(client, volunteer[2], report_json(observed_at=later),
                               [(GOOD_PHOTO, "a.jpg")]), 422)
     assert "report.observed_at" in body["errors"]
+
+
+def test_the_same_file_twice_in_one_report_is_422_naming_the_repeat(client, volunteer,
+                                                                     unchanged):
+    # Neither `duplicate` nor `near_duplicate` looks inside the report itself, and a site's
+    # risk counts every verified photo: one file sent twenty times was twenty pieces of
+    # evidence.
+    other = jpeg_bytes(seed=102, lat=23.18, lon=113.39)
+    photos = [(GOOD_PHOTO, "a.jpg"), (other, "b.jpg"), (GOOD_PHOTO, "a-again.jpg")]
+    body = _error(post_report(client, volunteer[2], report_json(), photos), 422)
+    assert list(body["errors"]) == ["photos[2]"] and "photos[0]" in body["errors"]["photos[2]"][0]
+    assert body["sub_code"] == "PHOTO_REPEATED"
