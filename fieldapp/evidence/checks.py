@@ -398,6 +398,14 @@ class _Times:
         gps_block = _gps_block(metadata) or {}
         gps = _parse_gps_timestamp(gps_block.get("timestamp"))
         zone, zone_name = _resolve_zone(local_zone)
+        if original[0] is not None and offset[1] is None:
+            at = original[0].replace(tzinfo=offset[0] or zone)
+            if not _holdable(at):
+                original = (None, f"DateTimeOriginal {metadata.get('datetime_original')!r}"
+                                  f" read as {at.isoformat()} lies outside the years"
+                                  " 1 to 9999 in UTC")
+        if gps[0] is not None and not _holdable(gps[0]):
+            gps = (None, f"GPS timestamp {gps[0].isoformat()} lies outside the years 1 to 9999")
         return cls(*original, *offset, *modified, *gps, zone, zone_name)
 
     def capture(self) -> tuple[datetime | None, str]:
@@ -423,6 +431,19 @@ class _Times:
                 f"DateTimeOriginal read as {self.zone_name} time, as the file records no offset"
             ),
         }.get(source, "no source")
+
+
+# The instants a capture time may be: a timestamp outside them could be stored but never
+# read back into Python, whose years run from 1 to 9999.
+_EARLIEST_INSTANT = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST_INSTANT = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _holdable(at: datetime) -> bool:
+    try:
+        return _EARLIEST_INSTANT <= at <= _LATEST_INSTANT
+    except OverflowError:  # comparing moved it past either end of the calendar
+        return False
 
 
 def _resolve_zone(local_zone: str | tzinfo) -> tuple[tzinfo, str]:

@@ -106,3 +106,21 @@ def test_a_filename_with_nul_and_control_characters_is_stored_clean(app, client,
         stored = db.session.scalars(select(Photo.filename).where(
             Photo.report_id == response.get_json()["id"]).order_by(Photo.position)).all()
     assert stored == ["IMG_1.jpg", "evil[31mgpj.exe", None]
+
+
+def test_a_capture_time_past_the_calendar_does_not_poison_the_report(client, volunteer):
+    # DateTimeOriginal 9999-12-31 23:59:59 at -12:00 is year 10000 in UTC: stored as the
+    # capture time, it made every read of the report, and of the volunteer's list, a 500.
+    taken = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-12)))
+    token = volunteer[2]
+    response = post_report(client, token, report_json(), [(phone_photo(seed=17, taken=taken),
+                                                          "a.jpg")])
+    assert response.status_code == 201, response.get_data(as_text=True)
+    photo = response.get_json()["photos"][0]
+    assert photo["capture_time"] is None
+    checks = {c["name"]: c for c in photo["checks"]}
+    assert checks["time_matches_claim"]["result"] == "unknown"
+    assert "9999:12:31 23:59:59" in checks["time_matches_claim"]["detail"]
+    report_id = response.get_json()["id"]
+    assert client.get(f"/api/v1/reports/{report_id}", headers=auth(token)).status_code == 200
+    assert client.get("/api/v1/reports", headers=auth(token)).status_code == 200

@@ -833,3 +833,20 @@ def test_verdict_needs_review_when_the_pixels_were_not_read():
     outcome = run(found=unread)
     assert all(c["result"] != "warn" for c in outcome["checks"])
     assert outcome["verdict"] == "needs_review"
+
+
+@pytest.mark.parametrize("original, offset", [
+    ("9999:12:31 23:59:59", "-12:00"),  # UTC year 10000
+    ("0001:01:01 00:00:01", "+14:00"),  # UTC year 0
+    ("0001:01:01 00:00:01", None),      # read in Asia/Shanghai: UTC year 0
+])
+def test_a_capture_time_no_timestamp_can_hold_is_unusable(original, offset):
+    # Stored as the photo's capture_time, such an instant could be written but never read
+    # back (Python's years end at 1 and 9999): every later read of the report was a 500.
+    meta = metadata(datetime_original=original, offset_time_original=offset, gps=None)
+    outcome = run(meta=meta)
+    assert outcome["capture_time"] is None
+    item = check(outcome, "time_matches_claim")
+    assert item["result"] == "unknown" and original in item["detail"]
+    assert check(outcome, "not_in_future")["result"] == "unknown"
+    assert capture_time(meta) == (None, "none")
