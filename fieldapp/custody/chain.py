@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -47,16 +47,27 @@ class Break:
         return f"custody event #{self.seq}: {self.reason}"
 
 
-def first_break(events: Iterable[dict], start_hash: str = GENESIS_HASH,
-                start_seq: int = 1) -> Break | None:
-    """Walk events in seq order; return the first broken link, or None if the chain holds."""
+def breaks(events: Iterable[dict], start_hash: str = GENESIS_HASH,
+           start_seq: int = 1) -> Iterator[Break]:
+    """Walk events in seq order and name every broken link, each event at most once.
+
+    After a break the walk goes on from the event as stored (its seq, its hash), so each
+    event is held to its own neighbour: one event altered in place is named alone, one
+    rehashed is named at the next event, and a later alteration is never hidden behind an
+    earlier one.
+    """
     prev_hash, expected_seq = start_hash, start_seq
     for event in events:
         if event["seq"] != expected_seq:
-            return Break(event["seq"], f"expected event #{expected_seq} (missing or reordered)")
-        if event["prev_hash"] != prev_hash:
-            return Break(event["seq"], "prev_hash does not match the previous event's hash")
-        if link_hash(prev_hash, event) != event["hash"]:
-            return Break(event["seq"], "hash does not match its content (event altered)")
-        prev_hash, expected_seq = event["hash"], expected_seq + 1
-    return None
+            yield Break(event["seq"], f"expected event #{expected_seq} (missing or reordered)")
+        elif event["prev_hash"] != prev_hash:
+            yield Break(event["seq"], "prev_hash does not match the previous event's hash")
+        elif link_hash(event["prev_hash"], event) != event["hash"]:
+            yield Break(event["seq"], "hash does not match its content (event altered)")
+        prev_hash, expected_seq = event["hash"], event["seq"] + 1
+
+
+def first_break(events: Iterable[dict], start_hash: str = GENESIS_HASH,
+                start_seq: int = 1) -> Break | None:
+    """The first broken link, or None if the chain holds."""
+    return next(breaks(events, start_hash, start_seq), None)

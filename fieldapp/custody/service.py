@@ -222,9 +222,7 @@ def run_audit(store, actor_id=None, on_problem=None) -> AuditResult:
         try:
             result = AuditResult(on_problem=on_problem)
             result.rows_bound = bind_unbound(actor_id)
-            broken = first_break()
-            if broken:
-                result.add(str(broken))
+            result.add_all(str(broken) for broken in chain.breaks(events_in_order()))
             for bound in _BOUND:
                 result.rows_checked[bound.kind] = _check_rows(bound, result.add)
                 result.add_all(_unbound_events(bound))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import psycopg2
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from fieldapp.custody.models import CustodyEvent
 from fieldapp.extensions import db
@@ -107,3 +107,26 @@ def _tamper(statement: str) -> None:
         f"{statement}; "
         "ALTER TABLE custody_events ENABLE TRIGGER custody_events_no_update_delete; COMMIT;"
     )
+
+
+def test_verify_names_every_altered_event_not_only_the_first(app, stored):
+    with app.app_context():
+        first, last = db.session.execute(
+            select(func.min(CustodyEvent.seq), func.max(CustodyEvent.seq))).one()
+    assert last > first
+    # One break already known (say, the app's role appended a bad event once) must not hide a
+    # later rewrite: each altered event is named.
+    saved = {seq: superuser_sql(f"SELECT details::text FROM custody_events WHERE seq = {seq}")
+             for seq in (first, last)}
+    for seq in saved:
+        _tamper(f"UPDATE custody_events SET details = details || '{{\"forged\": true}}'::jsonb "
+                f"WHERE seq = {seq}")
+    try:
+        result = app.test_cli_runner().invoke(args=["custody", "verify"])
+        assert result.exit_code == 1
+        for seq in (first, last):
+            assert f"custody event #{seq}: hash does not match its content" in result.output
+    finally:
+        for seq, details in saved.items():
+            _tamper(f"UPDATE custody_events SET details = '{details}'::jsonb WHERE seq = {seq}")
+    assert app.test_cli_runner().invoke(args=["custody", "verify"]).exit_code == 0
