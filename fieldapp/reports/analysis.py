@@ -151,6 +151,9 @@ def analyse(photo: Photo, read_pixels=imaging.analyse_pixels) -> None:
     report = db.session.scalar(select(Report).where(Report.id == photo.report_id)
                                .with_for_update().execution_options(populate_existing=True))
     path = reports.blob_store().path_for(photo.sha256)
+    if not path.is_file():
+        # Not "an image that cannot be decoded", a fail under its hash: the photo waits.
+        raise FileNotFoundError(f"the original of photo {photo.id} is missing")
     pixels = _decode_unless_it_kept_failing(photo.id, path, read_pixels)
     limits = reports.thresholds()
     found = reports.found_with_pixels(photo.sha256, pixels, report, limits)

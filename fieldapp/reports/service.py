@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import click
 from flask import current_app
 from sqlalchemy import and_, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import BIT
@@ -36,6 +37,7 @@ from fieldapp.hotspots import indexing
 from fieldapp.reports import quota
 from fieldapp.reports.models import VERDICTS, Photo, Report
 from fieldapp.sites import linking
+from fieldapp.storage import blobs
 from fieldapp.tasks import service as tasks
 from fieldapp.uploads import service as resumable
 
@@ -445,21 +447,46 @@ def list_reports(user: User, args: dict) -> tuple[list[Report], int]:
     return list(items), total
 
 
+class OriginalUnavailable(click.ClickException):
+    """Photos not rechecked because their stored original is missing or altered."""
+
+
 def recheck_photos(report_id: uuid.UUID | None = None) -> tuple[int, int]:
     """Re-read EXIF from each original and re-run its checks; returns (changed, total).
 
     The stored checks are replaced, and the chain records old and new verdicts, so a
-    verdict's history can always be told from the custody events.
+    verdict's history can always be told from the custody events. Only an original that
+    still hashes to its SHA-256 is rechecked: checks of other bytes, or of no file ("cannot
+    be decoded"), recorded under its hash would misstate the evidence. The others are
+    left as they were and named at the end (OriginalUnavailable).
     """
     stmt = select(Photo).order_by(Photo.received_at, Photo.id)
     if report_id:
         stmt = stmt.where(Photo.report_id == report_id)
     changed = total = 0
+    unavailable = []
     for photo in db.session.scalars(stmt).all():
+        problem = _original_problem(photo.sha256)
+        if problem is not None:
+            unavailable.append(f"{photo.id} ({problem})")
+            continue
         total += 1
         changed += _recheck_one(photo)
         db.session.commit()
+    if unavailable:
+        raise OriginalUnavailable(
+            f"rechecked {total} photos ({changed} changed verdict); not rechecked, their "
+            f"originals not as received: {'; '.join(unavailable)}")
     return changed, total
+
+
+def _original_problem(sha256: str) -> str | None:
+    path = blob_store().path_for(sha256)
+    if not path.is_file():
+        return "the original is missing"
+    if blobs.sha256_of(path) != sha256:
+        return "the original's bytes no longer have its SHA-256"
+    return None
 
 
 def _recheck_one(photo: Photo) -> bool:

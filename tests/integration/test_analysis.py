@@ -253,6 +253,54 @@ def test_a_photo_whose_pixels_were_never_read_is_not_consistent_evidence(app, cl
     assert settled["verdict"] == "needs_review"
 
 
+@pytest.mark.parametrize("damage", ["replaced", "missing"])
+def test_a_recheck_does_not_record_checks_of_bytes_that_are_not_the_original(
+        app, client, tokens, damage):
+    # The recheck re-reads the original from disk. Checks computed from other bytes (an
+    # edited file put in its place) or from no file at all ("cannot be decoded", a fail)
+    # were recorded in the custody chain under the original's SHA-256.
+    from fieldapp.reports.service import OriginalUnavailable, recheck_photos
+
+    report = _post(client, tokens["volunteer"], 2041)
+    sent = report["photos"][0]
+    analyse_waiting(app)
+    before = _photo(client, tokens["volunteer"], sent["id"])
+    path = app.extensions["blob_store"].path_for(sent["sha256"])
+    original = path.read_bytes()
+    if damage == "replaced":
+        edited, _ = _phone_photo(2042)
+        path.write_bytes(edited)
+    else:
+        path.unlink()
+    try:
+        with app.app_context(), pytest.raises(OriginalUnavailable) as raised:
+            recheck_photos(uuid.UUID(report["id"]))
+        assert sent["id"] in str(raised.value)
+    finally:
+        path.write_bytes(original)
+    after = _photo(client, tokens["volunteer"], sent["id"])
+    assert after["checks"] == before["checks"] and after["verdict"] == before["verdict"]
+    assert "rechecked" not in _actions(app, sent["id"])
+
+
+def test_a_missing_original_is_not_analysed_as_undecodable(app, client, tokens):
+    # Without its file a photo is not "an image that cannot be decoded" (a fail recorded
+    # under its hash): it waits, and is analysed once its original is back.
+    sent = _post(client, tokens["volunteer"], 2043)["photos"][0]
+    path = app.extensions["blob_store"].path_for(sent["sha256"])
+    original = path.read_bytes()
+    path.unlink()
+    try:
+        assert analyse_waiting(app) == 0
+        assert _photo(client, tokens["volunteer"], sent["id"])["analysis"] == "pending"
+        assert _actions(app, sent["id"]) == ["received"]
+    finally:
+        path.write_bytes(original)
+    assert analyse_waiting(app) == 1
+    settled = _photo(client, tokens["volunteer"], sent["id"])
+    assert settled["analysis"] == "done" and settled["verdict"] == "consistent"
+
+
 def test_evidence_counts_only_once_analysed(app, client, tokens):
     coordinator = auth(tokens["coordinator"])
     site = client.post("/api/v1/sites", headers=coordinator, json={
