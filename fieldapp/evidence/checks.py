@@ -597,7 +597,7 @@ def _no_capture_time(times: _Times) -> str:
 
 def _check_not_in_future(ctx: _Context) -> dict[str, str]:
     name = "not_in_future"
-    captured, _ = ctx.times.capture()
+    captured, source = ctx.times.capture()
     if captured is None:
         return _result(name, "unknown", _no_capture_time(ctx.times))
     skew = ctx.thresholds.future_skew_minutes
@@ -607,7 +607,20 @@ def _check_not_in_future(ctx: _Context) -> dict[str, str]:
         f"The capture time {captured.isoformat()} is {relation} the receipt time"
         f" {ctx.received_at.isoformat()}; {skew:g} minutes of clock skew are allowed."
     )
-    return _result(name, "pass" if gap <= skew * 60 else "fail", detail)
+    if gap <= skew * 60:
+        return _result(name, "pass", detail)
+    if source == SOURCE_DATETIME_LOCAL_ZONE and gap <= skew * 60 + _zone_headroom_s(captured):
+        # The offset was assumed: a camera on a zone east of it reads ahead by whole hours.
+        return _result(name, "warn", detail + (
+            f" The file records no UTC offset and it was read as {ctx.times.zone_name} time;"
+            " a camera set to a time zone further east explains a gap this size."))
+    return _result(name, "fail", detail)
+
+
+def _zone_headroom_s(captured: datetime) -> float:
+    """How far ahead of the assumed zone the easternmost civil zone (UTC+14) runs."""
+    offset = captured.utcoffset() or timedelta(0)
+    return max(0.0, (timedelta(hours=_LATEST_UTC_OFFSET_HOURS) - offset).total_seconds())
 
 
 def _check_gps_time_consistent(ctx: _Context) -> dict[str, str]:

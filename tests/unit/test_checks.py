@@ -383,6 +383,22 @@ def test_not_in_future_fail():
     assert "10.0 minutes after the receipt time" in item["detail"]
 
 
+def test_not_in_future_with_an_assumed_offset_warns_of_a_time_zone_not_fails():
+    # No offset in the file: a camera set to Tokyo time, sent at once, reads an hour ahead
+    # in Asia/Shanghai. Nothing in the file says it is in the future, so it cannot fail.
+    meta = metadata(offset_time_original=None, gps=None)
+    item = result("not_in_future", meta=meta, received_at=TAKEN - timedelta(minutes=55))
+    assert item["result"] == "warn" and "time zone" in item["detail"]
+    # Beyond what any zone explains (UTC+14 is six hours ahead of Shanghai) it still fails.
+    item = result("not_in_future", meta=meta, received_at=TAKEN - timedelta(hours=7))
+    assert item["result"] == "fail"
+
+
+def test_not_in_future_with_a_stated_offset_still_fails():
+    item = result("not_in_future", received_at=TAKEN - timedelta(minutes=55))
+    assert item["result"] == "fail"
+
+
 def test_not_in_future_unknown():
     meta = metadata(datetime_original=None, gps=gps(timestamp=None))
     assert result("not_in_future", meta=meta)["result"] == "unknown"
