@@ -211,9 +211,12 @@ def list_anchors(tsa_ca):
 @click.option("--report", "report_id", default=None, help="Only this report's photos.")
 def recheck(report_id):
     """Re-read every photo's EXIF and re-run the checks with today's settings and data."""
-    from fieldapp.reports.service import recheck_photos
+    from fieldapp.reports.service import OriginalUnavailable, recheck_photos
 
-    changed, total = recheck_photos(report_id)
+    try:
+        changed, total = recheck_photos(report_id)
+    except OriginalUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"rechecked {total} photos; {changed} changed verdict")
 
 

@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import click
 from flask import current_app
 from sqlalchemy import and_, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import BIT
@@ -447,8 +446,9 @@ def list_reports(user: User, args: dict) -> tuple[list[Report], int]:
     return list(items), total
 
 
-class OriginalUnavailable(click.ClickException):
-    """Photos not rechecked because their stored original is missing or altered."""
+class OriginalUnavailable(Exception):
+    """Photos not rechecked because their stored original is missing or altered (the
+    message names them; `fieldapp evidence recheck` prints it and exits 1)."""
 
 
 def recheck_photos(report_id: uuid.UUID | None = None) -> tuple[int, int]:
