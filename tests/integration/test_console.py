@@ -114,7 +114,7 @@ def crowded(app, people):
         spot = (lon + 0.00002 * (i % 10), lat + 0.00002 * (i // 10))
         claim = report_json(category="air", observed_at=observed.isoformat(), location={
             "lon": spot[0], "lat": spot[1], "crs": "wgs84", "accuracy_m": 10})
-        photo = jpeg_bytes(seed=3200 + i, size=(160, 120), lat=spot[1], lon=spot[0],
+        photo = jpeg_bytes(seed=8300 + i, size=(160, 120), lat=spot[1], lon=spot[0],
                            taken=observed, gps_time=observed)
         posted = post_report(client, volunteer, claim, [(photo, "a.jpg")])
         assert posted.status_code == 201, posted.get_json()

@@ -316,7 +316,7 @@ def test_a_visit_shows_publicly_a_day_later_not_minutes_later(app, crowd, make_u
     for i in range(3):
         volunteer = make_user("volunteer")[2]
         observed = datetime(2026, 9, 1, 10, 0, tzinfo=CST)
-        submit_at(client, volunteer, FRESH_LON + i * 0.0003, FRESH_LAT, 3100 + i, observed)
+        submit_at(client, volunteer, FRESH_LON + i * 0.0003, FRESH_LAT, 8100 + i, observed)
     assert _fresh_cells(client) == []  # three people, verified: but not minutes later
     a_day_passes()
     assert _fresh_cells(client) == []  # captured now, with the cell, shown tomorrow
@@ -355,7 +355,7 @@ def test_coarser_zooms_say_nothing_the_finest_cells_do_not(app, crowd, make_user
     child, centre, overhang = _straddling_child(parent)
     # Two volunteers in the child where it lies inside its parent, one in its overhang.
     for i, (lat, lon) in enumerate([centre, (centre[0] + 0.001, centre[1]), overhang]):
-        submit_at(client, make_user("volunteer")[2], lon, lat, 3200 + i,
+        submit_at(client, make_user("volunteer")[2], lon, lat, 8200 + i,
                   datetime(2026, 9, 2, 10, 0, tzinfo=CST))
     box = f"{NEST_LON - 0.3},{NEST_LAT - 0.3},{NEST_LON + 0.3},{NEST_LAT + 0.3}"
     assert [f["id"] for f in _published(client, 10, box)] == [child]
@@ -368,7 +368,7 @@ def test_coarser_zooms_say_nothing_the_finest_cells_do_not(app, crowd, make_user
     lat, lon = h3.cell_to_latlng(other)
     prolific = make_user("volunteer")[2]
     for i in range(8):
-        submit_at(client, prolific, lon + i * 0.0002, lat, 3210 + i,
+        submit_at(client, prolific, lon + i * 0.0002, lat, 8210 + i,
                   datetime(2026, 9, 3 + i, 10, 0, tzinfo=CST))
     assert [f["id"] for f in _published(client, 10, box)] == [child]
     [coarse] = _public(client, 9, box)
