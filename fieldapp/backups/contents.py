@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fieldapp.storage import chunks
+from fieldapp.storage.blobs import sha256_of
 
 DUMP = "database.dump"
 BLOBS = "blobs"
@@ -58,14 +59,6 @@ def stored_files(blob_dir: Path) -> Iterator[StoredFile]:
     for path in sorted(blob_dir.rglob("*")):
         if path.is_file():
             yield StoredFile(path.relative_to(blob_dir).as_posix(), path.name)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in chunks.from_fd(handle.fileno()):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def copy_hashed(source: Path, target: Path) -> str:
@@ -162,7 +155,7 @@ def _file_problems(root: Path, name: str, expected: str) -> list[str]:
     path = root / name
     if not path.is_file():
         return [f"{name}: listed in {SUMS} but missing"]
-    found = file_sha256(path)
+    found = sha256_of(path)
     problems = [] if found == expected else [
         f"{name}: SHA-256 {found}, {SUMS} says {expected}"]
     if name.startswith(BLOBS + "/") and path.name != found:

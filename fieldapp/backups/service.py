@@ -31,6 +31,7 @@ from fieldapp.backups import contents
 from fieldapp.custody import service as custody
 from fieldapp.dossiers import keys
 from fieldapp.extensions import db
+from fieldapp.storage.blobs import sha256_of
 
 # The subject of every backup's custody event: backups, like audits, concern the whole chain.
 BACKUP_SUBJECT = uuid.UUID("6b61636b-7570-4000-8000-000000000001")
@@ -88,7 +89,7 @@ def make(dest: Path, earlier: Path | None = None) -> Made:
     head = custody.head()
     db.session.rollback()
     _run(["pg_dump", "--format=custom", "--file", str(dest / contents.DUMP)])
-    sums = {contents.DUMP: contents.file_sha256(dest / contents.DUMP)}
+    sums = {contents.DUMP: sha256_of(dest / contents.DUMP)}
     sums.update(_copy_store(made, earlier))
     sums.update(_copy_keys(dest))
     info = {"made_at": datetime.now(UTC).isoformat(), "fieldapp": __version__,
@@ -96,7 +97,7 @@ def make(dest: Path, earlier: Path | None = None) -> Made:
             "stored_files": made.files, "bytes": made.bytes,
             "shared_with": str(earlier) if earlier else None, "problems": made.problems}
     contents.write_info(dest, info)
-    sums[contents.INFO] = contents.file_sha256(dest / contents.INFO)
+    sums[contents.INFO] = sha256_of(dest / contents.INFO)
     contents.write_sums(dest, sums)
     _record(made, sums[contents.DUMP], head)
     return made

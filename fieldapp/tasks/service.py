@@ -542,22 +542,24 @@ def check_out(claim_id: uuid.UUID, user: User, place: dict | None = None) -> Cla
     claim = _claimant_or_coordinator(claim_id, user, "check out")
     now = _now()
     task = db.session.get(Task, claim.task_id)
-    if user.id == claim.volunteer_id:
-        metres = _metres_from(task, place) if place is not None else None
-        on_site = metres is not None and rules.reach_problem(metres, task.reach_m) is None
-        _move("claim", claim, "checked_out", user.id, now, claim.task_id, "checked_out",
-              on_site=on_site, distance_m=None if metres is None else round(metres, 1))
-        if on_site:
-            _close_visit(claim, now, task.ends_at)
-        else:
-            _close_abandoned_visit(claim, task.ends_at)
+    by_claimant = user.id == claim.volunteer_id
+    metres = _metres_from(task, place) if by_claimant and place is not None else None
+    on_site = metres is not None and rules.reach_problem(metres, task.reach_m) is None
+    # The claimant's check-out says whether it was sent from the site; a coordinator's
+    # closes the visit of someone who is no longer there.
+    details = ({"on_site": on_site, "distance_m": None if metres is None else round(metres, 1)}
+               if by_claimant else {})
+    _move("claim", claim, "checked_out", user.id, now, claim.task_id, "checked_out", **details)
+    if on_site:
+        _close_visit(claim, now, task.ends_at)
     else:
-        _move("claim", claim, "checked_out", user.id, now, claim.task_id, "checked_out")
         left = _close_abandoned_visit(claim, task.ends_at)
-        _notify(claim.volunteer_id, "visit_closed",
-                f"“{task.title}”: a coordinator closed your visit, as you had not checked out; "
-                f"it counts up to your last report or your check-in ({left.isoformat()}), and "
-                "it is evaluated now.", now, claim_id=claim.id, task_id=claim.task_id)
+        if not by_claimant:
+            _notify(claim.volunteer_id, "visit_closed",
+                    f"“{task.title}”: a coordinator closed your visit, as you had not checked "
+                    f"out; it counts up to your last report or your check-in "
+                    f"({left.isoformat()}), and it is evaluated now.", now, claim_id=claim.id,
+                    task_id=claim.task_id)
     db.session.commit()
     return get_claim(claim.id, user)
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 from fieldapp.backups import contents
 from fieldapp.extensions import db
 from fieldapp.reports.models import Photo, Report
+from fieldapp.storage.blobs import sha256_of
 from tests.conftest import app_on_own_database
 from tests.helpers import auth, freeze, role_tokens, submit_at
 
@@ -144,7 +145,7 @@ def test_a_backup_restores_into_an_empty_install_whose_audit_passes(source, empt
     # The originals are back byte for byte, and the app serves them.
     photo_id, sha256 = next(iter(_photos(source).items()))
     restored = empty_install.extensions["blob_store"].path_for(sha256)
-    assert contents.file_sha256(restored) == sha256
+    assert sha256_of(restored) == sha256
     assert _cli(empty_install, "custody", "verify").exit_code == 0
     # The restored key is the one that signed the source's dossiers.
     key = "keys/dossier-signing-ed25519.pem"

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from fieldapp.backups import contents
+from fieldapp.storage.blobs import sha256_of
 
 
 def _backup(root, blobs: dict[str, bytes]):
@@ -21,7 +22,7 @@ def _backup(root, blobs: dict[str, bytes]):
         path.write_bytes(data)
         sums[path.relative_to(root).as_posix()] = hashlib.sha256(data).hexdigest()
     contents.write_info(root, {"stored_files": len(blobs)})
-    sums[contents.INFO] = contents.file_sha256(root / contents.INFO)
+    sums[contents.INFO] = sha256_of(root / contents.INFO)
     contents.write_sums(root, sums)
     return sums
 
