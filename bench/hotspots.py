@@ -49,7 +49,7 @@ from common import (  # noqa: E402 (the benchmark folder is not a package)
 )
 
 from fieldapp.hotspots.cells import (  # noqa: E402
-    PUBLIC_RESOLUTIONS,
+    PUBLIC_FINEST,
     RESOLUTIONS,
     cell_shape,
     cells_for,
@@ -200,7 +200,7 @@ def _report_rows(reports, counts: Counter, cells_seen: set, public: dict,
         for res, cell in by_res.items():
             counts[(res, cell, day, category, verified)] += 1
             cells_seen.add(cell)
-            if verified and res in PUBLIC_RESOLUTIONS:
+            if verified and res == PUBLIC_FINEST:
                 mask, n = public.get((res, cell), (0, 0))
                 public[(res, cell)] = (mask | 1 << index[volunteer], n + 1)
                 per_volunteer[(res, cell, volunteer)] += 1

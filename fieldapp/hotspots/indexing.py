@@ -152,9 +152,10 @@ def _count(report: Report, by_res: dict[int, int], verified: bool, delta: int) -
         "day": report.observed_at.astimezone(UTC).date(), "category": report.category,
         "verified": verified})
     if verified:
-        public = [res for res in by_res if res in cells.PUBLIC_RESOLUTIONS]
+        # The public layer is captured from its finest cells alone (coarser ones are made of
+        # those: hotspots.publication), so only they are counted.
         db.session.execute(_ADD_PUBLIC if delta > 0 else _REMOVE_PUBLIC, {
-            "res": public, "cells": [by_res[res] for res in public],
+            "res": [cells.PUBLIC_FINEST], "cells": [by_res[cells.PUBLIC_FINEST]],
             "volunteer": report.volunteer_id})
 
 
